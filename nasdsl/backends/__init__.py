@@ -1,0 +1,1 @@
+"""Backends turn the IR of a space into runnable models."""

@@ -1,0 +1,595 @@
+"""Check a parsed space and elaborate it into the IR (`nasdsl.dsl.space`).
+
+Checking and elaboration are one walk: evaluating an expression is where an unknown name is
+found, building a module is where a bad attribute is found, placing an op on an edge is where
+a channel or stride mismatch is found. Every problem is recorded with its location and the
+walk goes on, so that one run reports all of them; `load` raises them together at the end.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from nasdsl.dsl import syntax as S
+from nasdsl.dsl.modules import KINDS, REQUIRED, Attr, AttributeProblem, Placement
+from nasdsl.dsl.space import Cell, CellKind, DeriveRule, Edge, Layer, Network, Op, Space
+from nasdsl.dsl.sources import read_sources, resolve
+from nasdsl.errors import Location, NasCheckError, NasError, NasErrors, did_you_mean
+
+# Any module may be marked search_only=true: it exists in the supernet, not in a derived
+# network (DARTS appends a BN to pools only while searching).
+SEARCH_ONLY = Attr(bool, False)
+NOMINAL_CHANNELS = 16  # channels at which an op no cell uses is checked
+COMBINE_RULES = ("sum",)
+OUTPUT_RULES = ("last", "concat")
+
+
+def load(name_or_path: str | Path, *, phase: str = "search",
+         overrides: dict[str, int] | None = None) -> Space:
+    """Read, check and elaborate a space; raise `NasErrors` listing every error found.
+
+    `phase` "search" applies the network's `search` settings inside cells; "eval" builds the
+    modules as a stand-alone network uses them. `overrides` replace `let` values (classes=100).
+    """
+    path = resolve(str(name_or_path))
+    sources = read_sources(path)
+    elaborator = Elaborator(phase, overrides or {})
+    for error in sources.errors:
+        elaborator.report(error)
+    space = elaborator.space(sources.root, sources.programs)
+    if elaborator.errors:
+        raise NasErrors(elaborator.errors)
+    return space
+
+
+@attrs.define
+class _ChainState:
+    """What flows along a chain being expanded: channels, resolution factor, modules so far."""
+
+    placement: Placement
+    stride_wanted: int = 1
+    stride_done: int = 1
+    modules: list = attrs.Factory(list)
+
+
+class Elaborator:
+    """Walks the syntax tree; one method per kind of definition and statement."""
+
+    def __init__(self, phase: str, overrides: dict[str, int]):
+        self.phase = phase
+        self.overrides = overrides
+        self.errors: list[NasError] = []
+        self.warnings: list[NasError] = []
+        self._seen: set[tuple] = set()
+        self.chains: dict[str, S.ChainDef] = {}
+        self.ops: dict[str, S.OpDef] = {}
+        self.cells: dict[str, S.CellDef] = {}
+        self.networks: list[S.NetworkDef] = []
+        self.used: set[str] = set()
+        self.bn_search = {"affine": True, "track_running_stats": True}
+
+    # --- diagnostics ---------------------------------------------------------------------------
+
+    def report(self, error: NasError) -> None:
+        key = (error.location, error.message, error.severity)
+        if key not in self._seen:  # an op placed in many cells reports its problem once
+            self._seen.add(key)
+            (self.warnings if error.severity == "warning" else self.errors).append(error)
+
+    def error(self, message: str, at: Location | None, hint: str = "") -> None:
+        self.report(NasCheckError(message, at, hint))
+
+    def warning(self, message: str, at: Location | None, hint: str = "") -> None:
+        self.report(NasCheckError(message, at, hint, severity="warning"))
+
+    # --- the whole space -----------------------------------------------------------------------
+
+    def space(self, root: S.Program, programs: tuple[S.Program, ...]) -> Space:
+        for program in programs:
+            for item in program.items:
+                self.define(item)
+        for op in self.ops.values():
+            self.check_op(op)
+        network = None
+        kinds: dict[str, CellKind] = {}
+        if len(self.networks) > 1:
+            for extra in self.networks[1:]:
+                self.error(f"a space has one network; '{extra.name}' is a second one", extra.at,
+                           f"the first is '{self.networks[0].name}' at {self.networks[0].at}")
+        if self.networks:
+            network = self.network(self.networks[0], kinds)
+        else:
+            for cell in self.cells.values():
+                kinds[cell.name] = self.cell_kind(cell)
+        self.warn_unused(root)
+        name = self.networks[0].name if self.networks else Path(root.file).stem
+        return Space(name, root.file, tuple(kinds.values()), network, tuple(self.warnings))
+
+    def define(self, item) -> None:
+        if isinstance(item, S.Import):
+            return
+        if isinstance(item, S.NetworkDef):
+            self.networks.append(item)
+            return
+        table = {S.ChainDef: self.chains, S.OpDef: self.ops, S.CellDef: self.cells}[type(item)]
+        what = {S.ChainDef: "chain", S.OpDef: "op", S.CellDef: "cell"}[type(item)]
+        if item.name in table:
+            self.error(f"{what} '{item.name}' is defined twice", item.at,
+                       f"the first definition is at {table[item.name].at}")
+            return
+        if isinstance(item, S.ChainDef) and item.name in KINDS:
+            self.error(f"chain '{item.name}' has the name of a basic module", item.at,
+                       "give the chain another name")
+            return
+        table[item.name] = item
+        if isinstance(item, S.ChainDef):
+            self.check_params(item)
+
+    def check_params(self, chain: S.ChainDef) -> None:
+        seen = set()
+        for param in chain.params:
+            if param.name in seen:
+                self.error(f"parameter '{param.name}' of chain '{chain.name}' is listed twice",
+                           param.at)
+            seen.add(param.name)
+
+    def warn_unused(self, root: S.Program) -> None:
+        if not any(isinstance(item, S.NetworkDef) for item in root.items):
+            return  # a library of definitions for other files to import
+        for item in root.items:
+            if isinstance(item, (S.ChainDef, S.OpDef, S.CellDef)) and item.name not in self.used:
+                what = type(item).__name__.removesuffix("Def").lower()
+                self.warning(f"{what} '{item.name}' is never used", item.at)
+
+    # --- expressions -------------------------------------------------------------------------
+
+    def evaluate(self, expr: S.Expr, env: dict[str, int | bool]):
+        """The value of an expression, or None after reporting why it has none."""
+        if isinstance(expr, (S.Number, S.Bool)):
+            return expr.value
+        if isinstance(expr, S.Var):
+            if expr.name in env:
+                return env[expr.name]
+            self.error(f"unknown name '{expr.name}'", expr.at,
+                       did_you_mean(expr.name, env) or _names_hint(env))
+            return None
+        left, right = self.evaluate(expr.left, env), self.evaluate(expr.right, env)
+        if left is None or right is None:
+            return None
+        if isinstance(left, bool) or isinstance(right, bool):
+            self.error(f"'{expr.op}' needs numbers, not true or false", expr.at)
+            return None
+        if expr.op == "/":
+            if right == 0 or left % right:
+                self.error(f"{left} / {right} is not a whole number", expr.at)
+                return None
+            return left // right
+        return {"+": left + right, "-": left - right, "*": left * right}[expr.op]
+
+    # --- chains of modules ---------------------------------------------------------------------
+
+    def expand(self, body: tuple[S.Call, ...], env: dict, state: _ChainState,
+               calling: tuple[str, ...] = ()) -> bool:
+        """Append the modules of `body` to `state`; False if any call failed."""
+        ok = True
+        for call in body:
+            if call.name in KINDS:
+                ok = self.build_module(call, env, state) and ok
+            elif call.name in self.chains:
+                ok = self.expand_chain(call, env, state, calling) and ok
+            else:
+                hint = did_you_mean(call.name, [*KINDS, *self.chains])
+                if not hint and call.name in self.ops:
+                    hint = "ops are candidates of edges; to reuse modules, define a chain"
+                self.error(f"unknown module or chain '{call.name}'", call.at, hint)
+                ok = False
+        return ok
+
+    def expand_chain(self, call: S.Call, env: dict, state: _ChainState,
+                     calling: tuple[str, ...]) -> bool:
+        chain = self.chains[call.name]
+        self.used.add(chain.name)
+        if chain.name in calling:
+            cycle = " -> ".join((*calling[calling.index(chain.name):], chain.name))
+            self.error(f"chain '{chain.name}' calls itself: {cycle}", call.at)
+            return False
+        params = {param.name: param for param in chain.params}
+        inner: dict[str, int | bool] = {}
+        ok = True
+        for arg in call.args:
+            if arg.name not in params:
+                self.error(f"chain '{chain.name}' has no parameter '{arg.name}'", arg.at,
+                           did_you_mean(arg.name, params) or _names_hint(params, "parameters"))
+                ok = False
+                continue
+            value = self.evaluate(arg.value, env)
+            ok = ok and value is not None
+            inner[arg.name] = value
+        for param in chain.params:
+            if param.name in inner:
+                continue
+            if param.default is None:
+                self.error(f"chain '{chain.name}' needs a value for '{param.name}'", call.at,
+                           f"write {chain.name}({param.name}=...)")
+                ok = False
+            else:
+                value = self.evaluate(param.default, inner)
+                ok = ok and value is not None
+                inner[param.name] = value
+        return ok and self.expand(chain.body, inner, state, (*calling, chain.name))
+
+    def build_module(self, call: S.Call, env: dict, state: _ChainState) -> bool:
+        kind = KINDS[call.name]
+        given: dict[str, object] = {}
+        where: dict[str, Location | None] = {}
+        ok = True
+        for arg in call.args:
+            attr = kind.attributes.get(arg.name, SEARCH_ONLY if arg.name == "search_only" else None)
+            if attr is None:
+                known = [*kind.attributes, "search_only"]
+                self.error(f"{kind.kind} has no attribute '{arg.name}'", arg.at,
+                           did_you_mean(arg.name, known) or _names_hint(known, "attributes"))
+                ok = False
+                continue
+            if arg.name in given:
+                self.error(f"attribute '{arg.name}' is given twice", arg.at)
+                ok = False
+                continue
+            value = self.evaluate(arg.value, env)
+            where[arg.name] = arg.at
+            if value is None:
+                ok = False
+            elif (attr.type is bool) != isinstance(value, bool):
+                wanted = "true or false" if attr.type is bool else "a number"
+                self.error(f"{kind.kind} attribute '{arg.name}' must be {wanted}, not "
+                           f"{str(value).lower()}", arg.at)
+                ok = False
+            elif attr.check and (problem := attr.check(value)):
+                self.error(f"{kind.kind} attribute '{arg.name}' {problem}, not {value}", arg.at)
+                ok = False
+            given[arg.name] = value
+        for name, attr in kind.attributes.items():
+            if name not in given and attr.default is REQUIRED:
+                self.error(f"{kind.kind} needs the attribute '{name}'", call.at,
+                           f"write {kind.kind}({name}=...)")
+                ok = False
+        if not ok:
+            return False
+        if given.pop("search_only", False) and self.phase != "search":
+            return True
+        values = {name: given[name] if name in given else
+                  (attr.default(state.placement) if callable(attr.default) else attr.default)
+                  for name, attr in kind.attributes.items()}
+        # The stride of an op's place goes to its first module that can take one.
+        if (kind.stride_capable and "stride" not in given
+                and state.stride_done < state.stride_wanted):
+            values["stride"] = state.stride_wanted // state.stride_done
+        try:
+            module = kind.build(values, state.placement)
+        except AttributeProblem as problem:
+            self.error(f"{kind.kind}: {problem.attribute} {problem.message}",
+                       where.get(problem.attribute, call.at))
+            return False
+        state.modules.append(module)
+        state.stride_done *= module.stride
+        state.placement = attrs.evolve(state.placement,
+                                       channels=module.out_channels(state.placement.channels))
+        return True
+
+    def placement(self, channels: int, target: int, in_cell: bool) -> Placement:
+        search = in_cell and self.phase == "search"
+        return Placement(channels, target,
+                         self.bn_search["affine"] if search else True,
+                         self.bn_search["track_running_stats"] if search else True)
+
+    # --- ops -------------------------------------------------------------------------------
+
+    def check_op(self, op: S.OpDef) -> None:
+        strides = [form.stride for form in op.forms]
+        for form in op.forms:
+            if form.stride is not None and form.stride not in (1, 2):
+                self.error(f"op '{op.name}' has a form for stride {form.stride}; strides are 1 "
+                           "or 2", form.at)
+            elif strides.count(form.stride) > 1 and form is not op.forms[strides.index(form.stride)]:
+                self.error(f"op '{op.name}' has two forms for stride {form.stride}", form.at)
+            else:
+                self.place_op(op, form.stride or 1, NOMINAL_CHANNELS, op.at)
+
+    def place_op(self, op: S.OpDef, stride: int, channels: int, use_at) -> Op | None:
+        """The op as it runs on an edge of this stride and channels, or None if it cannot."""
+        forms = {form.stride: form for form in op.forms}
+        form = forms.get(stride, forms.get(None))
+        if form is None:
+            self.error(f"op '{op.name}' has no form for stride {stride}", use_at,
+                       f"add 'stride {stride}: ...' to op '{op.name}' at {op.at}")
+            return None
+        state = _ChainState(self.placement(channels, channels, in_cell=True), stride_wanted=stride)
+        if not self.expand(form.body, {}, state):
+            return None
+        if state.stride_done != stride:
+            self.error(f"op '{op.name}' has stride {state.stride_done} but its edge has stride "
+                       f"{stride}", form.at,
+                       "an edge's stride goes to the op's first conv, pool or zero; give the op "
+                       f"a 'stride {stride}:' form")
+            return None
+        produced = state.placement.channels
+        if produced != channels:
+            self.error(f"op '{op.name}' turns {channels} channels into {produced}; an edge keeps "
+                       "the channels of its cell", form.at)
+            return None
+        return Op(op.name, tuple(state.modules))
+
+    # --- cells ------------------------------------------------------------------------------
+
+    def cell_kind(self, cell: S.CellDef) -> CellKind:
+        """Check a cell's statements and return its channel-free shape."""
+        self.used.add(cell.name)
+        seen: dict[type, S.CellStmt] = {}
+        for stmt in cell.body:
+            key = (type(stmt), getattr(stmt, "reduced", None))
+            if not isinstance(stmt, S.EdgeOverride) and key in seen:
+                self.error(f"cell '{cell.name}' has two '{_keyword(stmt)}' statements", stmt.at,
+                           f"the first is at {seen[key].at}")
+            seen.setdefault(key, stmt)
+        get = lambda cls, reduced=None: seen.get((cls, reduced))  # noqa: E731
+        inputs = self.count_stmt(get(S.Inputs), 1, "inputs")
+        nodes = self.count_stmt(get(S.Nodes), None, "nodes", cell)
+        candidates_stmt = get(S.Candidates)
+        candidates = self.candidate_names(candidates_stmt.ops) if candidates_stmt else ()
+        if candidates_stmt is None:
+            self.error(f"cell '{cell.name}' has no candidate set", cell.at,
+                       "add 'candidates op1, op2, ...'")
+        edges = self.cell_edges(cell, get(S.Edges), inputs, nodes or 0, candidates)
+        combine = self.rule(get(S.Combine), COMBINE_RULES, "combine")
+        output = self.rule(get(S.Output), OUTPUT_RULES, "output")
+        derive = self.derive_rule(get(S.Derive), cell, edges, inputs, nodes or 0)
+        return CellKind(cell.name, inputs, nodes or 0, edges, combine, output,
+                        get(S.Reduction) is not None, derive)
+
+    def count_stmt(self, stmt, default, keyword: str, cell: S.CellDef | None = None) -> int | None:
+        if stmt is None:
+            if default is None:
+                self.error(f"cell '{cell.name}' needs a '{keyword}' statement", cell.at)
+            return default
+        if stmt.count < 1:
+            self.error(f"'{keyword}' must be at least 1, not {stmt.count}", stmt.at)
+            return default or 1
+        return stmt.count
+
+    def candidate_names(self, refs: tuple[S.Ref, ...]) -> tuple[str, ...]:
+        names: list[str] = []
+        for ref in refs:
+            if ref.name not in self.ops:
+                self.error(f"unknown op '{ref.name}'", ref.at,
+                           did_you_mean(ref.name, self.ops) or _names_hint(self.ops, "ops"))
+            elif ref.name in names:
+                self.error(f"op '{ref.name}' is listed twice", ref.at)
+            else:
+                self.used.add(ref.name)
+                names.append(ref.name)
+        return tuple(names)
+
+    def cell_edges(self, cell, stmt, inputs, nodes, candidates):
+        last = inputs + nodes - 1
+        if stmt is None or stmt.edges is None:
+            pairs = [(src, dst) for dst in range(inputs, last + 1) for src in range(dst)]
+        else:
+            pairs = []
+            for ref in stmt.edges:
+                if ref.dst < inputs or ref.dst > last:
+                    self.error(f"edge {ref.src} -> {ref.dst} goes to node {ref.dst}, which is not "
+                               f"an intermediate node ({inputs}..{last})", ref.at)
+                elif ref.src >= ref.dst:
+                    self.error(f"edge {ref.src} -> {ref.dst} goes backwards: a cell is acyclic, "
+                               "so edges go from a lower node number to a higher one", ref.at)
+                elif (ref.src, ref.dst) in pairs:
+                    self.error(f"edge {ref.src} -> {ref.dst} is listed twice", ref.at)
+                else:
+                    pairs.append((ref.src, ref.dst))
+            for dst in range(inputs, last + 1):
+                if not any(pair[1] == dst for pair in pairs):
+                    self.error(f"node {dst} of cell '{cell.name}' has no incoming edge", stmt.at)
+        sets = {pair: candidates for pair in pairs}
+        for stmt in cell.body:
+            if isinstance(stmt, S.EdgeOverride):
+                pair = (stmt.edge.src, stmt.edge.dst)
+                if pair not in sets:
+                    self.error(f"edge {pair[0]} -> {pair[1]} is not an edge of cell "
+                               f"'{cell.name}'", stmt.edge.at)
+                else:
+                    sets[pair] = self.candidate_names(stmt.ops)
+        return tuple((src, dst, sets[(src, dst)]) for src, dst in pairs)
+
+    def rule(self, stmt, known: tuple[str, ...], keyword: str) -> str:
+        if stmt is None:
+            return known[0]
+        if stmt.rule.name not in known:
+            self.error(f"unknown {keyword} rule '{stmt.rule.name}'", stmt.rule.at,
+                       did_you_mean(stmt.rule.name, known) or _names_hint(known, "rules"))
+            return known[0]
+        return stmt.rule.name
+
+    def derive_rule(self, stmt, cell, edges, inputs, nodes) -> DeriveRule:
+        if stmt is None:
+            return DeriveRule()
+        exclude = tuple(ref.name for ref in stmt.exclude)
+        names = {name for edge in edges for name in edge[2]}
+        for ref in stmt.exclude:
+            if ref.name not in names:
+                self.error(f"excluded op '{ref.name}' is not a candidate of cell '{cell.name}'",
+                           ref.at, did_you_mean(ref.name, names))
+        for src, dst, ops in edges:
+            if ops and all(name in exclude for name in ops):
+                self.error(f"edge {src} -> {dst} of cell '{cell.name}' has no candidate left "
+                           "after 'exclude'", stmt.at)
+        if stmt.top is not None:
+            for node in range(inputs, inputs + nodes):
+                count = sum(1 for edge in edges if edge[1] == node)
+                if stmt.top < 1 or stmt.top > count:
+                    self.error(f"'derive top {stmt.top}' but node {node} of cell '{cell.name}' "
+                               f"has {count} incoming edge{'s' if count != 1 else ''}", stmt.at)
+                    break
+        return DeriveRule(stmt.top, exclude)
+
+    def place_cell(self, kind: CellKind, definition: S.CellDef, channels: int,
+                   arriving: list[tuple[int, int]], at) -> Cell | None:
+        """A cell of `kind` at `channels`, fed by the (channels, size) of its inputs."""
+        size = arriving[-1][1]
+        preprocess = []
+        stmts = {getattr(s, "reduced", None): s for s in definition.body
+                 if isinstance(s, S.Preprocess)}
+        for index, (c_in, s_in) in enumerate(arriving):
+            stmt = stmts.get(s_in != size) if s_in in (size, 2 * size) else None
+            if s_in != size and stmt is None:
+                self.error(f"input {index} of cell '{kind.name}' arrives at resolution {s_in} but "
+                           f"the cell works at {size}", at,
+                           "add 'preprocess_reduced factorized_reduce' to the cell")
+                return None
+            if stmt is None:
+                if c_in != channels:
+                    self.error(f"cell '{kind.name}' at {channels} channels receives {c_in} "
+                               f"channels on input {index}", at,
+                               "add a 'preprocess' statement to the cell or a layer before it")
+                    return None
+                preprocess.append(())
+                continue
+            state = _ChainState(self.placement(c_in, channels, in_cell=True))
+            if not self.expand(stmt.body, {}, state):
+                return None
+            if state.placement.channels != channels or state.stride_done != (s_in // size):
+                self.error(f"preprocessing of cell '{kind.name}' turns {c_in} channels into "
+                           f"{state.placement.channels} where the cell needs {channels}", stmt.at)
+                return None
+            preprocess.append(tuple(state.modules))
+        edges = []
+        for src, dst, names in kind.edges:
+            stride = 2 if kind.reduction and src < kind.inputs else 1
+            ops = [self.place_op(self.ops[name], stride, channels, _ref_at(definition, name))
+                   for name in names]
+            if any(op is None for op in ops):
+                return None
+            edges.append(Edge(src, dst, stride, tuple(ops)))
+        return Cell(kind, channels, size, tuple(preprocess), tuple(edges))
+
+    # --- the network --------------------------------------------------------------------------
+
+    def network(self, net: S.NetworkDef, kinds: dict[str, CellKind]) -> Network | None:
+        env: dict[str, int | bool] = {}
+        image = {"channels": 3, "size": 32}
+        stages: list[Layer | Cell] = []
+        history: list[tuple[int, int]] = []  # (channels, size) of each stage's output
+        ok = True
+        roles = {type(stmt) for stmt in net.body}
+        for required, keyword in ((S.Stem, "stem"), (S.Cells, "cells"), (S.Head, "head")):
+            if required not in roles:
+                self.error(f"network '{net.name}' has no '{keyword}' statement", net.at)
+                ok = False
+        for stmt in net.body:
+            if isinstance(stmt, S.Let):
+                if stmt.name in env:
+                    self.error(f"'{stmt.name}' is defined twice", stmt.at)
+                value = self.overrides.get(stmt.name, self.evaluate(stmt.value, env))
+                if value is None:
+                    ok = False
+                env[stmt.name] = value
+            elif isinstance(stmt, S.Input):
+                ok = self.input_stmt(stmt, env, image) and ok
+            elif isinstance(stmt, S.Search):
+                ok = self.search_stmt(stmt, env) and ok
+            elif isinstance(stmt, (S.Stem, S.Layer, S.Head)):
+                current = history[-1] if history else (image["channels"], image["size"])
+                state = _ChainState(self.placement(current[0], current[0], in_cell=False))
+                if self.expand(stmt.body, env, state):
+                    modules = tuple(state.modules)
+                    size = current[1]
+                    for module in modules:
+                        size = module.out_size(size)
+                    stages.append(Layer(_keyword(stmt), modules))
+                    history.append((state.placement.channels, size))
+                else:
+                    ok = False
+            elif isinstance(stmt, S.Cells):
+                ok = self.cells_stmt(stmt, env, kinds, stages, history, image) and ok
+        classes = env.get("classes", history[-1][0] if history else 0)
+        if not ok:
+            return None
+        return Network(net.name, image["channels"], image["size"], classes, tuple(stages))
+
+    def input_stmt(self, stmt: S.Input, env, image: dict) -> bool:
+        ok = True
+        for arg in stmt.args:
+            if arg.name not in image:
+                self.error(f"input has no attribute '{arg.name}'", arg.at,
+                           did_you_mean(arg.name, image) or _names_hint(image, "attributes"))
+                ok = False
+                continue
+            value = self.evaluate(arg.value, env)
+            if value is None or isinstance(value, bool) or value < 1:
+                if value is not None:
+                    self.error(f"input {arg.name} must be a number of at least 1", arg.at)
+                ok = False
+            else:
+                image[arg.name] = value
+        return ok
+
+    def search_stmt(self, stmt: S.Search, env) -> bool:
+        if stmt.call.name != "bn":
+            self.error(f"search settings exist for bn only, not '{stmt.call.name}'", stmt.call.at,
+                       "write: search bn(affine=false, track_running_stats=false)")
+            return False
+        state = _ChainState(self.placement(1, 1, in_cell=False))
+        if not self.build_module(stmt.call, env, state):
+            return False
+        for arg in stmt.call.args:
+            self.bn_search[arg.name] = self.evaluate(arg.value, env)
+        return True
+
+    def cells_stmt(self, stmt: S.Cells, env, kinds, stages, history, image) -> bool:
+        definition = self.cells.get(stmt.cell.name)
+        if definition is None:
+            self.error(f"unknown cell '{stmt.cell.name}'", stmt.cell.at,
+                       did_you_mean(stmt.cell.name, self.cells) or _names_hint(self.cells, "cells"))
+            return False
+        count, channels = self.evaluate(stmt.count, env), self.evaluate(stmt.channels, env)
+        if count is None or channels is None:
+            return False
+        for value, what in ((count, "cell count"), (channels, "channels")):
+            if isinstance(value, bool) or value < 1:
+                self.error(f"{what} must be a number of at least 1, not {value}", stmt.at)
+                return False
+        if definition.name not in kinds:
+            kinds[definition.name] = self.cell_kind(definition)
+        kind = kinds[definition.name]
+        for _ in range(count):
+            start = history or [(image["channels"], image["size"])]
+            arriving = ([start[0]] * kind.inputs + start)[-kind.inputs:]
+            cell = self.place_cell(kind, definition, channels, arriving, stmt.at)
+            if cell is None:
+                return False
+            stages.append(cell)
+            history.append((cell.out_channels, cell.out_size))
+        return True
+
+
+def _keyword(stmt) -> str:
+    if isinstance(stmt, S.Preprocess):
+        return "preprocess_reduced" if stmt.reduced else "preprocess"
+    return type(stmt).__name__.lower()
+
+
+def _ref_at(cell: S.CellDef, name: str) -> Location | None:
+    for stmt in cell.body:
+        for ref in getattr(stmt, "ops", ()):
+            if ref.name == name:
+                return ref.at
+    return cell.at
+
+
+def _names_hint(names, what: str = "names") -> str:
+    listed = sorted(names)
+    if not listed:
+        return ""
+    shown = ", ".join(listed[:12]) + (", ..." if len(listed) > 12 else "")
+    return f"known {what}: {shown}"

@@ -1,0 +1,394 @@
+"""The basic modules of the IR: interned, immutable, each kind declaring its facts.
+
+A module is a concrete computation: its channels are numbers, not expressions. Modules are
+interned (building one with the same attributes twice gives the same object), so "the same
+module" is a pointer comparison, which is what the simplifier asks most often.
+
+Facts are what the simplification passes reason from (DESIGN section 3), never names:
+  has_params           the module owns trainable weights
+  linear               f(a x + b y) = a f(x) + b f(y) in training mode
+  batch_dependent      the output for one sample depends on the batch (BN in training mode)
+  keeps_running_stats  the module updates buffers in training mode (BN running mean / var)
+  kernel_expressible   the module is exactly a convolution with some kernel
+  stride_capable       the module can take the stride of the place an op is put at
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import ClassVar
+
+import attrs
+
+REQUIRED = object()  # marks a keyword attribute without a default
+
+
+class _Interned(type):
+    """Returns the one existing instance with equal attributes instead of a new one."""
+
+    def __call__(cls, *args, **kwargs):
+        fresh = super().__call__(*args, **kwargs)
+        key = (cls, attrs.astuple(fresh, recurse=False))
+        return cls._instances.setdefault(key, fresh)
+
+
+class Module(metaclass=_Interned):
+    """Base of every module kind. Subclasses are frozen attrs classes."""
+
+    __slots__ = ("__weakref__",)
+    _instances: ClassVar[weakref.WeakValueDictionary] = weakref.WeakValueDictionary()
+
+    kind: ClassVar[str]
+    attributes: ClassVar[dict[str, Attr]] = {}
+    stride_capable: ClassVar[bool] = False
+    linear: ClassVar[bool] = False
+    batch_dependent: ClassVar[bool] = False
+
+    @property
+    def has_params(self) -> bool:
+        return False
+
+    @property
+    def keeps_running_stats(self) -> bool:
+        return False
+
+    @property
+    def kernel_expressible(self) -> bool:
+        return False
+
+    @property
+    def stride(self) -> int:
+        return 1
+
+    def out_channels(self, c_in: int) -> int:
+        return c_in
+
+    def out_size(self, size: int) -> int:
+        return -(-size // self.stride)  # 'same' padding: ceil(size / stride)
+
+    def __reduce__(self):  # unpickling goes through the constructor, so it stays interned
+        return (type(self), attrs.astuple(self, recurse=False))
+
+    def __str__(self) -> str:
+        shown = [f"{f.name}={_show(getattr(self, f.name))}" for f in attrs.fields(type(self))
+                 if getattr(self, f.name) != f.default]
+        return self.kind + (f"({', '.join(shown)})" if shown else "")
+
+
+def _show(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@attrs.frozen
+class Attr:
+    """A keyword attribute a user may write: its type, default and validity check.
+
+    `default` is a value, REQUIRED, or a function of the `Placement` (for channel counts and
+    the search-time BN settings, which depend on where the module is put).
+    """
+
+    type: type
+    default: object = REQUIRED
+    check: Callable[[object], str | None] | None = None
+
+
+@attrs.frozen
+class Placement:
+    """What a module being built knows of where it is: the channels that reach it, the
+    channels its op must produce, and the BN settings in force there."""
+
+    channels: int
+    target: int
+    bn_affine: bool = True
+    bn_track_running_stats: bool = True
+
+
+def _at_least_one(value: int) -> str | None:
+    return None if value >= 1 else "must be at least 1"
+
+
+def _odd_kernel(value: int) -> str | None:
+    if value < 1:
+        return "must be at least 1"
+    return None if value % 2 == 1 else "must be odd, so that 'same' padding is symmetric"
+
+
+def _stride(value: int) -> str | None:
+    return None if value in (1, 2) else "must be 1 or 2"
+
+
+_AFFINE = Attr(bool, lambda p: p.bn_affine)
+_TRACK = Attr(bool, lambda p: p.bn_track_running_stats)
+_OUT = Attr(int, lambda p: p.target, _at_least_one)
+
+
+def _kind(name: str):
+    """Class decorator: a frozen, slotted, interned module kind named `name` in .nas text."""
+    def decorate(cls):
+        cls.kind = name
+        return attrs.frozen(eq=False, weakref_slot=False)(cls)
+    return decorate
+
+
+@_kind("relu")
+class ReLU(Module):
+    @classmethod
+    def build(cls, values: dict, placement: Placement) -> ReLU:
+        return cls()
+
+
+@_kind("identity")
+class Identity(Module):
+    linear = True
+
+    @property
+    def kernel_expressible(self) -> bool:
+        return True
+
+    @classmethod
+    def build(cls, values, placement):
+        return cls()
+
+
+@_kind("zero")
+class Zero(Module):
+    """The `none` op: zeros of the input's shape (strided like the place it is put at)."""
+
+    stride: int = 1
+    attributes = {"stride": Attr(int, 1, _stride)}
+    stride_capable = True
+    linear = True
+
+    @property
+    def kernel_expressible(self) -> bool:
+        return True
+
+    @classmethod
+    def build(cls, values, placement):
+        return cls(values["stride"])
+
+
+@_kind("conv")
+class Conv(Module):
+    """A 2-d convolution with 'same' padding (dilation * (kernel - 1) / 2) and no bias."""
+
+    c_in: int
+    c_out: int
+    kernel: int
+    stride: int = 1
+    dilation: int = 1
+    groups: int = 1
+    attributes = {
+        "kernel": Attr(int, REQUIRED, _odd_kernel),
+        "stride": Attr(int, 1, _stride),
+        "dilation": Attr(int, 1, _at_least_one),
+        "groups": Attr(int, 1, _at_least_one),
+        "depthwise": Attr(bool, False),
+        "out": Attr(int, None, _at_least_one),
+    }
+    stride_capable = True
+    linear = True
+
+    @property
+    def has_params(self) -> bool:
+        return True
+
+    @property
+    def kernel_expressible(self) -> bool:
+        return True
+
+    @property
+    def extent(self) -> int:
+        """Side of the dense kernel this convolution equals (dilation inserts zeros)."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    @property
+    def depthwise(self) -> bool:
+        return self.groups == self.c_in == self.c_out and self.c_in > 1
+
+    def out_channels(self, c_in: int) -> int:
+        return self.c_out
+
+    @classmethod
+    def build(cls, values, placement):
+        c_in = placement.channels
+        if values["depthwise"]:
+            if values["groups"] != 1:
+                raise AttributeProblem("groups", "give either depthwise=true or groups, not both")
+            groups, default_out = c_in, c_in
+        else:
+            groups, default_out = values["groups"], placement.target
+        c_out = default_out if values["out"] is None else values["out"]
+        if c_in % groups or c_out % groups:
+            raise AttributeProblem("groups", f"{groups} groups do not divide {c_in} input and "
+                                   f"{c_out} output channels")
+        return cls(c_in, c_out, values["kernel"], values["stride"], values["dilation"], groups)
+
+
+@_kind("bn")
+class BatchNorm(Module):
+    channels: int
+    affine: bool = True
+    track_running_stats: bool = True
+    attributes = {"affine": _AFFINE, "track_running_stats": _TRACK}
+    batch_dependent = True
+
+    @property
+    def has_params(self) -> bool:
+        return self.affine
+
+    @property
+    def keeps_running_stats(self) -> bool:
+        return self.track_running_stats
+
+    @classmethod
+    def build(cls, values, placement):
+        return cls(placement.channels, values["affine"], values["track_running_stats"])
+
+
+@_kind("avg_pool")
+class AvgPool(Module):
+    """Average pooling with padding kernel // 2. With count_include_pad it is exactly a
+    convolution; without, border outputs divide by fewer elements and it is not."""
+
+    kernel: int
+    stride: int = 1
+    count_include_pad: bool = True
+    attributes = {"kernel": Attr(int, REQUIRED, _odd_kernel), "stride": Attr(int, 1, _stride),
+                  "count_include_pad": Attr(bool, True)}
+    stride_capable = True
+    linear = True
+
+    @property
+    def kernel_expressible(self) -> bool:
+        return self.count_include_pad
+
+    @classmethod
+    def build(cls, values, placement):
+        return cls(values["kernel"], values["stride"], values["count_include_pad"])
+
+
+@_kind("max_pool")
+class MaxPool(Module):
+    kernel: int
+    stride: int = 1
+    attributes = {"kernel": Attr(int, REQUIRED, _odd_kernel), "stride": Attr(int, 1, _stride)}
+    stride_capable = True
+
+    @classmethod
+    def build(cls, values, placement):
+        return cls(values["kernel"], values["stride"])
+
+
+@_kind("factorized_reduce")
+class FactorizedReduce(Module):
+    """ReLU, two offset 1x1 convolutions of stride 2 concatenated, BN (DARTS reference)."""
+
+    c_in: int
+    c_out: int
+    affine: bool = True
+    track_running_stats: bool = True
+    attributes = {"out": _OUT, "affine": _AFFINE, "track_running_stats": _TRACK}
+    batch_dependent = True
+
+    @property
+    def stride(self) -> int:
+        return 2
+
+    @property
+    def has_params(self) -> bool:
+        return True
+
+    @property
+    def keeps_running_stats(self) -> bool:
+        return self.track_running_stats
+
+    def out_channels(self, c_in: int) -> int:
+        return self.c_out
+
+    @classmethod
+    def build(cls, values, placement):
+        if values["out"] % 2:
+            raise AttributeProblem("out", "must be even: the two halves are concatenated")
+        return cls(placement.channels, values["out"], values["affine"],
+                   values["track_running_stats"])
+
+
+@_kind("resnet_block")
+class ResNetBlock(Module):
+    """The NAS-Bench-201 ResNet basic block: two ReLU-Conv3x3-BN, shortcut by average pool
+    and 1x1 conv when it strides or changes channels."""
+
+    c_in: int
+    c_out: int
+    stride: int = 1
+    affine: bool = True
+    track_running_stats: bool = True
+    attributes = {"out": _OUT, "stride": Attr(int, 1, _stride), "affine": _AFFINE,
+                  "track_running_stats": _TRACK}
+    stride_capable = True
+    batch_dependent = True
+
+    @property
+    def has_params(self) -> bool:
+        return True
+
+    @property
+    def keeps_running_stats(self) -> bool:
+        return self.track_running_stats
+
+    def out_channels(self, c_in: int) -> int:
+        return self.c_out
+
+    @classmethod
+    def build(cls, values, placement):
+        return cls(placement.channels, values["out"], values["stride"], values["affine"],
+                   values["track_running_stats"])
+
+
+@_kind("global_avg_pool")
+class GlobalAvgPool(Module):
+    linear = True
+
+    def out_size(self, size: int) -> int:
+        return 1
+
+    @classmethod
+    def build(cls, values, placement):
+        return cls()
+
+
+@_kind("linear")
+class Linear(Module):
+    """A fully connected layer with bias, on the flattened input."""
+
+    c_in: int
+    c_out: int
+    attributes = {"out": _OUT}
+
+    @property
+    def has_params(self) -> bool:
+        return True
+
+    def out_channels(self, c_in: int) -> int:
+        return self.c_out
+
+    @classmethod
+    def build(cls, values, placement):
+        return cls(placement.channels, values["out"])
+
+
+class AttributeProblem(Exception):
+    """Raised by a kind's `build` when attribute values are inconsistent with each other or
+    with the channels; the elaborator turns it into a located error."""
+
+    def __init__(self, attribute: str, message: str):
+        super().__init__(message)
+        self.attribute = attribute
+        self.message = message
+
+
+KINDS: dict[str, type[Module]] = {cls.kind: cls for cls in (
+    ReLU, Identity, Zero, Conv, BatchNorm, AvgPool, MaxPool, FactorizedReduce, ResNetBlock,
+    GlobalAvgPool, Linear)}

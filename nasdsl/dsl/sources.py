@@ -1,0 +1,94 @@
+"""Finding .nas files: paths, shipped spaces by name, and imports (with cycle detection)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import attrs
+
+from nasdsl.dsl import syntax as S
+from nasdsl.dsl.parse import parse
+from nasdsl.errors import NasCheckError, NasError, did_you_mean
+
+
+def shipped_spaces_dir() -> Path:
+    return Path(str(resources.files("nasdsl").joinpath("spaces")))
+
+
+def shipped_space_names() -> list[str]:
+    return sorted(path.stem for path in shipped_spaces_dir().glob("*.nas"))
+
+
+def resolve(name_or_path: str) -> Path:
+    """A path as given, or the shipped space of that name (`nb201` -> spaces/nb201.nas)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = shipped_spaces_dir() / f"{path.stem}.nas"
+    if path.parent == Path(".") and path.suffix in ("", ".nas") and shipped.is_file():
+        return shipped
+    names = shipped_space_names()
+    hint = did_you_mean(path.stem, names) or f"shipped spaces: {', '.join(names)}"
+    raise NasError(f"no such file or shipped space: {name_or_path}", hint=hint)
+
+
+@attrs.frozen
+class Sources:
+    """The root program and everything it imports, each file once, imports first."""
+
+    root: S.Program
+    programs: tuple[S.Program, ...]
+    errors: tuple[NasError, ...]
+
+
+def read_sources(root_path: Path) -> Sources:
+    """Parse the root file and, depth first, the files it imports.
+
+    Syntax errors and import problems are collected, not raised, so one run reports the
+    problems of every file it could read.
+    """
+    loaded: dict[Path, S.Program] = {}
+    errors: list[NasError] = []
+
+    def visit(path: Path, chain: tuple[Path, ...], at) -> None:
+        key = path.resolve()
+        if key in chain:
+            cycle = " -> ".join(p.name for p in (*chain[chain.index(key):], key))
+            errors.append(NasCheckError(f"circular import: {cycle}", at,
+                                        "move the shared definitions into a third file"))
+            return
+        if key in loaded:
+            return
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            errors.append(NasCheckError(f"cannot read {path}: {error}", at))
+            return
+        try:
+            program = parse(text, str(path))
+        except NasError as error:
+            errors.append(error)
+            loaded[key] = S.Program((), file=str(path))
+            return
+        for item in program.items:
+            if isinstance(item, S.Import):
+                target = _import_target(path, item.path)
+                if target is None:
+                    errors.append(NasCheckError(f"imported file not found: {item.path}", item.at,
+                                                f"paths are relative to {path.parent or '.'}"))
+                else:
+                    visit(target, (*chain, key), item.at)
+        loaded[key] = program
+
+    visit(root_path, (), None)
+    programs = tuple(loaded.values())  # insertion order: imports before their importers
+    root = loaded.get(root_path.resolve(), S.Program((), file=str(root_path)))
+    return Sources(root, programs, tuple(errors))
+
+
+def _import_target(importer: Path, name: str) -> Path | None:
+    for candidate in (importer.parent / name, shipped_spaces_dir() / name):
+        if candidate.is_file():
+            return candidate
+    return None

@@ -1,0 +1,141 @@
+"""The IR of a checked space: concrete ops, cells and the macro network.
+
+Where the syntax tree says what the text says, these classes say what it means: every name
+resolved, every expression evaluated, every op placed at its stride and channels as a chain
+of interned modules. Backends and the simplifier read only these.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import attrs
+
+from nasdsl.dsl.modules import Module, Zero
+from nasdsl.errors import NasError
+
+
+@attrs.frozen
+class Op:
+    """A candidate operation placed on an edge: a chain of modules (empty for identity)."""
+
+    name: str
+    modules: tuple[Module, ...]
+
+    @property
+    def is_zero(self) -> bool:
+        return any(isinstance(module, Zero) for module in self.modules)
+
+
+@attrs.frozen
+class Edge:
+    """A searchable edge: y = sum_i w_i op_i(x) over its candidates."""
+
+    src: int
+    dst: int
+    stride: int
+    candidates: tuple[Op, ...]
+
+
+@attrs.frozen
+class DeriveRule:
+    """How a discrete architecture is read off the architecture weights: every edge of a node
+    (top None) or its `top` strongest incoming edges; excluded ops are never chosen."""
+
+    top: int | None = None
+    exclude: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class CellKind:
+    """The channel-free shape of a cell: nodes, edges with their candidate names, rules.
+
+    Nodes 0..inputs-1 are the cell's inputs, the next `nodes` are intermediate nodes. All
+    cells of one kind share architecture parameters.
+    """
+
+    name: str
+    inputs: int
+    nodes: int
+    edges: tuple[tuple[int, int, tuple[str, ...]], ...]
+    combine: str = "sum"
+    output: str = "last"
+    reduction: bool = False
+    derive: DeriveRule = DeriveRule()
+
+    @property
+    def intermediate(self) -> range:
+        return range(self.inputs, self.inputs + self.nodes)
+
+    def incoming(self, node: int) -> list[tuple[int, int, tuple[str, ...]]]:
+        return [edge for edge in self.edges if edge[1] == node]
+
+    def choices(self, edge: tuple[int, int, tuple[str, ...]]) -> int:
+        return sum(1 for name in edge[2] if name not in self.derive.exclude)
+
+    def architecture_count(self) -> int:
+        """Number of discrete cells the derivation rule can produce."""
+        total = 1
+        for node in self.intermediate:
+            edges = self.incoming(node)
+            if self.derive.top is None:
+                total *= math.prod(self.choices(edge) for edge in edges)
+            else:
+                total *= sum(math.prod(self.choices(edge) for edge in kept)
+                             for kept in combinations(edges, self.derive.top))
+        return total
+
+
+@attrs.frozen
+class Cell:
+    """One cell of the network: a kind placed at channels and resolution."""
+
+    kind: CellKind
+    channels: int
+    size: int
+    preprocess: tuple[tuple[Module, ...], ...]
+    edges: tuple[Edge, ...]
+
+    @property
+    def out_channels(self) -> int:
+        return self.channels * (self.kind.nodes if self.kind.output == "concat" else 1)
+
+    @property
+    def out_size(self) -> int:
+        return -(-self.size // 2) if self.kind.reduction else self.size
+
+
+@attrs.frozen
+class Layer:
+    """A fixed, unsearched part of the network: the stem, a layer between cells, the head."""
+
+    role: str
+    modules: tuple[Module, ...]
+
+
+@attrs.frozen
+class Network:
+    name: str
+    input_channels: int
+    input_size: int
+    classes: int
+    stages: tuple[Layer | Cell, ...]
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        return tuple(stage for stage in self.stages if isinstance(stage, Cell))
+
+
+@attrs.frozen
+class Space:
+    """A checked search space: its cell kinds in order of first use and its network."""
+
+    name: str
+    file: str
+    cell_kinds: tuple[CellKind, ...]
+    network: Network | None
+    warnings: tuple[NasError, ...] = ()
+
+    def architecture_count(self) -> int:
+        return math.prod(kind.architecture_count() for kind in self.cell_kinds)

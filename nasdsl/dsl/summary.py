@@ -1,0 +1,84 @@
+"""The human-readable summary of a space that `nasdsl show` prints."""
+
+from __future__ import annotations
+
+from nasdsl.dsl.space import Cell, CellKind, Layer, Space
+
+
+def summarize(space: Space) -> str:
+    lines = [f"space {space.name} ({space.file})"]
+    for kind in space.cell_kinds:
+        lines += ["", *_cell_kind(kind)]
+        first = _first_cell(space, kind)
+        if first is not None:
+            lines += _candidate_chains(first)
+    if space.network is not None:
+        lines += ["", *_network(space)]
+    lines += ["", f"architectures: {_count(space.architecture_count())}"]
+    return "\n".join(lines) + "\n"
+
+
+def _count(number: int) -> str:
+    return f"{number:,}" + (f" (~{number:.2e})" if number >= 10**6 else "")
+
+
+def _cell_kind(kind: CellKind) -> list[str]:
+    nodes = ", ".join(str(node) for node in kind.intermediate)
+    derive = "every edge" if kind.derive.top is None else f"top {kind.derive.top} inputs a node"
+    if kind.derive.exclude:
+        derive += f", never {', '.join(kind.derive.exclude)}"
+    lines = [f"cell {kind.name}{' (reduction)' if kind.reduction else ''}: "
+             f"{kind.inputs} input{'s' if kind.inputs != 1 else ''}, intermediate nodes {nodes}, "
+             f"{len(kind.edges)} edges, combine {kind.combine}, output {kind.output}",
+             f"  derive: {derive}; {_count(kind.architecture_count())} architectures"]
+    by_set: dict[tuple[str, ...], list[str]] = {}
+    for src, dst, names in kind.edges:
+        by_set.setdefault(names, []).append(f"{src}->{dst}")
+    for names, edges in by_set.items():
+        lines.append(f"  edges {' '.join(edges)}: {len(names)} candidates: {', '.join(names)}")
+    return lines
+
+
+def _first_cell(space: Space, kind: CellKind) -> Cell | None:
+    if space.network is None:
+        return None
+    return next(cell for cell in space.network.cells if cell.kind is kind)
+
+
+def _candidate_chains(cell: Cell) -> list[str]:
+    lines = []
+    for index, modules in enumerate(cell.preprocess):
+        if modules:
+            lines.append(f"  input {index} preprocess: {' -> '.join(str(m) for m in modules)}")
+    lines.append(f"  candidate ops at {cell.channels} channels:")
+    shown = set()
+    for edge in sorted(cell.edges, key=lambda edge: edge.stride):
+        for op in edge.candidates:
+            if (op.name, edge.stride) in shown:
+                continue
+            shown.add((op.name, edge.stride))
+            chain = " -> ".join(str(module) for module in op.modules) or "(nothing)"
+            lines.append(f"    {op.name:<16} stride {edge.stride}: {chain}")
+    return lines
+
+
+def _network(space: Space) -> list[str]:
+    net = space.network
+    lines = [f"network {net.name}: input {net.input_channels}x{net.input_size}x{net.input_size}, "
+             f"{net.classes} classes"]
+    run: list = []
+    for stage in (*net.stages, None):
+        if isinstance(stage, Cell) and run and run[-1].kind is stage.kind \
+                and run[-1].channels == stage.channels:
+            run.append(stage)
+            continue
+        if run:
+            cell = run[0]
+            lines.append(f"  cells {cell.kind.name} x{len(run)}: {cell.channels} channels, "
+                         f"{cell.size}x{cell.size} in, {run[-1].out_channels} channels out")
+            run = []
+        if isinstance(stage, Cell):
+            run = [stage]
+        elif isinstance(stage, Layer):
+            lines.append(f"  {stage.role:<5} {' -> '.join(str(m) for m in stage.modules)}")
+    return lines

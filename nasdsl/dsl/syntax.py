@@ -1,0 +1,269 @@
+"""The syntax tree of a .nas file: what the text says, before names are resolved.
+
+Frozen, slotted attrs classes. Every node remembers where it came from (`at`), but the
+location takes no part in equality, so a tree printed back to text and parsed again
+compares equal to the original (the round-trip invariant, DESIGN section 5).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from nasdsl.errors import Location
+
+_located = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+# --- expressions ---------------------------------------------------------------------------
+
+@attrs.frozen
+class Number:
+    value: int
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Bool:
+    value: bool
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Var:
+    name: str
+    at: Location | None = _located
+
+
+@attrs.frozen
+class BinOp:
+    op: str  # one of + - * /
+    left: Expr
+    right: Expr
+    at: Location | None = _located
+
+
+Expr = Number | Bool | Var | BinOp
+
+
+# --- module chains ----------------------------------------------------------------------------
+
+@attrs.frozen
+class Arg:
+    name: str
+    value: Expr
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Call:
+    """A use of a basic module or of a named chain, with keyword arguments."""
+
+    name: str
+    args: tuple[Arg, ...] = ()
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Param:
+    name: str
+    default: Expr | None = None
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Ref:
+    """A name used where a definition is expected (a candidate, a cell kind, a rule)."""
+
+    name: str
+    at: Location | None = _located
+
+
+# --- top-level definitions ---------------------------------------------------------------------
+
+@attrs.frozen
+class Import:
+    path: str
+    at: Location | None = _located
+
+
+@attrs.frozen
+class ChainDef:
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Call, ...]
+    at: Location | None = _located
+
+
+@attrs.frozen
+class StrideForm:
+    """The chain an op becomes at one stride; stride None means 'at any stride'."""
+
+    stride: int | None
+    body: tuple[Call, ...]
+    at: Location | None = _located
+
+
+@attrs.frozen
+class OpDef:
+    name: str
+    forms: tuple[StrideForm, ...]
+    at: Location | None = _located
+
+
+# --- cell statements ----------------------------------------------------------------------------
+
+@attrs.frozen
+class Inputs:
+    count: int
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Nodes:
+    count: int
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Preprocess:
+    """How each cell input is brought to the cell's channels; `reduced` for an input
+    that still has twice the cell's resolution (the previous cell was a reduction)."""
+
+    body: tuple[Call, ...]
+    reduced: bool = False
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Reduction:
+    at: Location | None = _located
+
+
+@attrs.frozen
+class EdgeRef:
+    src: int
+    dst: int
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Edges:
+    """Which edges exist: every earlier node into every intermediate node (None), or a list."""
+
+    edges: tuple[EdgeRef, ...] | None
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Candidates:
+    ops: tuple[Ref, ...]
+    at: Location | None = _located
+
+
+@attrs.frozen
+class EdgeOverride:
+    edge: EdgeRef
+    ops: tuple[Ref, ...]
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Combine:
+    rule: Ref
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Output:
+    rule: Ref
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Derive:
+    """How a discrete architecture is read off: keep every edge (top None) or the `top`
+    strongest incoming edges of each node; `exclude` ops are never chosen."""
+
+    top: int | None
+    exclude: tuple[Ref, ...] = ()
+    at: Location | None = _located
+
+
+CellStmt = Inputs | Nodes | Preprocess | Reduction | Edges | Candidates | EdgeOverride | Combine | Output | Derive
+
+
+@attrs.frozen
+class CellDef:
+    name: str
+    body: tuple[CellStmt, ...]
+    at: Location | None = _located
+
+
+# --- network statements -------------------------------------------------------------------------
+
+@attrs.frozen
+class Let:
+    name: str
+    value: Expr
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Input:
+    args: tuple[Arg, ...]
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Search:
+    """Settings a basic module takes inside cells during search, e.g. bn(affine=false)."""
+
+    call: Call
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Stem:
+    body: tuple[Call, ...]
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Cells:
+    cell: Ref
+    count: Expr
+    channels: Expr
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Layer:
+    body: tuple[Call, ...]
+    at: Location | None = _located
+
+
+@attrs.frozen
+class Head:
+    body: tuple[Call, ...]
+    at: Location | None = _located
+
+
+NetStmt = Let | Input | Search | Stem | Cells | Layer | Head
+
+
+@attrs.frozen
+class NetworkDef:
+    name: str
+    body: tuple[NetStmt, ...]
+    at: Location | None = _located
+
+
+Definition = Import | ChainDef | OpDef | CellDef | NetworkDef
+
+
+@attrs.frozen
+class Program:
+    """One .nas file."""
+
+    items: tuple[Definition, ...]
+    file: str = attrs.field(default="<text>", eq=False)

@@ -1,0 +1,89 @@
+"""One exception family for everything a user can get wrong.
+
+Every error carries where it happened (file, line, column) and renders itself as a located
+message with a caret excerpt, like a compiler. A run that finds several problems raises one
+`NasErrors` holding all of them, so a user fixes a file in one pass, not one error per run.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+import attrs
+
+
+@attrs.frozen
+class Location:
+    """A position in a source text; line and column count from 1."""
+
+    file: str
+    line: int
+    column: int
+    source_line: str = attrs.field(default="", eq=False, repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def excerpt(self) -> str:
+        if not self.source_line:
+            return ""
+        text = self.source_line.rstrip("\n").expandtabs(1)
+        return f"    {text}\n    {' ' * (self.column - 1)}^"
+
+
+class NasError(Exception):
+    """Base of every error caused by a user's input: never shown as a traceback."""
+
+    def __init__(self, message: str, location: Location | None = None, hint: str = "",
+                 severity: str = "error"):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.hint = hint
+        self.severity = severity
+
+    def render(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        lines = [f"{where}{self.severity}: {self.message}"]
+        if self.location and self.location.excerpt():
+            lines.append(self.location.excerpt())
+        if self.hint:
+            lines.append(f"    hint: {self.hint}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class NasSyntaxError(NasError):
+    """The text does not follow the grammar."""
+
+
+class NasCheckError(NasError):
+    """The text parses but means nothing sensible (unknown name, bad value, cycle...)."""
+
+
+class NasErrors(NasError):
+    """Several errors found in one run, reported together in source order."""
+
+    def __init__(self, errors: Iterable[NasError]):
+        self.errors = sorted(errors, key=_source_order)
+        first = self.errors[0]
+        super().__init__(first.message, first.location, first.hint)
+
+    def render(self) -> str:
+        count = len(self.errors)
+        summary = f"{count} error{'s' if count != 1 else ''}"
+        return "\n".join([e.render() for e in self.errors] + [summary])
+
+
+def _source_order(error: NasError) -> tuple:
+    loc = error.location
+    return (loc.file, loc.line, loc.column) if loc else ("", 0, 0)
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """A hint naming the closest known spelling, or an empty string."""
+    close = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,1 @@
+"""Search methods, one module each, in a registry keyed by their command-line name."""
