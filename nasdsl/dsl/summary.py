@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nasdsl.dsl.space import Cell, CellKind, Layer, Space
 
 
 def summarize(space: Space) -> str:
-    lines = [f"space {space.name} ({space.file})"]
+    lines = [f"space {space.name} ({Path(space.file).name})"]
     for kind in space.cell_kinds:
         lines += ["", *_cell_kind(kind)]
         first = _first_cell(space, kind)
@@ -14,7 +16,10 @@ def summarize(space: Space) -> str:
             lines += _candidate_chains(first)
     if space.network is not None:
         lines += ["", *_network(space)]
-    lines += ["", f"architectures: {_count(space.architecture_count())}"]
+    if space.cell_kinds:
+        lines += ["", f"architectures: {_count(space.architecture_count())}"]
+    else:
+        lines += ["", "no cells: a library of definitions for other files to import"]
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,115 @@
+"""The shipped spaces: golden summaries and the facts the papers state about them."""
+
+import os
+
+import pytest
+
+from nasdsl.dsl.elaborate import load
+from nasdsl.dsl.modules import BatchNorm, Conv, FactorizedReduce, Identity, Zero
+from nasdsl.dsl.summary import summarize
+from tests.conftest import GOLDEN, SPACES
+
+SHIPPED = sorted(path.stem for path in SPACES.glob("*.nas"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_summary_matches_golden(name):
+    """Each shipped space summarizes to the text checked in under tests/golden (set
+    NASDSL_UPDATE_GOLDEN=1 to rewrite them after a deliberate change)."""
+    text = summarize(load(SPACES / f"{name}.nas"))
+    golden = GOLDEN / f"{name}.txt"
+    if os.environ.get("NASDSL_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def test_shipped_spaces_load_by_name():
+    """A shipped space is found by its bare name, as after installation."""
+    assert load("nb201").name == "nb201"
+    assert load("darts.nas").name == "darts"
+
+
+def test_nb201_has_15625_architectures():
+    """NAS-Bench-201: 5 candidates on each of 6 edges, every edge kept."""
+    space = load(SPACES / "nb201.nas")
+    (kind,) = space.cell_kinds
+    assert (kind.inputs, kind.nodes, len(kind.edges)) == (1, 3, 6)
+    assert space.architecture_count() == 15_625
+
+
+def test_darts_architecture_count():
+    """DARTS: per cell kind, node k chooses 2 of its k+2 inputs and 7 ops (not none) for
+    each, so (1 * 3 * 6 * 10 * 7^8)^2 for normal and reduction cells."""
+    space = load(SPACES / "darts.nas")
+    per_cell = 1 * 3 * 6 * 10 * 7**8
+    assert [kind.architecture_count() for kind in space.cell_kinds] == [per_cell, per_cell]
+    assert space.architecture_count() == per_cell**2
+    assert 10**18 <= space.architecture_count() < 10**19
+
+
+def test_darts_network_shape():
+    """The DARTS search network: 8 cells, reductions at 1/3 and 2/3, channels doubling,
+    input 0 factorized-reduced after a reduction cell, stem of 3C channels."""
+    network = load(SPACES / "darts.nas").network
+    cells = network.cells
+    assert [cell.kind.name for cell in cells] == ["normal"] * 2 + ["reduce"] + ["normal"] * 2 + \
+        ["reduce"] + ["normal"] * 2
+    assert [cell.channels for cell in cells] == [16, 16, 32, 32, 32, 64, 64, 64]
+    assert network.stages[0].modules[0] is Conv(3, 48, 3)
+    after_reduction = cells[3]
+    assert after_reduction.preprocess[0] == (FactorizedReduce(64, 32, affine=False),)
+    assert isinstance(after_reduction.preprocess[1][1], Conv)
+
+
+def test_darts_strides_and_search_bn():
+    """On a reduction cell, edges from the inputs stride 2: skip_connect becomes
+    factorized_reduce, none a strided zero, separable convs stride their first depthwise
+    conv; BN inside cells is affine=false while searching and keeps running statistics."""
+    reduce_cell = load(SPACES / "darts.nas").network.cells[2]
+    edge = next(e for e in reduce_cell.edges if e.src == 0)
+    ops = {op.name: op.modules for op in edge.candidates}
+    assert edge.stride == 2
+    assert ops["skip_connect"] == (FactorizedReduce(32, 32, affine=False),)
+    assert ops["none"] == (Zero(2),)
+    assert ops["sep_conv_3x3"][1] is Conv(32, 32, 3, stride=2, groups=32)
+    assert ops["sep_conv_3x3"][5] is Conv(32, 32, 3, stride=1, groups=32)
+    assert ops["max_pool_3x3"][-1] is BatchNorm(32, affine=False, track_running_stats=True)
+    inner_edge = next(e for e in reduce_cell.edges if e.src >= 2)
+    assert inner_edge.stride == 1
+    assert {op.name: op.modules for op in inner_edge.candidates}["skip_connect"] == (Identity(),)
+
+
+def test_search_only_modules_leave_derived_networks():
+    """The reference code's BN after DARTS pools exists while searching, not in the
+    evaluation phase; BN there is affine again."""
+    cell = load(SPACES / "darts.nas", phase="eval").network.cells[0]
+    ops = {op.name: op.modules for op in cell.edges[0].candidates}
+    assert len(ops["max_pool_3x3"]) == 1
+    assert ops["sep_conv_3x3"][3] is BatchNorm(16, affine=True, track_running_stats=True)
+
+
+def test_nb201_network_shape():
+    """NB201 TinyNetwork: C=16, N=5 cells a stage, ResNet blocks between stages, BN without
+    running statistics in cells while searching, classes overridable."""
+    space = load(SPACES / "nb201.nas", overrides={"classes": 100})
+    network = space.network
+    assert network.classes == 100
+    assert [cell.channels for cell in network.cells] == [16] * 5 + [32] * 5 + [64] * 5
+    assert [stage.role for stage in network.stages if not hasattr(stage, "kind")] == \
+        ["stem", "layer", "layer", "head"]
+    assert network.stages[-1].modules[-1].c_out == 100
+    conv3 = {op.name: op.modules for op in network.cells[0].edges[0].candidates}["nor_conv_3x3"]
+    assert conv3[2] is BatchNorm(16, affine=False, track_running_stats=False)
+
+
+def test_darts_large_candidates():
+    """darts_large: skip, two pools, 5 separable dilated and 7 double-stacked separable
+    convs, 15 candidates on every edge, none excluded from nothing since it is absent."""
+    space = load(SPACES / "darts_large.nas")
+    for kind in space.cell_kinds:
+        names = {names for _, _, names in kind.edges}
+        assert len(names) == 1
+        (candidates,) = names
+        assert len(candidates) == 15
+        assert sum(name.startswith("dil_conv") for name in candidates) == 5
+        assert sum(name.endswith("_x2") for name in candidates) == 7
