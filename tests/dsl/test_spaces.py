@@ -7,7 +7,7 @@ import pytest
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.modules import BatchNorm, Conv, FactorizedReduce, Identity, Zero
 from nasdsl.dsl.summary import summarize
-from tests.conftest import GOLDEN, SPACES
+from tests.paths import GOLDEN, SPACES
 
 SHIPPED = sorted(path.stem for path in SPACES.glob("*.nas"))
 

@@ -1,14 +1,8 @@
-"""Shared fixtures: where the project's files are."""
+"""Where the project's files are, for tests that read them."""
 
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = ROOT / "spaces"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-
-
-@pytest.fixture
-def spaces_dir() -> Path:
-    return SPACES
+SHARED_DATA = ROOT.parent / "shared" / "data"
