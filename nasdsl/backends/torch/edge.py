@@ -1,0 +1,135 @@
+"""Searchable edges in torch: the naive mix and a compiled plan, with the same parameters.
+
+Both hold the candidates' layers in the same place (`ops.<candidate>.<position>`), so their
+parameter names, shapes and checkpoints are identical; a plan only changes which layers run
+and how their outputs are combined. A plan is evaluated by a small interpreter with one
+method per node kind.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nasdsl.backends.torch.kernels import chain_kernel, pad_to
+from nasdsl.backends.torch.layers import build_layer
+from nasdsl.dsl.plan import Apply, Merged, Mix, Node, Plan, Seq, Weight
+from nasdsl.dsl.space import Op
+
+# Below this a group's probability p(I_S) counts as zero: its conditional weights are then 0
+# (not 0/0), and the group's output is multiplied by p(I_S) = 0 anyway.
+_TINY = 1e-30
+
+
+class NaiveEdge(nn.Module):
+    """y = sum_i w_i op_i(x) over every candidate (DARTS's MixedOp)."""
+
+    def __init__(self, ops: tuple[Op, ...], normalize_kernels: bool = False):
+        super().__init__()
+        self.names = tuple(op.name for op in ops)
+        self.ops = nn.ModuleList(
+            nn.Sequential(*(build_layer(m, normalize_kernels) for m in op.modules)) for op in ops)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return sum(w * op(x) for w, op in zip(weights, self.ops))
+
+
+class PlanEdge(NaiveEdge):
+    """The same candidates' layers, evaluated as the plan says."""
+
+    def __init__(self, ops: tuple[Op, ...], plan: Plan, normalize_kernels: bool = False):
+        super().__init__(ops, normalize_kernels)
+        self.plan = plan
+        self.stride = max((m.stride for op in ops for m in op.modules), default=1)
+        self.channels = _out_channels(ops)
+        self._weights = _collect_weights(plan.root)
+        numerators = torch.zeros(len(self._weights), len(ops))
+        denominators = torch.zeros(len(self._weights), len(ops))
+        for row, weight in enumerate(self._weights):
+            numerators[row, sorted(weight.num)] = 1.0
+            if weight.den is not None:
+                denominators[row, sorted(weight.den)] = 1.0
+        self.register_buffer("_numerators", numerators, persistent=False)
+        self.register_buffer("_denominators", denominators, persistent=False)
+        self.register_buffer("_unnormalized", (denominators.sum(1) == 0).to(numerators.dtype),
+                             persistent=False)
+        self._row = {weight: row for row, weight in enumerate(self._weights)}
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        weights = weights.to(x.dtype)
+        numerators = self._numerators.to(x.dtype) @ weights
+        denominators = self._denominators.to(x.dtype) @ weights + self._unnormalized.to(x.dtype)
+        ratios = numerators / denominators.clamp_min(_TINY)
+        return _Interpreter(self, ratios).run(self.plan.root, x)
+
+
+class _Interpreter:
+    """Evaluates plan nodes against an edge's layers and one forward's weight ratios."""
+
+    def __init__(self, edge: PlanEdge, ratios: torch.Tensor):
+        self.edge = edge
+        self.ratios = ratios
+
+    def run(self, node: Node, x: torch.Tensor) -> torch.Tensor:
+        return getattr(self, type(node).__name__.lower())(node, x)
+
+    def weight(self, weight: Weight) -> torch.Tensor:
+        return self.ratios[self.edge._row[weight]]
+
+    def apply(self, node: Apply, x):
+        return self.edge.ops[node.candidate][node.position](x)
+
+    def seq(self, node: Seq, x):
+        for step in node.steps:
+            x = self.run(step, x)
+        return x
+
+    def mix(self, node: Mix, x):
+        total = None
+        for branch in node.branches:
+            out = self.run(branch.node, x)
+            if branch.weight is not None:
+                out = self.weight(branch.weight) * out
+            total = out if total is None else total + out
+        if total is None:  # every candidate was `zero`
+            stride = self.edge.stride
+            return x[:, :, ::stride, ::stride].mul(0.0)
+        return total
+
+    def merged(self, node: Merged, x):
+        kernel = None
+        for term in node.terms:
+            layers = [self.edge.ops[s.candidate][s.position] for s in term.steps]
+            part = chain_kernel([s.module for s in term.steps], layers, node.c_in, x)
+            part = self.weight(term.weight) * pad_to(part, node.extent)
+            kernel = part if kernel is None else kernel + part
+        return F.conv2d(x, kernel, stride=node.stride, padding=node.extent // 2)
+
+
+def _collect_weights(node: Node) -> list[Weight]:
+    found: dict[Weight, None] = {}
+
+    def visit(n: Node) -> None:
+        if isinstance(n, Seq):
+            for step in n.steps:
+                visit(step)
+        elif isinstance(n, Mix):
+            for branch in n.branches:
+                if branch.weight is not None:
+                    found[branch.weight] = None
+                visit(branch.node)
+        elif isinstance(n, Merged):
+            for term in n.terms:
+                found[term.weight] = None
+
+    visit(node)
+    return list(found)
+
+
+def _out_channels(ops: tuple[Op, ...]) -> int | None:
+    for op in ops:
+        for module in reversed(op.modules):
+            if hasattr(module, "c_out"):
+                return module.c_out
+    return None

@@ -1,0 +1,76 @@
+"""Kernels of linear chains, for merged convolutions (seed 000 Eq. 14-16).
+
+Every kernel-expressible module becomes a dense (c_out, c_in, e, e) kernel: a grouped conv
+is block-diagonal, a dilated one has zeros between its taps, identity is a centred delta,
+average pooling (counting the padding) is 1/k^2 on the diagonal. A chain composes into one
+kernel because at most one of its modules is wider than 1x1. Kernels are built from the
+layers' parameters at every call, so gradients reach them.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nasdsl.backends.torch.layers import kernel_of
+from nasdsl.dsl import modules as M
+
+
+def dense_kernel(module: M.Module, layer: nn.Module, channels: int, like: torch.Tensor
+                 ) -> torch.Tensor:
+    """The dense kernel of one module given its torch layer."""
+    if isinstance(module, M.Conv):
+        weight = kernel_of(layer)
+        if module.groups > 1:
+            weight = _block_diagonal(weight, module.groups, module.c_in)
+        if module.dilation > 1:
+            dilated = weight.new_zeros(*weight.shape[:2], module.extent, module.extent)
+            dilated[:, :, ::module.dilation, ::module.dilation] = weight
+            weight = dilated
+        return weight
+    eye = torch.eye(channels, dtype=like.dtype, device=like.device)
+    if isinstance(module, M.Identity):
+        return eye[:, :, None, None]
+    if isinstance(module, M.AvgPool):
+        area = module.kernel * module.kernel
+        return (eye / area)[:, :, None, None].expand(-1, -1, module.kernel, module.kernel)
+    raise TypeError(f"{module.kind} has no kernel")
+
+
+def _block_diagonal(weight: torch.Tensor, groups: int, c_in: int) -> torch.Tensor:
+    c_out, per_group, k, _ = weight.shape
+    out_per_group = c_out // groups
+    dense = weight.new_zeros(c_out, c_in, k, k)
+    if per_group == 1 and out_per_group == 1:  # depthwise: the common case, no loop
+        index = torch.arange(c_out, device=weight.device)
+        dense[index, index] = weight[:, 0]
+        return dense
+    for g in range(groups):
+        rows = slice(g * out_per_group, (g + 1) * out_per_group)
+        dense[rows, g * per_group:(g + 1) * per_group] = weight[rows]
+    return dense
+
+
+def chain_kernel(steps, layers, channels: int, like: torch.Tensor) -> torch.Tensor:
+    """The one kernel of a chain of kernel-expressible modules (identity when empty)."""
+    kernel = None
+    for module, layer in zip(steps, layers):
+        current = dense_kernel(module, layer, channels if kernel is None else kernel.shape[0],
+                               like)
+        kernel = current if kernel is None else compose(kernel, current)
+    if kernel is None:
+        return torch.eye(channels, dtype=like.dtype, device=like.device)[:, :, None, None]
+    return kernel
+
+
+def compose(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """The kernel of `second` applied after `first`; one of them is 1x1."""
+    if second.shape[-1] == 1:
+        return torch.einsum("om,mihw->oihw", second[:, :, 0, 0], first)
+    return torch.einsum("omhw,mi->oihw", second, first[:, :, 0, 0])
+
+
+def pad_to(kernel: torch.Tensor, extent: int) -> torch.Tensor:
+    margin = (extent - kernel.shape[-1]) // 2
+    return F.pad(kernel, (margin,) * 4) if margin else kernel

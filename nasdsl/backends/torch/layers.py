@@ -1,0 +1,121 @@
+"""One torch layer per IR module kind, built as the reference implementations build them."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nasdsl.dsl import modules as M
+
+
+class Zero(nn.Module):
+    """DARTS's Zero: zeros shaped like the (strided) input."""
+
+    def __init__(self, stride: int):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x):
+        return x[:, :, ::self.stride, ::self.stride].mul(0.0)
+
+
+class StandardizedConv2d(nn.Conv2d):
+    """A conv whose kernel is normalized before use: (K - mean K) / std K (seed 000 Eq. 28,
+    kernel normalization), so the scale and offset of K carry no information that the
+    architecture weights could trade against."""
+
+    def forward(self, x):
+        return self._conv_forward(x, standardized(self.weight), None)
+
+
+def standardized(weight: torch.Tensor) -> torch.Tensor:
+    return (weight - weight.mean()) / (weight.std() + 1e-5)
+
+
+def kernel_of(conv: nn.Conv2d) -> torch.Tensor:
+    """The kernel a conv layer really applies (standardized where kernel normalization is on)."""
+    return standardized(conv.weight) if isinstance(conv, StandardizedConv2d) else conv.weight
+
+
+class FactorizedReduce(nn.Module):
+    """ReLU, two 1x1 convs of stride 2 on the input and on the input shifted by one pixel,
+    concatenated, BN (DARTS / NAS-Bench-201 reference code; padded as in NAS-Bench-201 so
+    that odd sizes work too)."""
+
+    def __init__(self, c_in: int, c_out: int, affine: bool, track_running_stats: bool):
+        super().__init__()
+        self.relu = nn.ReLU(inplace=False)
+        self.convs = nn.ModuleList(nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+                                   for _ in range(2))
+        self.pad = nn.ConstantPad2d((0, 1, 0, 1), 0)
+        self.bn = nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats)
+
+    def forward(self, x):
+        x = self.relu(x)
+        shifted = self.pad(x)[:, :, 1:, 1:]
+        return self.bn(torch.cat([self.convs[0](x), self.convs[1](shifted)], dim=1))
+
+
+def relu_conv_bn(c_in, c_out, kernel, stride, affine, track_running_stats) -> nn.Sequential:
+    return nn.Sequential(nn.ReLU(inplace=False),
+                         nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
+                         nn.BatchNorm2d(c_out, affine=affine,
+                                        track_running_stats=track_running_stats))
+
+
+class ResNetBlock(nn.Module):
+    """NAS-Bench-201's ResNetBasicblock: two ReLU-Conv3x3-BN; the shortcut is an average
+    pool and 1x1 conv when striding, a ReLU-Conv1x1-BN when only channels change."""
+
+    def __init__(self, c_in, c_out, stride, affine, track_running_stats):
+        super().__init__()
+        self.conv_a = relu_conv_bn(c_in, c_out, 3, stride, affine, track_running_stats)
+        self.conv_b = relu_conv_bn(c_out, c_out, 3, 1, affine, track_running_stats)
+        if stride == 2:
+            self.downsample = nn.Sequential(nn.AvgPool2d(2, 2, 0),
+                                            nn.Conv2d(c_in, c_out, 1, bias=False))
+        elif c_in != c_out:
+            self.downsample = relu_conv_bn(c_in, c_out, 1, 1, affine, track_running_stats)
+        else:
+            self.downsample = None
+
+    def forward(self, x):
+        residual = x if self.downsample is None else self.downsample(x)
+        return residual + self.conv_b(self.conv_a(x))
+
+
+class GlobalAvgPool(nn.Module):
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+
+
+def build_layer(module: M.Module, normalize_kernels: bool = False) -> nn.Module:
+    """The torch layer of one IR module; `normalize_kernels` makes convs standardize their
+    kernels (for the convs of searchable edges when kernel normalization is on)."""
+    return _BUILDERS[type(module)](module, normalize_kernels)
+
+
+def _conv(m: M.Conv, normalize: bool) -> nn.Module:
+    cls = StandardizedConv2d if normalize else nn.Conv2d
+    return cls(m.c_in, m.c_out, m.kernel, m.stride, padding=m.extent // 2, dilation=m.dilation,
+               groups=m.groups, bias=False)
+
+
+_BUILDERS = {
+    M.ReLU: lambda m, n: nn.ReLU(inplace=False),
+    M.Identity: lambda m, n: nn.Identity(),
+    M.Zero: lambda m, n: Zero(m.stride),
+    M.Conv: _conv,
+    M.BatchNorm: lambda m, n: nn.BatchNorm2d(m.channels, affine=m.affine,
+                                             track_running_stats=m.track_running_stats),
+    M.AvgPool: lambda m, n: nn.AvgPool2d(m.kernel, m.stride, m.kernel // 2,
+                                         count_include_pad=m.count_include_pad),
+    M.MaxPool: lambda m, n: nn.MaxPool2d(m.kernel, m.stride, m.kernel // 2),
+    M.FactorizedReduce: lambda m, n: FactorizedReduce(m.c_in, m.c_out, m.affine,
+                                                      m.track_running_stats),
+    M.ResNetBlock: lambda m, n: ResNetBlock(m.c_in, m.c_out, m.stride, m.affine,
+                                            m.track_running_stats),
+    M.GlobalAvgPool: lambda m, n: GlobalAvgPool(),
+    M.Linear: lambda m, n: nn.Linear(m.c_in, m.c_out),
+}

@@ -1,0 +1,180 @@
+"""The plan: what the simplifier makes of one searchable edge, and all a backend needs.
+
+A plan is a small tree with symbolic weights:
+  Apply(module, candidate, position)   run one module; its parameters live at
+                                       (candidate, position) of the naive edge
+  Seq(steps)                           run steps one after another (empty: identity)
+  Mix(branches)                        sum of weight * branch
+  Merged(terms)                        one convolution with kernel sum of weight * K_term
+                                       (seed 000 Eq. 14-16), each K_term the kernel of a
+                                       linear chain of modules
+
+Weights are ratios of sums of the edge's weight vector beta: Weight({i}) is beta_i,
+Weight(S) is p(I_S) (Eq. 8), Weight({i}, S) is beta_i / p(I_S) (Eq. 7). Nested sharing only
+ever produces such ratios, so the algebra stays closed and a plan prints exactly.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from nasdsl.dsl.modules import Module
+
+
+def _frozen_ints(values) -> frozenset[int]:
+    return frozenset(values)
+
+
+@attrs.frozen
+class Weight:
+    """sum(beta[num]) / sum(beta[den]); den None means 1."""
+
+    num: frozenset[int] = attrs.field(converter=_frozen_ints)
+    den: frozenset[int] | None = attrs.field(default=None, converter=attrs.converters.optional(
+        _frozen_ints))
+
+    @property
+    def is_one(self) -> bool:
+        return self.den is not None and self.num == self.den
+
+    def conditional(self, group: frozenset[int]) -> Weight:
+        """This weight seen inside a sub-mix over `group` (Eq. 7 / Eq. 9)."""
+        return Weight(self.num, group)
+
+    def times(self, inner: Weight) -> Weight:
+        """The weight of a term of a sub-mix whose normalizer is this weight's numerator."""
+        assert inner.den == self.num, "a sub-mix is normalized by its own weight"
+        return Weight(inner.num, self.den)
+
+    def __str__(self) -> str:
+        return _sum(self.num) if self.den is None else f"{_sum(self.num)}/{_sum(self.den)}"
+
+
+def _sum(indices: frozenset[int]) -> str:
+    ordered = sorted(indices)
+    return f"b{ordered[0]}" if len(ordered) == 1 else "p(" + ",".join(map(str, ordered)) + ")"
+
+
+@attrs.frozen
+class Apply:
+    module: Module
+    candidate: int
+    position: int
+    shared_by: tuple[int, ...] = ()  # other candidates whose copy of this module it replaces
+
+
+@attrs.frozen
+class Seq:
+    steps: tuple[Node, ...] = ()
+
+
+@attrs.frozen
+class Branch:
+    """weight * node; weight None when the node applies its weights itself (a merged conv
+    carries them in its kernel, so its output needs no multiplication)."""
+
+    weight: Weight | None
+    node: Node
+
+
+@attrs.frozen
+class Mix:
+    branches: tuple[Branch, ...]
+
+
+@attrs.frozen
+class Term:
+    """One kernel of a merged convolution: the weight and the linear chain it comes from."""
+
+    weight: Weight
+    steps: tuple[Apply, ...]
+    candidate: int | None  # None for an identity left over after sharing
+
+
+@attrs.frozen
+class Merged:
+    """One convolution whose kernel is the weighted sum of its terms' kernels, computed from
+    the original parameters at every call."""
+
+    terms: tuple[Term, ...]
+    c_in: int
+    c_out: int
+    stride: int
+    extent: int
+
+
+Node = Apply | Seq | Mix | Merged
+
+
+@attrs.frozen
+class Rewrite:
+    """One step of the simplification, for `--explain` and for the exactness label."""
+
+    rule: str
+    modules: tuple[Module, ...]
+    candidates: tuple[int, ...]
+    exact: bool
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return "exact" if self.exact else "vertex-exact"
+
+
+@attrs.frozen
+class Plan:
+    """The simplified edge: its tree, the rewrites that made it, and the candidates' names."""
+
+    root: Node
+    names: tuple[str, ...]
+    rewrites: tuple[Rewrite, ...] = ()
+    tied: bool = False  # parametric modules were shared: outside the guarantees
+
+    @property
+    def exact(self) -> bool:
+        return all(rewrite.exact for rewrite in self.rewrites) and not self.tied
+
+    def shares_running_stats(self) -> bool:
+        """True when a shared module keeps running statistics (eval mode then differs)."""
+        return any(module.keeps_running_stats for rewrite in self.rewrites
+                   for module in rewrite.modules if rewrite.rule != "reparam")
+
+
+def naive_plan(ops) -> Plan:
+    """The edge as the naive mix: every candidate's chain under its own weight."""
+    branches = tuple(
+        Branch(Weight({index}), Seq(tuple(Apply(module, index, position)
+                                          for position, module in enumerate(op.modules))))
+        for index, op in enumerate(ops))
+    return Plan(Mix(branches), tuple(op.name for op in ops))
+
+
+def format_plan(plan: Plan) -> str:
+    """An indented text rendering: the form `--explain` prints and golden tests compare."""
+    lines: list[str] = []
+    _format(plan.root, plan.names, 0, lines)
+    return "\n".join(lines)
+
+
+def _format(node: Node, names, depth: int, lines: list[str]) -> None:
+    pad = "  " * depth
+    if isinstance(node, Apply):
+        shared = f"  [shared by {', '.join(names[i] for i in (node.candidate, *node.shared_by))}]" \
+            if node.shared_by else ""
+        lines.append(f"{pad}{node.module}{shared}")
+    elif isinstance(node, Seq):
+        if not node.steps:
+            lines.append(f"{pad}identity")
+        for step in node.steps:
+            _format(step, names, depth, lines)
+    elif isinstance(node, Mix):
+        lines.append(f"{pad}mix")
+        for branch in node.branches:
+            lines.append(f"{pad}  * {branch.weight or 'weighted inside'}")
+            _format(branch.node, names, depth + 2, lines)
+    else:
+        lines.append(f"{pad}merged conv {node.extent}x{node.extent} stride {node.stride}")
+        for term in node.terms:
+            chain = " -> ".join(str(step.module) for step in term.steps) or "identity"
+            name = "identity" if term.candidate is None else names[term.candidate]
+            lines.append(f"{pad}  * {term.weight}: {name}: {chain}")

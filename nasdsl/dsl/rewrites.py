@@ -1,0 +1,277 @@
+"""The rewrite rules of topological simplification (seed 000 Sec. 3), kept as data.
+
+Each rule looks at one mix and either finds nothing or returns the rewritten node and a
+`Rewrite` record. Rules never look at names: what may be shared, and whether a rewrite is
+exact, follows from the modules' facts (DESIGN section 4). The loop that applies them is in
+`nasdsl.dsl.simplify`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from nasdsl.dsl.modules import AvgPool, Conv, Identity, Module, Zero
+from nasdsl.dsl.plan import Apply, Branch, Merged, Mix, Node, Rewrite, Seq, Term, Weight
+
+
+@attrs.frozen
+class Options:
+    """What the rules may do: share parametric modules (ties weights), merge kernels of at
+    most `max_extent` (None: any)."""
+
+    tie_params: bool = False
+    max_extent: int | None = None
+
+    def shareable(self, module: Module) -> bool:
+        """Zero and identity gain nothing from sharing; parametric modules only when tied."""
+        if isinstance(module, (Zero, Identity)):
+            return False
+        return self.tie_params or not module.has_params
+
+
+Result = tuple[Node, Rewrite] | None
+
+
+@attrs.frozen
+class Rule:
+    name: str
+    apply: Callable[[Mix, Options], Result]
+
+
+# --- helpers over the branches of a mix ----------------------------------------------------
+
+def steps_of(node: Node) -> tuple[Node, ...]:
+    return node.steps if isinstance(node, Seq) else (node,)
+
+
+def seq(*parts: Node | tuple[Node, ...]) -> Node:
+    """A flat sequence of steps; a single step stands alone."""
+    flat: list[Node] = []
+    for part in parts:
+        for step in (part if isinstance(part, tuple) else steps_of(part)):
+            flat.extend(steps_of(step))
+    return flat[0] if len(flat) == 1 else Seq(tuple(flat))
+
+
+def regroup(mix: Mix, members: list[int], build: Callable[[list[Branch]], Node]) -> Node:
+    """Replace the `members` of a mix by one branch of weight p(I_S) whose node `build`
+    makes from the members under conditional weights beta_i / p(I_S) (Eq. 7-10)."""
+    den = mix.branches[members[0]].weight.den
+    group = frozenset().union(*(mix.branches[i].weight.num for i in members))
+    inner = [Branch(mix.branches[i].weight.conditional(group), mix.branches[i].node)
+             for i in members]
+    node = build(inner)
+    weight = Weight(group, den)
+    rest = [branch for index, branch in enumerate(mix.branches) if index not in members]
+    if not rest and weight.is_one:
+        return node
+    rest.insert(min(members), Branch(weight, node))
+    return Mix(tuple(rest))
+
+
+def _shared(applies: list[Apply]) -> Apply:
+    first = applies[0]
+    return Apply(first.module, first.candidate, first.position,
+                 tuple(sorted({a.candidate for a in applies[1:]} | set(first.shared_by))))
+
+
+def _is_exact_to_share_after(modules) -> bool:
+    """Sharing a module after the point where candidates differ commutes with the weighted
+    sum only if the module is linear and does not look at the batch."""
+    return all(module.linear and not module.batch_dependent for module in modules)
+
+
+def _weighted(mix: Mix) -> bool:
+    return all(branch.weight is not None for branch in mix.branches)
+
+
+# --- the rules ----------------------------------------------------------------------------
+
+def drop_zero(mix: Mix, options: Options) -> Result:
+    """A `zero` candidate adds nothing to the sum: leave it out (exact)."""
+    zeros = [i for i, b in enumerate(mix.branches)
+             if any(isinstance(s, Apply) and isinstance(s.module, Zero) for s in steps_of(b.node))]
+    if not zeros:
+        return None
+    kept = tuple(b for i, b in enumerate(mix.branches) if i not in zeros)
+    modules = tuple(s.module for i in zeros for s in steps_of(mix.branches[i].node))
+    candidates = tuple(_candidates(mix.branches[i].node) for i in zeros)
+    return Mix(kept), Rewrite("drop-zero", modules, tuple(c for cs in candidates for c in cs), True)
+
+
+def partial_sharing(mix: Mix, options: Options) -> Result:
+    """PMS (Eq. 3-10): candidates that begin (or end) with the same module compute it once
+    around a nested mix of their unique parts. The largest group goes first; a prefix before
+    a suffix on ties, then the earliest candidate."""
+    if not _weighted(mix):
+        return None
+    groups: dict[tuple[str, Module], list[int]] = {}
+    for index, branch in enumerate(mix.branches):
+        steps = steps_of(branch.node)
+        for side, step in (("prefix", steps[0]), ("suffix", steps[-1])):
+            if isinstance(step, Apply) and options.shareable(step.module):
+                groups.setdefault((side, step.module), []).append(index)
+    candidates = [(key, members) for key, members in groups.items() if len(members) >= 2]
+    if not candidates:
+        return None
+    (side, module), members = min(
+        candidates, key=lambda kv: (-len(kv[1]), kv[0][0] != "prefix", kv[1][0]))
+    ends = [steps_of(mix.branches[i].node)[0 if side == "prefix" else -1] for i in members]
+    shared = _shared(ends)
+
+    def build(inner: list[Branch]) -> Node:
+        if side == "prefix":
+            rests = [Branch(b.weight, seq(steps_of(b.node)[1:])) for b in inner]
+            return seq(shared, Mix(tuple(rests)))
+        rests = [Branch(b.weight, seq(steps_of(b.node)[:-1])) for b in inner]
+        return seq(Mix(tuple(rests)), shared)
+
+    exact = side == "prefix" or _is_exact_to_share_after([module])
+    node = regroup(mix, members, build)
+    return node, Rewrite(f"pms-{side}", (module,), tuple(a.candidate for a in ends), exact,
+                         "tied parameters" if module.has_params else "")
+
+
+def floating_sharing(mix: Mix, options: Options) -> Result:
+    """FMS (Eq. 11-13): candidates with the same run of modules between unique parts become
+    two chained mixes with the same weights around one copy of the run (vertex-exact)."""
+    if not _weighted(mix):
+        return None
+    chains = {i: steps_of(b.node) for i, b in enumerate(mix.branches)
+              if all(isinstance(s, Apply) for s in steps_of(b.node))}
+    best = None
+    for module in {s.module for steps in chains.values() for s in steps}:
+        if not options.shareable(module):
+            continue
+        at = {i: [s.module for s in steps].index(module) for i, steps in chains.items()
+              if any(s.module is module for s in steps)}
+        if len(at) < 2:
+            continue
+        if all(p == 0 for p in at.values()) or all(p == len(chains[i]) - 1 for i, p in at.items()):
+            continue  # a shared prefix or suffix: partial sharing's case
+        length = 1
+        while all(p + length < len(chains[i]) for i, p in at.items()):
+            nxt = {chains[i][p + length].module for i, p in at.items()}
+            if len(nxt) != 1 or not options.shareable(next(iter(nxt))):
+                break
+            length += 1
+        members = sorted(at)
+        key = (-len(members), -length, members[0])
+        if best is None or key < best[0]:
+            best = (key, members, at, length)
+    if best is None:
+        return None
+    _, members, at, length = best
+    runs = [chains[i][at[i]:at[i] + length] for i in members]
+    middle = tuple(_shared([run[k] for run in runs]) for k in range(length))
+
+    def build(inner: list[Branch]) -> Node:
+        first = Mix(tuple(Branch(b.weight, seq(chains[i][:at[i]])) for b, i in zip(inner, members)))
+        second = Mix(tuple(Branch(b.weight, seq(chains[i][at[i] + length:]))
+                           for b, i in zip(inner, members)))
+        return seq(first, middle, second)
+
+    node = regroup(mix, members, build)
+    return node, Rewrite("fms", tuple(a.module for a in middle),
+                         tuple(chains[i][at[i]].candidate for i in members), False)
+
+
+def reparameterize(mix: Mix, options: Options) -> Result:
+    """Eq. 14-16: branches that are linear chains expressible as one kernel each merge into a
+    single convolution with kernel sum_i w_i K_i (exact). Merged sub-mixes merge again."""
+    by_stride: dict[int, list[tuple[int, _Kernel]]] = {}
+    for index, branch in enumerate(mix.branches):
+        kernel = _kernel_terms(branch)
+        if kernel is not None and (options.max_extent is None
+                                   or kernel.extent <= options.max_extent):
+            by_stride.setdefault(kernel.stride, []).append((index, kernel))
+    for stride, members in by_stride.items():
+        channels = {k.channels for _, k in members if k.channels is not None}
+        if len(channels) != 1:
+            continue  # no convolution to merge into, or convolutions that disagree
+        ((c_in, c_out),) = channels
+        members = [(i, k) for i, k in members if k.channels is not None or c_in == c_out]
+        if len(members) < 2:
+            continue
+        extent = max(k.extent for _, k in members)
+        merged = Merged(tuple(t for _, k in members for t in k.terms), c_in, c_out, stride,
+                        extent)
+        indices = [i for i, _ in members]
+        rest = [b for i, b in enumerate(mix.branches) if i not in indices]
+        rest.insert(min(indices), Branch(None, merged))
+        node = merged if len(rest) == 1 else Mix(tuple(rest))
+        modules = tuple(s.module for t in merged.terms for s in t.steps)
+        return node, Rewrite("reparam", modules,
+                             tuple(t.candidate for t in merged.terms if t.candidate is not None),
+                             True, f"one {extent}x{extent} kernel")
+    return None
+
+
+@attrs.frozen
+class _Kernel:
+    """A branch seen as kernels: their terms, stride, channels (None: keeps any), extent."""
+
+    terms: tuple[Term, ...]
+    stride: int
+    channels: tuple[int, int] | None
+    extent: int
+
+
+def _kernel_terms(branch: Branch) -> _Kernel | None:
+    node = branch.node
+    if branch.weight is None:
+        return None
+    if isinstance(node, Merged):
+        terms = tuple(Term(branch.weight.times(t.weight), t.steps, t.candidate)
+                      for t in node.terms)
+        return _Kernel(terms, node.stride, (node.c_in, node.c_out), node.extent)
+    steps = steps_of(node)
+    if not all(isinstance(s, Apply) and s.module.linear and s.module.kernel_expressible
+               and not isinstance(s.module, Zero) for s in steps):
+        return None
+    extents = [_extent(s.module) for s in steps]
+    spatial = [k for k, e in enumerate(extents) if e > 1]
+    if len(spatial) > 1:
+        return None
+    # A stride before the spatial module would space its taps apart; after it, 1x1 convs
+    # commute with subsampling.
+    first_spatial = spatial[0] if spatial else len(steps)
+    if any(s.module.stride > 1 for s in steps[:first_spatial]):
+        return None
+    stride = 1
+    for s in steps:
+        stride *= s.module.stride
+    convs = [s.module for s in steps if isinstance(s.module, Conv)]
+    channels = (convs[0].c_in, convs[-1].c_out) if convs else None
+    candidate = steps[0].candidate if steps else None
+    return _Kernel((Term(branch.weight, tuple(steps), candidate),), stride, channels,
+                   max(extents, default=1))
+
+
+def _extent(module: Module) -> int:
+    if isinstance(module, Conv):
+        return module.extent
+    if isinstance(module, AvgPool):
+        return module.kernel
+    return 1
+
+
+def _candidates(node: Node) -> tuple[int, ...]:
+    if isinstance(node, Apply):
+        return (node.candidate, *node.shared_by)
+    if isinstance(node, Seq):
+        return tuple(c for s in node.steps for c in _candidates(s))
+    if isinstance(node, Mix):
+        return tuple(c for b in node.branches for c in _candidates(b.node))
+    return tuple(t.candidate for t in node.terms)
+
+
+# The registry, in the order Alg. 1 tries them; reparameterization runs last, on what the
+# structural rules left.
+STRUCTURAL = {"drop-zero": Rule("drop-zero", drop_zero),
+              "pms": Rule("pms", partial_sharing),
+              "fms": Rule("fms", floating_sharing)}
+REPARAM = Rule("reparam", reparameterize)
+RULE_NAMES = ("pms", "fms", "reparam")

@@ -1,0 +1,122 @@
+"""Recursive simplification of one edge (seed 000 Alg. 1).
+
+At a mix, the structural rules (drop-zero, PMS, FMS) are tried in order and the first that
+applies rewrites it; the result is simplified again, which recurses into the sub-mixes the
+rewrite created. When no structural rule applies, the branches are simplified, and last the
+mix's linear branches are merged by reparameterization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from nasdsl.dsl.plan import Apply, Branch, Merged, Mix, Node, Plan, Rewrite, Seq, naive_plan
+from nasdsl.dsl.rewrites import REPARAM, RULE_NAMES, STRUCTURAL, Options, seq
+from nasdsl.dsl.space import Op
+from nasdsl.errors import NasError
+
+
+def parse_rewrites(text: str) -> frozenset[str]:
+    """The rule names of a --rewrites value: 'pms,fms,reparam', 'none' or 'all'."""
+    if text.strip() in ("all", ""):
+        return frozenset(RULE_NAMES)
+    if text.strip() == "none":
+        return frozenset()
+    names = frozenset(part.strip() for part in text.split(","))
+    unknown = sorted(names - set(RULE_NAMES))
+    if unknown:
+        raise NasError(f"unknown rewrite '{unknown[0]}'",
+                       hint=f"choose from {', '.join(RULE_NAMES)}, 'all' or 'none'")
+    return names
+
+
+def simplify(ops: Iterable[Op], rewrites: Iterable[str] = RULE_NAMES,
+             options: Options = Options()) -> Plan:
+    """The plan of an edge whose candidates are `ops`, using the named rewrites only."""
+    start = naive_plan(tuple(ops))
+    walk = _Walk(frozenset(rewrites), options)
+    root = walk.node(start.root)
+    tied = any(m.has_params for r in walk.log if r.rule.startswith("pms") or r.rule == "fms"
+               for m in r.modules)
+    return attrs.evolve(start, root=root, rewrites=tuple(walk.log), tied=tied)
+
+
+class _Walk:
+    def __init__(self, rewrites: frozenset[str], options: Options):
+        # Leaving out zero candidates is exact and always pays, so it rides along with any
+        # structural rule.
+        names = (["drop-zero"] if rewrites & {"pms", "fms"} else []) + \
+            [name for name in ("pms", "fms") if name in rewrites]
+        self.rules = [STRUCTURAL[name] for name in names]
+        self.reparam = "reparam" in rewrites
+        self.options = options
+        self.log: list[Rewrite] = []
+
+    def node(self, node: Node) -> Node:
+        if isinstance(node, Seq):
+            return seq(*(self.node(step) for step in node.steps)) if node.steps else node
+        if isinstance(node, Mix):
+            return self.mix(node)
+        return node  # Apply, Merged
+
+    def mix(self, mix: Mix) -> Node:
+        for rule in self.rules:
+            result = rule.apply(mix, self.options)
+            if result is not None:
+                node, record = result
+                self.log.append(record)
+                return self.node(node)
+        branches = tuple(Branch(b.weight, self.node(b.node)) for b in mix.branches)
+        if branches != mix.branches:
+            return self.mix(Mix(branches))  # simplified branches may share at this level now
+        if self.reparam:
+            result = REPARAM.apply(mix, self.options)
+            if result is not None:
+                node, record = result
+                self.log.append(record)
+                return node
+        return mix
+
+
+# --- counting modules (seed 000 Table 2) ------------------------------------------------------
+
+@attrs.frozen
+class ModuleCount:
+    """Module computations in a plan, counted as Table 2 counts them: a maximal run of
+    convolutions (depthwise then pointwise) is one conv; a merged convolution is one conv;
+    factorized_reduce and resnet_block are one conv each; identity and zero count nothing;
+    every other module is one non-conv."""
+
+    conv: int
+    other: int
+
+    @property
+    def total(self) -> int:
+        return self.conv + self.other
+
+
+_CONV_KINDS = ("conv", "factorized_reduce", "resnet_block")
+
+
+def count_modules(node: Node) -> ModuleCount:
+    conv = other = 0
+    previous_was_conv = False
+    for step in (node.steps if isinstance(node, Seq) else (node,)):
+        if isinstance(step, Apply):
+            kind = step.module.kind
+            if kind in _CONV_KINDS:
+                conv += 0 if previous_was_conv and kind == "conv" else 1
+                previous_was_conv = kind == "conv"
+                continue
+            other += kind not in ("identity", "zero")
+        elif isinstance(step, Merged):
+            conv += 1
+        else:
+            inner = [count_modules(b.node) for b in step.branches] if isinstance(step, Mix) \
+                else [count_modules(step)]
+            conv += sum(c.conv for c in inner)
+            other += sum(c.other for c in inner)
+        previous_was_conv = False
+    return ModuleCount(conv, other)
