@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from nasdsl.dsl.cost import Setting
 from nasdsl.dsl.elaborate import load
+from nasdsl.dsl.explain import explain
+from nasdsl.dsl.simplify import parse_rewrites
 from nasdsl.dsl.summary import summarize
 from nasdsl.errors import NasError
 
@@ -36,7 +39,32 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="summarize a space: ops, cells, network, size")
     show.add_argument("file", metavar="FILE", help="a .nas path or a shipped space name")
     show.set_defaults(command=_show)
+
+    simplify = commands.add_parser(
+        "simplify", help="simplify each distinct searchable edge (TopoNAS) and explain how")
+    simplify.add_argument("file", metavar="FILE", help="a .nas path or a shipped space name")
+    simplify.add_argument("--explain", action="store_true", help="also print each plan's tree")
+    simplify.add_argument("--rewrites", metavar="LIST",
+                          help="force these rewrites (pms,fms,reparam | all | none) instead of "
+                               "letting the cost model choose")
+    simplify.add_argument("--objective", choices=("time", "memory"), default="time")
+    simplify.add_argument("--target", choices=("cpu", "cuda"), default="cpu")
+    simplify.add_argument("--batch", type=_positive, default=64)
+    simplify.add_argument("--tie-params", action="store_true",
+                          help="also share modules with parameters (ties their weights: a "
+                               "different supernet, outside the exactness guarantees)")
+    simplify.set_defaults(command=_simplify)
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
 
 
 def _check(args) -> int:
@@ -60,6 +88,14 @@ def _show(args) -> int:
     for warning in space.warnings:
         print(warning.render(), file=sys.stderr)
     print(summarize(space), end="")
+    return 0
+
+
+def _simplify(args) -> int:
+    space = load(args.file)
+    rewrites = parse_rewrites(args.rewrites) if args.rewrites is not None else None
+    setting = Setting(batch=args.batch, target=args.target, objective=args.objective)
+    print(explain(space, setting, rewrites, args.tie_params, args.explain), end="")
     return 0
 
 

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 import attrs
 
+from nasdsl.dsl.cost import Setting, plan_cost
+from nasdsl.dsl.modules import Conv
 from nasdsl.dsl.plan import Apply, Branch, Merged, Mix, Node, Plan, Rewrite, Seq, naive_plan
 from nasdsl.dsl.rewrites import REPARAM, RULE_NAMES, STRUCTURAL, Options, seq
 from nasdsl.dsl.space import Op
@@ -120,3 +122,32 @@ def count_modules(node: Node) -> ModuleCount:
             other += sum(c.other for c in inner)
         previous_was_conv = False
     return ModuleCount(conv, other)
+
+
+# --- choosing a plan by cost ------------------------------------------------------------------
+
+# The rule sets the chooser compares; the naive mix (no rule) comes first, so that a tie
+# keeps it and the chosen plan never costs more than naive under the model.
+RULE_SETS = ((), ("pms",), ("fms",), ("pms", "fms"), ("reparam",), ("pms", "reparam"),
+             ("pms", "fms", "reparam"))
+
+
+def alternatives(ops: tuple[Op, ...], tie_params: bool = False) -> list[Plan]:
+    """Every distinct plan the rule sets give, merging kernels up to each extent present."""
+    extents = sorted({m.extent for op in ops for m in op.modules if isinstance(m, Conv)})
+    plans: dict[Node, Plan] = {}
+    for rules in RULE_SETS:
+        limits = [*extents, None] if "reparam" in rules else [None]
+        for limit in limits:
+            plan = simplify(ops, rules, Options(tie_params=tie_params, max_extent=limit))
+            plans.setdefault(plan.root, plan)
+    return list(plans.values())
+
+
+def choose(ops: tuple[Op, ...], channels: int, setting: Setting,
+           rewrites: frozenset[str] | None = None, tie_params: bool = False) -> Plan:
+    """The cheapest plan for the setting's objective, or the plan of exactly `rewrites`."""
+    if rewrites is not None:
+        return simplify(ops, rewrites, Options(tie_params=tie_params))
+    return min(alternatives(ops, tie_params),
+               key=lambda plan: plan_cost(plan, channels, setting).key(setting.objective))

@@ -1,0 +1,223 @@
+"""A cost model for plans: FLOPs of forward + backward, bytes saved for backward, time.
+
+The model walks a plan with symbolic tensors (channels and resolution, an identity for each
+distinct tensor) and counts what torch would do (DESIGN section 6):
+  - saved bytes: the tensors autograd keeps for backward, each distinct tensor once, as
+    torch saves them: a conv, BN, pooling or linear layer keeps its input, ReLU its output,
+    max pooling also its int64 indices, a weight multiplying a branch keeps the branch's
+    output; sums, concatenations and zeros keep nothing;
+  - FLOPs: multiply-adds of convolutions and linear layers counted as 2 FLOPs, backward as
+    twice the forward (gradients of input and of weights), as torch's FlopCounterMode counts;
+  - time: a roofline estimate per layer for the target, used only to rank plans.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from nasdsl.dsl import modules as M
+from nasdsl.dsl.plan import Apply, Merged, Mix, Node, Plan, Seq
+
+INDEX_BYTES = 8  # max pooling keeps int64 indices
+
+
+@attrs.frozen
+class Setting:
+    """Where an edge runs: batch, input resolution, bytes per element, device, objective."""
+
+    batch: int = 64
+    size: int = 32
+    dtype_bytes: int = 4
+    target: str = "cpu"
+    objective: str = "time"
+
+
+@attrs.frozen
+class Device:
+    """Rough throughputs of a target, for ranking plans (not for reporting)."""
+
+    dense_flops: float  # FLOP/s of dense convolutions
+    depthwise_flops: float  # FLOP/s of grouped convolutions (memory bound on most devices)
+    bandwidth: float  # bytes/s for elementwise layers
+    overhead: float  # seconds per layer launched
+
+
+DEVICES = {
+    "cpu": Device(dense_flops=60e9, depthwise_flops=6e9, bandwidth=8e9, overhead=15e-6),
+    "cuda": Device(dense_flops=20e12, depthwise_flops=1e12, bandwidth=1e12, overhead=10e-6),
+}
+
+
+@attrs.frozen
+class Cost:
+    flops: float = 0.0  # forward + backward FLOPs of convolutions and linear layers
+    saved_bytes: int = 0
+    seconds: float = 0.0
+
+    def key(self, objective: str) -> tuple:
+        if objective == "memory":
+            return (self.saved_bytes, self.seconds)
+        return (self.seconds, self.saved_bytes)
+
+
+@attrs.frozen
+class _Tensor:
+    ident: int
+    channels: int
+    size: int
+
+
+class _Estimator:
+    """One method per plan node kind, and one per module kind."""
+
+    def __init__(self, setting: Setting):
+        self.setting = setting
+        self.device = DEVICES[setting.target]
+        self.saved: dict[int, int] = {}
+        self.flops = 0.0
+        self.seconds = 0.0
+        self._next = 0
+
+    def tensor(self, channels: int, size: int) -> _Tensor:
+        self._next += 1
+        return _Tensor(self._next, channels, size)
+
+    def numel(self, t: _Tensor) -> int:
+        return self.setting.batch * t.channels * t.size * t.size
+
+    def keep(self, t: _Tensor, bytes_per_element: int | None = None) -> None:
+        self.saved[t.ident] = self.numel(t) * (bytes_per_element or self.setting.dtype_bytes)
+
+    def elementwise(self, *tensors: _Tensor, passes: int = 2) -> None:
+        """Forward and backward of a layer that reads and writes each element a few times."""
+        moved = sum(self.numel(t) for t in tensors) * self.setting.dtype_bytes * passes
+        self.seconds += moved / self.device.bandwidth + 2 * self.device.overhead
+
+    def conv_work(self, macs: float, grouped: bool) -> None:
+        flops = 2 * macs * 3  # forward, gradient of input, gradient of weight
+        self.flops += flops
+        rate = self.device.depthwise_flops if grouped else self.device.dense_flops
+        self.seconds += flops / rate + 3 * self.device.overhead
+
+    # plan nodes
+    def run(self, node: Node, x: _Tensor) -> _Tensor:
+        return getattr(self, f"node_{type(node).__name__.lower()}")(node, x)
+
+    def node_apply(self, node: Apply, x):
+        return self.module(node.module, x)
+
+    def node_seq(self, node: Seq, x):
+        for step in node.steps:
+            x = self.run(step, x)
+        return x
+
+    def node_mix(self, node: Mix, x):
+        outputs = []
+        for branch in node.branches:
+            out = self.run(branch.node, x)
+            if branch.weight is not None:
+                self.keep(out)
+                self.elementwise(out)
+                out = self.tensor(out.channels, out.size)
+            outputs.append(out)
+        if not outputs:
+            return self.tensor(x.channels, x.size)
+        total = self.tensor(outputs[0].channels, outputs[0].size)
+        if len(outputs) > 1:
+            self.elementwise(*outputs, passes=1)
+        return total
+
+    def node_merged(self, node: Merged, x):
+        out = self.tensor(node.c_out, -(-x.size // node.stride))
+        self.keep(x)
+        self.conv_work(self.numel(out) * node.c_in * node.extent ** 2, grouped=False)
+        self.seconds += len(node.terms) * 4 * self.device.overhead  # building the kernel
+        return out
+
+    # modules
+    def module(self, module: M.Module, x: _Tensor) -> _Tensor:
+        return getattr(self, f"module_{module.kind}")(module, x)
+
+    def module_identity(self, module, x):
+        return x
+
+    def module_zero(self, module, x):
+        return self.tensor(x.channels, module.out_size(x.size))
+
+    def module_relu(self, module, x):
+        out = self.tensor(x.channels, x.size)
+        self.keep(out)
+        self.elementwise(x, out, passes=2)
+        return out
+
+    def module_conv(self, module: M.Conv, x):
+        out = self.tensor(module.c_out, module.out_size(x.size))
+        self.keep(x)
+        macs = self.numel(out) * (module.c_in // module.groups) * module.kernel ** 2
+        self.conv_work(macs, grouped=module.groups > 1)
+        return out
+
+    def module_bn(self, module, x):
+        out = self.tensor(x.channels, x.size)
+        self.keep(x)
+        self.elementwise(x, out, passes=3)
+        return out
+
+    def module_avg_pool(self, module, x):
+        out = self.tensor(x.channels, module.out_size(x.size))
+        self.keep(x)
+        self.elementwise(x, out, passes=module.kernel)
+        return out
+
+    def module_max_pool(self, module, x):
+        out = self.tensor(x.channels, module.out_size(x.size))
+        self.keep(x)
+        self.keep(self.tensor(out.channels, out.size), INDEX_BYTES)
+        self.elementwise(x, out, passes=module.kernel)
+        return out
+
+    def module_factorized_reduce(self, module: M.FactorizedReduce, x):
+        relu = self.module_relu(M.ReLU(), x)
+        shifted = self.tensor(x.channels, x.size)
+        self.keep(shifted)
+        half = M.Conv(module.c_in, module.c_out // 2, 1, stride=2)
+        self.module_conv(half, relu)
+        self.module_conv(half, shifted)
+        joined = self.tensor(module.c_out, module.out_size(x.size))
+        return self.module_bn(M.BatchNorm(module.c_out), joined)
+
+    def module_resnet_block(self, module: M.ResNetBlock, x):
+        def relu_conv_bn(c_in, c_out, kernel, stride, t):
+            t = self.module_relu(M.ReLU(), t)
+            t = self.module_conv(M.Conv(c_in, c_out, kernel, stride), t)
+            return self.module_bn(M.BatchNorm(c_out), t)
+        body = relu_conv_bn(module.c_in, module.c_out, 3, module.stride, x)
+        body = relu_conv_bn(module.c_out, module.c_out, 3, 1, body)
+        if module.stride == 2:
+            pooled = self.module_avg_pool(M.AvgPool(3, 2), x)
+            self.module_conv(M.Conv(module.c_in, module.c_out, 1), pooled)
+        elif module.c_in != module.c_out:
+            relu_conv_bn(module.c_in, module.c_out, 1, 1, x)
+        return self.tensor(module.c_out, body.size)
+
+    def module_global_avg_pool(self, module, x):
+        return self.tensor(x.channels, 1)
+
+    def module_linear(self, module: M.Linear, x):
+        self.keep(x)
+        self.flops += 2 * 3 * self.setting.batch * module.c_in * module.c_out
+        return self.tensor(module.c_out, 1)
+
+
+def estimate(node: Node, channels: int, setting: Setting) -> Cost:
+    """The cost of running `node` on an input of `channels` at the setting's batch and size;
+    the input itself is not counted (it is the previous layer's output)."""
+    estimator = _Estimator(setting)
+    source = estimator.tensor(channels, setting.size)
+    estimator.run(node, source)
+    saved = sum(size for ident, size in estimator.saved.items() if ident != source.ident)
+    return Cost(estimator.flops, saved, estimator.seconds)
+
+
+def plan_cost(plan: Plan, channels: int, setting: Setting) -> Cost:
+    return estimate(plan.root, channels, setting)

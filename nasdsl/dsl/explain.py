@@ -1,0 +1,92 @@
+"""What `nasdsl simplify` prints: per distinct edge, the rewrites, the plan, the counts."""
+
+from __future__ import annotations
+
+import attrs
+
+from nasdsl.dsl.cost import Setting, plan_cost
+from nasdsl.dsl.plan import Plan, format_plan, naive_plan
+from nasdsl.dsl.rewrites import Options
+from nasdsl.dsl.simplify import choose, count_modules, simplify
+from nasdsl.dsl.space import Cell, Edge, Space
+
+# The stages of seed 000 Table 2, each adding one kind of rewrite.
+TABLE_STAGES = (("original", ()), ("+ partial module sharing", ("pms",)),
+                ("+ floating module sharing", ("pms", "fms")),
+                ("+ reparameterization", ("pms", "fms", "reparam")))
+
+
+@attrs.frozen
+class EdgeKind:
+    """Edges of one cell kind with the same candidates and stride, seen at their first cell."""
+
+    cell: Cell
+    edges: tuple[Edge, ...]
+
+    @property
+    def title(self) -> str:
+        first = self.edges[0]
+        places = " ".join(f"{e.src}->{e.dst}" for e in self.edges)
+        return (f"cell {self.cell.kind.name}, stride {first.stride}, edges {places} "
+                f"({self.cell.channels} channels, {self.cell.size}x{self.cell.size} in)")
+
+
+def edge_kinds(space: Space) -> list[EdgeKind]:
+    kinds: dict[tuple, list] = {}
+    for cell in space.network.cells if space.network else ():
+        for edge in cell.edges:
+            key = (cell.kind.name, edge.stride, tuple(op.name for op in edge.candidates))
+            if key not in kinds:
+                kinds[key] = [cell, []]
+            if kinds[key][0] is cell:
+                kinds[key][1].append(edge)
+    return [EdgeKind(cell, tuple(edges)) for cell, edges in kinds.values()]
+
+
+def explain(space: Space, setting: Setting, rewrites: frozenset[str] | None = None,
+            tie_params: bool = False, show_plan: bool = False) -> str:
+    lines: list[str] = []
+    for kind in edge_kinds(space):
+        edge = kind.edges[0]
+        local = attrs.evolve(setting, size=kind.cell.size)
+        plan = choose(edge.candidates, kind.cell.channels, local, rewrites, tie_params)
+        lines += [kind.title, *_rewrites(plan)]
+        lines.append("  " + _costs(plan, edge, kind.cell.channels, local))
+        if show_plan:
+            lines += ["  plan:", *("    " + line for line in format_plan(plan).splitlines())]
+        lines += _table(edge, tie_params)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _rewrites(plan: Plan) -> list[str]:
+    if not plan.rewrites:
+        return ["  no rewrite pays: the naive mix"]
+    lines = []
+    for rewrite in plan.rewrites:
+        modules = ", ".join(str(m) for m in rewrite.modules[:4]) + \
+            (", ..." if len(rewrite.modules) > 4 else "")
+        who = ", ".join(plan.names[i] for i in rewrite.candidates)
+        note = f"; {rewrite.note}" if rewrite.note else ""
+        lines.append(f"  {rewrite.rule:<10} {modules}  [{who}]  {rewrite.label}{note}")
+    if plan.tied:
+        lines.append("  parametric modules are shared (--tie-params): a different supernet, "
+                     "outside the exactness guarantees")
+    return lines
+
+
+def _costs(plan: Plan, edge: Edge, channels: int, setting: Setting) -> str:
+    naive = plan_cost(naive_plan(edge.candidates), channels, setting)
+    cost = plan_cost(plan, channels, setting)
+    return (f"model at batch {setting.batch} on {setting.target}: saved for backward "
+            f"{naive.saved_bytes / 2**20:.1f} -> {cost.saved_bytes / 2**20:.1f} MiB, "
+            f"GFLOP {naive.flops / 1e9:.2f} -> {cost.flops / 1e9:.2f}, "
+            f"time x{cost.seconds / naive.seconds:.2f}")
+
+
+def _table(edge: Edge, tie_params: bool) -> list[str]:
+    lines = [f"  {'module computations (Table 2)':<30} {'conv':>5} {'non-conv':>9} {'total':>6}"]
+    for label, rules in TABLE_STAGES:
+        count = count_modules(simplify(edge.candidates, rules, Options(tie_params)).root)
+        lines.append(f"  {label:<30} {count.conv:>5} {count.other:>9} {count.total:>6}")
+    return lines
