@@ -6,8 +6,9 @@ distinct tensor) and counts what torch would do (DESIGN section 6):
     torch saves them: a conv, BN, pooling or linear layer keeps its input, ReLU its output,
     max pooling also its int64 indices, a weight multiplying a branch keeps the branch's
     output; sums, concatenations and zeros keep nothing;
-  - FLOPs: multiply-adds of convolutions and linear layers counted as 2 FLOPs, backward as
-    twice the forward (gradients of input and of weights), as torch's FlopCounterMode counts;
+  - FLOPs: multiply-adds of convolutions and linear layers counted as 2 FLOPs, forward and
+    backward (gradients of input and of weights), as torch's FlopCounterMode counts them, in
+    particular a grouped convolution's weight gradient counted as if it were dense;
   - time: a roofline estimate per layer for the target, used only to rank plans.
 """
 
@@ -93,11 +94,11 @@ class _Estimator:
         moved = sum(self.numel(t) for t in tensors) * self.setting.dtype_bytes * passes
         self.seconds += moved / self.device.bandwidth + 2 * self.device.overhead
 
-    def conv_work(self, macs: float, grouped: bool) -> None:
-        flops = 2 * macs * 3  # forward, gradient of input, gradient of weight
-        self.flops += flops
-        rate = self.device.depthwise_flops if grouped else self.device.dense_flops
-        self.seconds += flops / rate + 3 * self.device.overhead
+    def conv_work(self, macs: float, groups: int = 1) -> None:
+        """Forward, input gradient and weight gradient of a convolution of `macs` per pass."""
+        self.flops += 2 * macs * (2 + groups)  # FlopCounterMode's weight gradient ignores groups
+        rate = self.device.depthwise_flops if groups > 1 else self.device.dense_flops
+        self.seconds += 2 * macs * 3 / rate + 3 * self.device.overhead
 
     # plan nodes
     def run(self, node: Node, x: _Tensor) -> _Tensor:
@@ -130,8 +131,13 @@ class _Estimator:
     def node_merged(self, node: Merged, x):
         out = self.tensor(node.c_out, -(-x.size // node.stride))
         self.keep(x)
-        self.conv_work(self.numel(out) * node.c_in * node.extent ** 2, grouped=False)
-        self.seconds += len(node.terms) * 4 * self.device.overhead  # building the kernel
+        self.conv_work(self.numel(out) * node.c_in * node.extent ** 2)
+        # Building the kernel keeps a few kernel-sized tensors: each term's kernel before and
+        # after padding, and the sum.
+        kernel_bytes = node.c_out * node.c_in * node.extent ** 2 * self.setting.dtype_bytes
+        for _ in range(2 * len(node.terms) + 1):
+            self.saved[self.tensor(0, 0).ident] = kernel_bytes
+        self.seconds += len(node.terms) * 4 * self.device.overhead
         return out
 
     # modules
@@ -154,7 +160,7 @@ class _Estimator:
         out = self.tensor(module.c_out, module.out_size(x.size))
         self.keep(x)
         macs = self.numel(out) * (module.c_in // module.groups) * module.kernel ** 2
-        self.conv_work(macs, grouped=module.groups > 1)
+        self.conv_work(macs, module.groups)
         return out
 
     def module_bn(self, module, x):
@@ -210,13 +216,11 @@ class _Estimator:
 
 
 def estimate(node: Node, channels: int, setting: Setting) -> Cost:
-    """The cost of running `node` on an input of `channels` at the setting's batch and size;
-    the input itself is not counted (it is the previous layer's output)."""
+    """The cost of running `node` on an input of `channels` at the setting's batch and size
+    (the input counts among the saved tensors where a layer keeps it, as torch counts it)."""
     estimator = _Estimator(setting)
-    source = estimator.tensor(channels, setting.size)
-    estimator.run(node, source)
-    saved = sum(size for ident, size in estimator.saved.items() if ident != source.ident)
-    return Cost(estimator.flops, saved, estimator.seconds)
+    estimator.run(node, estimator.tensor(channels, setting.size))
+    return Cost(estimator.flops, sum(estimator.saved.values()), estimator.seconds)
 
 
 def plan_cost(plan: Plan, channels: int, setting: Setting) -> Cost:
