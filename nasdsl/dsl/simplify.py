@@ -8,7 +8,7 @@ mix's linear branches are merged by reparameterization.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import attrs
 
@@ -34,10 +34,12 @@ def parse_rewrites(text: str) -> frozenset[str]:
     return names
 
 
-def simplify(ops: Iterable[Op], rewrites: Iterable[str] = RULE_NAMES,
+def simplify(ops: Iterable[Op], rewrites: Collection[str] = RULE_NAMES,
              options: Options = Options()) -> Plan:
     """The plan of an edge whose candidates are `ops`, using the named rewrites only."""
     start = naive_plan(tuple(ops))
+    if not rewrites:
+        return start
     walk = _Walk(frozenset(rewrites), options)
     root = walk.node(start.root)
     tied = any(m.has_params for r in walk.log if r.rule.startswith("pms") or r.rule == "fms"

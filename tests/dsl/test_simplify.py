@@ -1,0 +1,138 @@
+"""Simplification of the shipped spaces' edges: Table 2, golden plans, labels, plan choice."""
+
+import os
+
+import pytest
+
+from nasdsl.dsl.cost import Setting, plan_cost
+from nasdsl.dsl.elaborate import load
+from nasdsl.dsl.explain import edge_kinds
+from nasdsl.dsl.modules import BatchNorm, ReLU
+from nasdsl.dsl.plan import format_plan, naive_plan
+from nasdsl.dsl.rewrites import Options
+from nasdsl.dsl.simplify import alternatives, choose, count_modules, parse_rewrites, simplify
+from nasdsl.errors import NasError
+from tests.paths import GOLDEN, SPACES
+
+STAGES = [(), ("pms",), ("pms", "fms"), ("pms", "fms", "reparam")]
+
+
+def darts_edge(phase="search", reduction=False):
+    cells = load(SPACES / "darts.nas", phase=phase).network.cells
+    cell = next(c for c in cells if c.kind.reduction == reduction)
+    return next(e for e in cell.edges if e.src == 0)
+
+
+def counts(ops, rules, options=Options()):
+    count = count_modules(simplify(ops, rules, options).root)
+    return count.conv, count.other, count.total
+
+
+def test_table2_with_the_reference_pool_bns():
+    """DARTS edge as the reference code searches it (a BN after each pool): 6/16/22, then
+    PMS shares one BN among pools and convs, and the rows of seed 000 Table 2 follow."""
+    ops = darts_edge().candidates
+    assert [counts(ops, rules) for rules in STAGES] == \
+        [(6, 16, 22), (6, 8, 14), (6, 6, 12), (3, 6, 9)]
+
+
+def test_table2_as_table1_composes_the_edge():
+    """Without the pools' BN (seed 000 Table 1) the first row is 6/14/20 and the rest of
+    Table 2 is unchanged."""
+    ops = tuple(op if "pool" not in op.name else type(op)(op.name, op.modules[:1])
+                for op in darts_edge().candidates)
+    assert [counts(ops, rules) for rules in STAGES] == \
+        [(6, 14, 20), (6, 8, 14), (6, 6, 12), (3, 6, 9)]
+
+
+def test_affine_bn_is_not_shared_by_default():
+    """In a derived (eval) network BN is affine: it has parameters, so PMS does not share it
+    unless parameters are tied."""
+    ops = darts_edge(phase="eval").candidates
+    plan = simplify(ops, ("pms",))
+    assert not any(BatchNorm in {type(m) for m in r.modules} for r in plan.rewrites)
+    tied = simplify(ops, ("pms",), Options(tie_params=True))
+    assert tied.tied and not tied.exact
+
+
+def test_labels_follow_module_facts():
+    """A shared ReLU prefix is exact; a shared BN suffix (training-mode statistics) and FMS
+    are vertex-exact; reparameterization and dropping zero are exact."""
+    plan = simplify(darts_edge().candidates, ("pms", "fms", "reparam"))
+    labels = {(r.rule, type(r.modules[0]).__name__): r.exact for r in plan.rewrites}
+    assert labels[("pms-prefix", "ReLU")] is True
+    assert labels[("pms-suffix", "BatchNorm")] is False
+    assert labels[("fms", "BatchNorm")] is False
+    assert labels[("drop-zero", "Zero")] is True
+    assert all(r.exact for r in plan.rewrites if r.rule == "reparam")
+    assert not plan.exact
+
+
+def test_fms_shares_the_floating_bn_relu_of_separable_convs():
+    """FMS finds the BN-ReLU between the two halves of the separable convs (Fig. 4)."""
+    plan = simplify(darts_edge().candidates, ("pms", "fms"))
+    (fms,) = [r for r in plan.rewrites if r.rule == "fms"]
+    assert [type(m) for m in fms.modules] == [BatchNorm, ReLU]
+    assert [plan.names[i] for i in fms.candidates] == ["sep_conv_3x3", "sep_conv_5x5"]
+
+
+def test_avg_pool_without_padding_count_is_not_merged():
+    """count_include_pad=false average pooling is not a convolution at the borders, so
+    reparameterization leaves it out: nb201's avg_pool_3x3 stays a pool."""
+    cell = load(SPACES / "nb201.nas").network.cells[0]
+    plan = simplify(cell.edges[0].candidates, ("pms", "fms", "reparam"))
+    (merge,) = [r for r in plan.rewrites if r.rule == "reparam"]
+    assert [plan.names[i] for i in merge.candidates] == ["nor_conv_1x1", "nor_conv_3x3"]
+
+
+@pytest.mark.parametrize("name", ["nb201", "darts", "darts_large"])
+def test_golden_plans(name):
+    """Every distinct edge of a shipped space simplifies, with all rewrites, to the plan
+    checked in under tests/golden/plans (NASDSL_UPDATE_GOLDEN=1 rewrites it)."""
+    space = load(SPACES / f"{name}.nas")
+    text = "\n\n".join(
+        f"{kind.title}\n{format_plan(simplify(kind.edges[0].candidates))}"
+        for kind in edge_kinds(space)) + "\n"
+    golden = GOLDEN / "plans" / f"{name}.txt"
+    if os.environ.get("NASDSL_UPDATE_GOLDEN"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+@pytest.mark.parametrize("name", ["nb201", "darts", "darts_large"])
+@pytest.mark.parametrize("objective", ["time", "memory"])
+def test_chosen_plan_never_costs_more_than_naive(name, objective):
+    """The chooser compares the naive mix too, so under the model its plan is never worse
+    for the objective."""
+    space = load(SPACES / f"{name}.nas")
+    for kind in edge_kinds(space):
+        setting = Setting(batch=64, size=kind.cell.size, objective=objective)
+        ops = kind.edges[0].candidates
+        chosen = plan_cost(choose(ops, kind.cell.channels, setting), kind.cell.channels, setting)
+        naive = plan_cost(naive_plan(ops), kind.cell.channels, setting)
+        assert chosen.key(objective) <= naive.key(objective)
+
+
+def test_forced_rewrites_are_applied_exactly():
+    """--rewrites forces a rule set: only the named rules appear in the plan."""
+    ops = darts_edge().candidates
+    plan = choose(ops, 16, Setting(), rewrites=frozenset({"fms"}))
+    assert {r.rule for r in plan.rewrites} <= {"fms", "drop-zero"}
+    assert simplify(ops, ()).root == naive_plan(ops).root
+
+
+def test_alternatives_are_distinct_and_include_naive():
+    """The chooser's candidates are distinct plans, the first the naive mix."""
+    plans = alternatives(darts_edge().candidates)
+    assert plans[0].root == naive_plan(darts_edge().candidates).root
+    assert len({p.root for p in plans}) == len(plans) >= 5
+
+
+def test_parse_rewrites():
+    """--rewrites takes rule names, 'all' or 'none'; a misspelt rule is a located error."""
+    assert parse_rewrites("pms, fms") == {"pms", "fms"}
+    assert parse_rewrites("all") == {"pms", "fms", "reparam"}
+    assert parse_rewrites("none") == frozenset()
+    with pytest.raises(NasError, match="unknown rewrite 'fmss'"):
+        parse_rewrites("pms,fmss")
