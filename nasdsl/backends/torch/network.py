@@ -1,0 +1,122 @@
+"""Whole supernets from a space's IR: stem, cells (naive or planned edges), layers, head.
+
+Architecture parameters are held apart from the weights, one tensor per cell kind of shape
+(edges, candidates) with a mask for edges that have fewer candidates; a search method turns
+them into mixing weights of the same shape and hands those to `forward`.
+"""
+
+from __future__ import annotations
+
+import attrs
+import torch
+from torch import nn
+
+from nasdsl.backends.torch.edge import NaiveEdge, PlanEdge
+from nasdsl.backends.torch.layers import build_layer
+from nasdsl.dsl import space as IR
+from nasdsl.dsl.cost import Setting
+from nasdsl.dsl.plan import Plan
+from nasdsl.dsl.simplify import choose
+
+
+@attrs.frozen
+class BuildOptions:
+    """How to build a supernet: simplified edges or naive mixes, how plans are chosen,
+    kernel normalization of the convs inside searchable edges (seed 000 Eq. 28)."""
+
+    simplify: bool = True
+    setting: Setting = Setting()
+    rewrites: frozenset[str] | None = None  # None: the cost model chooses
+    tie_params: bool = False
+    normalize_kernels: bool = False
+
+
+class Cell(nn.Module):
+    def __init__(self, cell: IR.Cell, plans: dict[int, Plan] | None, normalize: bool):
+        super().__init__()
+        self.kind = cell.kind
+        self.preprocess = nn.ModuleList(
+            nn.Sequential(*(build_layer(m) for m in modules)) for modules in cell.preprocess)
+        self.edges = nn.ModuleList(
+            PlanEdge(edge.candidates, plans[index], normalize) if plans is not None
+            else NaiveEdge(edge.candidates, normalize)
+            for index, edge in enumerate(cell.edges))
+        self._incoming = {node: [(i, e.src) for i, e in enumerate(cell.edges) if e.dst == node]
+                          for node in cell.kind.intermediate}
+
+    def forward(self, inputs: list[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:
+        states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
+        for node in self.kind.intermediate:
+            states.append(sum(self.edges[i](states[src], weights[i, :len(self.edges[i].ops)])
+                              for i, src in self._incoming[node]))
+        if self.kind.output == "concat":
+            return torch.cat(states[self.kind.inputs:], dim=1)
+        return states[-1]
+
+
+class Supernet(nn.Module):
+    """The searchable network of a space; `forward(x, weights)` with weights per cell kind."""
+
+    def __init__(self, space: IR.Space, options: BuildOptions = BuildOptions()):
+        super().__init__()
+        network = space.network
+        self.space = space
+        self.options = options
+        self.kinds = {kind.name: kind for kind in space.cell_kinds}
+        self.stages = nn.ModuleList()
+        plans: dict[tuple, Plan] = {}
+        for stage in network.stages:
+            if isinstance(stage, IR.Layer):
+                self.stages.append(nn.Sequential(*(build_layer(m) for m in stage.modules)))
+                continue
+            cell_plans = None
+            if options.simplify:
+                setting = attrs.evolve(options.setting, size=stage.size)
+                cell_plans = {}
+                for index, edge in enumerate(stage.edges):
+                    key = (edge.candidates, stage.channels, stage.size)
+                    if key not in plans:
+                        plans[key] = choose(edge.candidates, stage.channels, setting,
+                                            options.rewrites, options.tie_params)
+                    cell_plans[index] = plans[key]
+            self.stages.append(Cell(stage, cell_plans, options.normalize_kernels))
+        self.arch = nn.ParameterDict({
+            name: nn.Parameter(1e-3 * torch.randn(len(kind.edges), _widest(kind)))
+            for name, kind in self.kinds.items()})
+        for name, kind in self.kinds.items():
+            mask = torch.zeros(len(kind.edges), _widest(kind), dtype=torch.bool)
+            for index, (_, _, names) in enumerate(kind.edges):
+                mask[index, :len(names)] = True
+            self.register_buffer(f"mask_{name}", mask, persistent=False)
+
+    def mask(self, kind: str) -> torch.Tensor:
+        return getattr(self, f"mask_{kind}")
+
+    def weight_parameters(self):
+        """The network's weights: every parameter but the architecture parameters."""
+        arch = {id(p) for p in self.arch.parameters()}
+        return [p for p in self.parameters() if id(p) not in arch]
+
+    def arch_parameters(self):
+        return list(self.arch.parameters())
+
+    def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor]) -> torch.Tensor:
+        outputs: list[torch.Tensor] = []
+        for stage in self.stages:
+            if isinstance(stage, Cell):
+                start = outputs or [x]
+                inputs = ([start[0]] * stage.kind.inputs + start)[-stage.kind.inputs:]
+                outputs.append(stage(inputs, weights[stage.kind.name]))
+            else:
+                outputs.append(stage(outputs[-1] if outputs else x))
+        return outputs[-1]
+
+
+def _widest(kind: IR.CellKind) -> int:
+    return max(len(names) for _, _, names in kind.edges)
+
+
+def softmax_weights(net: Supernet) -> dict[str, torch.Tensor]:
+    """DARTS's mixing weights: a softmax over each edge's candidates (masked)."""
+    return {name: torch.softmax(alpha.masked_fill(~net.mask(name), float("-inf")), dim=-1)
+            for name, alpha in net.arch.items()}
