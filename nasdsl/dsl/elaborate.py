@@ -22,6 +22,7 @@ from nasdsl.errors import Location, NasCheckError, NasError, NasErrors, did_you_
 # network (DARTS appends a BN to pools only while searching).
 SEARCH_ONLY = Attr(bool, False)
 NOMINAL_CHANNELS = 16  # channels at which an op no cell uses is checked
+MAX_CHAIN_DEPTH = 100  # chains inside chains; deeper would exhaust Python's recursion limit
 COMBINE_RULES = ("sum",)
 OUTPUT_RULES = ("last", "concat")
 
@@ -68,6 +69,9 @@ class Elaborator:
         self.cells: dict[str, S.CellDef] = {}
         self.networks: list[S.NetworkDef] = []
         self.used: set[str] = set()
+        self.placed_ops: set[tuple[str, int]] = set()  # (op, stride of the edge)
+        self.failed_forms: set[tuple[str, int | None]] = set()  # (op, stride of the form)
+        self.broken_cells: set[str] = set()
         self.bn_search = {"affine": True, "track_running_stats": True}
 
     # --- diagnostics ---------------------------------------------------------------------------
@@ -91,7 +95,7 @@ class Elaborator:
             for item in program.items:
                 self.define(item)
         for op in self.ops.values():
-            self.check_op(op)
+            self.check_forms(op)
         network = None
         kinds: dict[str, CellKind] = {}
         if len(self.networks) > 1:
@@ -100,9 +104,14 @@ class Elaborator:
                            f"the first is '{self.networks[0].name}' at {self.networks[0].at}")
         if self.networks:
             network = self.network(self.networks[0], kinds)
+            for cell in self.cells.values():
+                if cell.name not in kinds:
+                    self.cell_kind(cell)  # checked, though the network does not place it
         else:
             for cell in self.cells.values():
                 kinds[cell.name] = self.cell_kind(cell)
+        for op in self.ops.values():
+            self.check_unplaced(op)
         self.warn_unused(root)
         name = self.networks[0].name if self.networks else Path(root.file).stem
         return Space(name, root.file, tuple(kinds.values()), network, tuple(self.warnings))
@@ -128,12 +137,19 @@ class Elaborator:
             self.check_params(item)
 
     def check_params(self, chain: S.ChainDef) -> None:
+        names = [param.name for param in chain.params]
         seen = set()
         for param in chain.params:
             if param.name in seen:
                 self.error(f"parameter '{param.name}' of chain '{chain.name}' is listed twice",
                            param.at)
             seen.add(param.name)
+            # A default is evaluated only where a call omits it: check its names here, so a
+            # misspelling is found even when every call passes a value.
+            for var in _variables(param.default):
+                if var.name not in names:
+                    self.error(f"unknown name '{var.name}'", var.at,
+                               did_you_mean(var.name, names) or _names_hint(names, "parameters"))
 
     def warn_unused(self, root: S.Program) -> None:
         if not any(isinstance(item, S.NetworkDef) for item in root.items):
@@ -162,7 +178,10 @@ class Elaborator:
             self.error(f"'{expr.op}' needs numbers, not true or false", expr.at)
             return None
         if expr.op == "/":
-            if right == 0 or left % right:
+            if right == 0:
+                self.error(f"{left} / 0: division by zero", expr.at)
+                return None
+            if left % right:
                 self.error(f"{left} / {right} is not a whole number", expr.at)
                 return None
             return left // right
@@ -180,9 +199,10 @@ class Elaborator:
             elif call.name in self.chains:
                 ok = self.expand_chain(call, env, state, calling) and ok
             else:
-                hint = did_you_mean(call.name, [*KINDS, *self.chains])
-                if not hint and call.name in self.ops:
+                if call.name in self.ops:
                     hint = "ops are candidates of edges; to reuse modules, define a chain"
+                else:
+                    hint = did_you_mean(call.name, [*KINDS, *self.chains])
                 self.error(f"unknown module or chain '{call.name}'", call.at, hint)
                 ok = False
         return ok
@@ -194,6 +214,10 @@ class Elaborator:
         if chain.name in calling:
             cycle = " -> ".join((*calling[calling.index(chain.name):], chain.name))
             self.error(f"chain '{chain.name}' calls itself: {cycle}", call.at)
+            return False
+        if len(calling) >= MAX_CHAIN_DEPTH:
+            self.error(f"chain '{chain.name}' is nested more than {MAX_CHAIN_DEPTH} chains deep",
+                       call.at)
             return False
         params = {param.name: param for param in chain.params}
         inner: dict[str, int | bool] = {}
@@ -244,7 +268,7 @@ class Elaborator:
             elif (attr.type is bool) != isinstance(value, bool):
                 wanted = "true or false" if attr.type is bool else "a number"
                 self.error(f"{kind.kind} attribute '{arg.name}' must be {wanted}, not "
-                           f"{str(value).lower()}", arg.at)
+                           f"{_show(value)}", arg.at)
                 ok = False
             elif attr.check and (problem := attr.check(value)):
                 self.error(f"{kind.kind} attribute '{arg.name}' {problem}, not {value}", arg.at)
@@ -269,7 +293,7 @@ class Elaborator:
         try:
             module = kind.build(values, state.placement)
         except AttributeProblem as problem:
-            self.error(f"{kind.kind}: {problem.attribute} {problem.message}",
+            self.error(f"{kind.kind}: {problem.message}",
                        where.get(problem.attribute, call.at))
             return False
         state.modules.append(module)
@@ -286,25 +310,43 @@ class Elaborator:
 
     # --- ops -------------------------------------------------------------------------------
 
-    def check_op(self, op: S.OpDef) -> None:
-        strides = [form.stride for form in op.forms]
+    def check_forms(self, op: S.OpDef) -> None:
+        seen = set()
         for form in op.forms:
             if form.stride is not None and form.stride not in (1, 2):
                 self.error(f"op '{op.name}' has a form for stride {form.stride}; strides are 1 "
                            "or 2", form.at)
-            elif strides.count(form.stride) > 1 and form is not op.forms[strides.index(form.stride)]:
+            elif form.stride in seen:
                 self.error(f"op '{op.name}' has two forms for stride {form.stride}", form.at)
-            else:
-                self.place_op(op, form.stride or 1, NOMINAL_CHANNELS, op.at)
+            seen.add(form.stride)
+
+    def check_unplaced(self, op: S.OpDef) -> None:
+        # Checked at nominal channels only where no cell placed it: a channel count that suits
+        # every cell using the op (groups=3 at 24 channels) need not suit the nominal one.
+        for stride in {form.stride or 1 for form in op.forms if form.stride in (None, 1, 2)}:
+            if (op.name, stride) not in self.placed_ops:
+                self.place_op(op, stride, NOMINAL_CHANNELS, op.at)
 
     def place_op(self, op: S.OpDef, stride: int, channels: int, use_at) -> Op | None:
         """The op as it runs on an edge of this stride and channels, or None if it cannot."""
-        forms = {form.stride: form for form in op.forms}
+        forms: dict[int | None, S.StrideForm] = {}
+        for form in op.forms:
+            forms.setdefault(form.stride, form)  # the first counts; check_forms reports a second
         form = forms.get(stride, forms.get(None))
         if form is None:
             self.error(f"op '{op.name}' has no form for stride {stride}", use_at,
                        f"add 'stride {stride}: ...' to op '{op.name}' at {op.at}")
             return None
+        self.placed_ops.add((op.name, stride))
+        key = (op.name, form.stride)
+        if key in self.failed_forms:
+            return None  # reported where it first failed, not again at every channel count
+        placed = self.build_op(op, form, stride, channels)
+        if placed is None:
+            self.failed_forms.add(key)
+        return placed
+
+    def build_op(self, op: S.OpDef, form: S.StrideForm, stride: int, channels: int) -> Op | None:
         state = _ChainState(self.placement(channels, channels, in_cell=True), stride_wanted=stride)
         if not self.expand(form.body, {}, state):
             return None
@@ -325,7 +367,6 @@ class Elaborator:
 
     def cell_kind(self, cell: S.CellDef) -> CellKind:
         """Check a cell's statements and return its channel-free shape."""
-        self.used.add(cell.name)
         seen: dict[type, S.CellStmt] = {}
         for stmt in cell.body:
             key = (type(stmt), getattr(stmt, "reduced", None))
@@ -417,17 +458,19 @@ class Elaborator:
         exclude = tuple(ref.name for ref in stmt.exclude)
         names = {name for edge in edges for name in edge[2]}
         for ref in stmt.exclude:
-            if ref.name not in names:
+            if names and ref.name not in names:  # no names: the missing candidates are reported
                 self.error(f"excluded op '{ref.name}' is not a candidate of cell '{cell.name}'",
                            ref.at, did_you_mean(ref.name, names))
         for src, dst, ops in edges:
             if ops and all(name in exclude for name in ops):
                 self.error(f"edge {src} -> {dst} of cell '{cell.name}' has no candidate left "
                            "after 'exclude'", stmt.at)
-        if stmt.top is not None:
+        if stmt.top is not None and stmt.top < 1:
+            self.error(f"'derive top' must keep at least 1 input, not {stmt.top}", stmt.at)
+        elif stmt.top is not None:
             for node in range(inputs, inputs + nodes):
                 count = sum(1 for edge in edges if edge[1] == node)
-                if stmt.top < 1 or stmt.top > count:
+                if 0 < count < stmt.top:  # a node without edges is reported with the edges
                     self.error(f"'derive top {stmt.top}' but node {node} of cell '{cell.name}' "
                                f"has {count} incoming edge{'s' if count != 1 else ''}", stmt.at)
                     break
@@ -458,8 +501,13 @@ class Elaborator:
             state = _ChainState(self.placement(c_in, channels, in_cell=True))
             if not self.expand(stmt.body, {}, state):
                 return None
-            if state.placement.channels != channels or state.stride_done != (s_in // size):
-                self.error(f"preprocessing of cell '{kind.name}' turns {c_in} channels into "
+            if state.stride_done != s_in // size:
+                self.error(f"'{_keyword(stmt)}' of cell '{kind.name}' brings input {index} from "
+                           f"resolution {s_in} to {s_in // state.stride_done} where the cell "
+                           f"works at {size}", stmt.at)
+                return None
+            if state.placement.channels != channels:
+                self.error(f"'{_keyword(stmt)}' of cell '{kind.name}' turns {c_in} channels into "
                            f"{state.placement.channels} where the cell needs {channels}", stmt.at)
                 return None
             preprocess.append(tuple(state.modules))
@@ -481,6 +529,9 @@ class Elaborator:
         stages: list[Layer | Cell] = []
         history: list[tuple[int, int]] = []  # (channels, size) of each stage's output
         ok = True
+        # After a stage fails, the history is wrong: placing later cells on it would report
+        # channel and resolution mismatches that fixing the first error removes.
+        flowing = True
         roles = {type(stmt) for stmt in net.body}
         for required, keyword in ((S.Stem, "stem"), (S.Cells, "cells"), (S.Head, "head")):
             if required not in roles:
@@ -509,9 +560,10 @@ class Elaborator:
                     stages.append(Layer(_keyword(stmt), modules))
                     history.append((state.placement.channels, size))
                 else:
-                    ok = False
+                    ok = flowing = False
             elif isinstance(stmt, S.Cells):
-                ok = self.cells_stmt(stmt, env, kinds, stages, history, image) and ok
+                placed = self.cells_stmt(stmt, env, kinds, stages, history, image, flowing)
+                ok, flowing = ok and placed, flowing and placed
         classes = env.get("classes", history[-1][0] if history else 0)
         if not ok:
             return None
@@ -528,7 +580,8 @@ class Elaborator:
             value = self.evaluate(arg.value, env)
             if value is None or isinstance(value, bool) or value < 1:
                 if value is not None:
-                    self.error(f"input {arg.name} must be a number of at least 1", arg.at)
+                    self.error(f"input {arg.name} must be a number of at least 1, not "
+                               f"{_show(value)}", arg.at)
                 ok = False
             else:
                 image[arg.name] = value
@@ -546,22 +599,29 @@ class Elaborator:
             self.bn_search[arg.name] = self.evaluate(arg.value, env)
         return True
 
-    def cells_stmt(self, stmt: S.Cells, env, kinds, stages, history, image) -> bool:
+    def cells_stmt(self, stmt: S.Cells, env, kinds, stages, history, image, flowing) -> bool:
         definition = self.cells.get(stmt.cell.name)
         if definition is None:
             self.error(f"unknown cell '{stmt.cell.name}'", stmt.cell.at,
                        did_you_mean(stmt.cell.name, self.cells) or _names_hint(self.cells, "cells"))
             return False
+        self.used.add(definition.name)
         count, channels = self.evaluate(stmt.count, env), self.evaluate(stmt.channels, env)
         if count is None or channels is None:
             return False
-        for value, what in ((count, "cell count"), (channels, "channels")):
+        for value, expr, what in ((count, stmt.count, "cell count"),
+                                  (channels, stmt.channels, "channels")):
             if isinstance(value, bool) or value < 1:
-                self.error(f"{what} must be a number of at least 1, not {value}", stmt.at)
+                self.error(f"{what} must be a number of at least 1, not {_show(value)}", expr.at)
                 return False
         if definition.name not in kinds:
+            reported = len(self.errors)
             kinds[definition.name] = self.cell_kind(definition)
+            if len(self.errors) > reported:  # placing it would report consequences of those
+                self.broken_cells.add(definition.name)
         kind = kinds[definition.name]
+        if not flowing or definition.name in self.broken_cells:
+            return False
         for _ in range(count):
             start = history or [(image["channels"], image["size"])]
             arriving = ([start[0]] * kind.inputs + start)[-kind.inputs:]
@@ -585,6 +645,18 @@ def _ref_at(cell: S.CellDef, name: str) -> Location | None:
             if ref.name == name:
                 return ref.at
     return cell.at
+
+
+def _variables(expr: S.Expr | None):
+    if isinstance(expr, S.Var):
+        yield expr
+    elif isinstance(expr, S.BinOp):
+        yield from _variables(expr.left)
+        yield from _variables(expr.right)
+
+
+def _show(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _names_hint(names, what: str = "names") -> str:

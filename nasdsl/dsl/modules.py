@@ -310,7 +310,8 @@ class FactorizedReduce(Module):
     @classmethod
     def build(cls, values, placement):
         if values["out"] % 2:
-            raise AttributeProblem("out", "must be even: the two halves are concatenated")
+            raise AttributeProblem("out", "out must be even (the two halves are concatenated), "
+                                   f"not {values['out']}")
         return cls(placement.channels, values["out"], values["affine"],
                    values["track_running_stats"])
 

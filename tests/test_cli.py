@@ -1,0 +1,112 @@
+"""The `nasdsl` command line: exit statuses, located errors on stderr, never a traceback."""
+
+import shutil
+import subprocess
+import sys
+
+from nasdsl.cli import main
+from tests.paths import ROOT, SPACES
+
+SHIPPED_FILES = sorted(str(path) for path in SPACES.glob("*.nas"))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nasdsl.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_shipped_spaces(capsys):
+    """`nasdsl check spaces/*.nas` says ok for each file and exits 0."""
+    assert main(["check", *SHIPPED_FILES]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{file}: ok" for file in SHIPPED_FILES]
+    assert err == ""
+
+
+def test_check_shipped_spaces_as_a_process():
+    """The same through the module entry point in a fresh interpreter."""
+    result = run_cli("check", *SHIPPED_FILES)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"{file}: ok" for file in SHIPPED_FILES]
+    assert result.stderr == ""
+
+
+def test_check_a_shipped_space_by_name(capsys):
+    """A shipped space is found by its bare name."""
+    assert main(["check", "nb201"]) == 0
+    assert capsys.readouterr().out == "nb201: ok\n"
+
+
+def test_show_nb201_counts_architectures(capsys):
+    """`nasdsl show` summarizes NAS-Bench-201 with its 15,625 architectures."""
+    assert main(["show", str(SPACES / "nb201.nas")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("space nb201 (nb201.nas)\n")
+    assert "architectures: 15,625\n" in out
+
+
+def test_misspelt_op_in_darts(tmp_path, capsys):
+    """A misspelt candidate in a copy of DARTS: exit 2, one located error, a 'did you mean'."""
+    shutil.copy(SPACES / "darts_ops.nas", tmp_path / "darts_ops.nas")
+    text = (SPACES / "darts.nas").read_text()
+    before = "    candidates none, max_pool_3x3, avg_pool_3x3, skip_connect, "
+    assert text.index(before) < text.index("cell reduce")  # the first is the normal cell's
+    line = text[:text.index(before)].count("\n") + 1
+    path = tmp_path / "darts.nas"
+    path.write_text(text.replace("sep_conv_3x3,", "sep_conv_3x4,", 1))
+
+    assert main(["check", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("error:") == 1
+    assert err.startswith(f"{path}:{line}:{len(before) + 1}: error: unknown op 'sep_conv_3x4'\n")
+    assert "    hint: did you mean 'sep_conv_3x3'?\n" in err
+    assert err.endswith("1 error\n")
+    assert "Traceback" not in err
+
+
+def test_check_reports_every_file(tmp_path, capsys):
+    """A bad file among good ones: the good ones are ok, the status is 2."""
+    bad = tmp_path / "bad.nas"
+    bad.write_text("op a = relu -> rleu\n")
+    assert main(["check", "nb201", str(bad), "darts"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "nb201: ok\ndarts: ok\n"
+    assert err == (f"{bad}:1:16: error: unknown module or chain 'rleu'\n"
+                   "    op a = relu -> rleu\n"
+                   "                   ^\n"
+                   "    hint: did you mean 'relu'?\n"
+                   "1 error\n")
+
+
+def test_missing_file(tmp_path, capsys):
+    """A path that does not exist: exit 2 and a one-line reason, for check and show."""
+    missing = str(tmp_path / "nowhere.nas")
+    assert main(["check", missing]) == 2
+    assert main(["show", missing]) == 2
+    err = capsys.readouterr().err
+    assert err.count(f"error: no such file or shipped space: {missing}\n") == 2
+
+
+def test_missing_file_as_a_process(tmp_path):
+    """The same from a fresh interpreter: no traceback in anything it prints."""
+    missing = str(tmp_path / "nowhere.nas")
+    result = run_cli("show", missing)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"error: no such file or shipped space: {missing}\n")
+    assert "Traceback" not in result.stderr
+
+
+def test_unused_definitions_warn_but_pass(tmp_path, capsys):
+    """Warnings go to stderr and `check` still exits 0, counting them."""
+    path = tmp_path / "space.nas"
+    text = (SPACES / "nb201.nas").read_text()
+    path.write_text(text + "op spare = relu\n")
+    assert main(["check", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{path}: ok (1 warning)\n"
+    line = text.count("\n") + 1
+    assert err == (f"{path}:{line}:1: warning: op 'spare' is never used\n"
+                   "    op spare = relu\n"
+                   "    ^\n")
