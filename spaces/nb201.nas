@@ -30,7 +30,10 @@ network nb201 {
     let N = 5
     let classes = 10
     input(channels=3, size=32)
+    # While searching, BN in cells is not affine and keeps no running statistics, and the
+    # reference code's convs then have a bias (bias = not affine).
     search bn(affine=false, track_running_stats=false)
+    search conv(bias=true)
     stem conv(kernel=3, out=C) -> bn
     cells cell * N channels C
     layer resnet_block(out=2 * C, stride=2)

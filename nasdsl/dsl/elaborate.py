@@ -50,6 +50,7 @@ class _ChainState:
     """What flows along a chain being expanded: channels, resolution factor, modules so far."""
 
     placement: Placement
+    searching: bool = False  # inside a cell while searching: `search` settings apply
     stride_wanted: int = 1
     stride_done: int = 1
     modules: list = attrs.Factory(list)
@@ -72,7 +73,7 @@ class Elaborator:
         self.placed_ops: set[tuple[str, int]] = set()  # (op, stride of the edge)
         self.failed_forms: set[tuple[str, int | None]] = set()  # (op, stride of the form)
         self.broken_cells: set[str] = set()
-        self.bn_search = {"affine": True, "track_running_stats": True}
+        self.search_settings: dict[str, dict[str, object]] = {}  # kind -> attribute -> value
 
     # --- diagnostics ---------------------------------------------------------------------------
 
@@ -246,6 +247,40 @@ class Elaborator:
 
     def build_module(self, call: S.Call, env: dict, state: _ChainState) -> bool:
         kind = KINDS[call.name]
+        checked = self.given_attributes(kind, call, env)
+        if checked is None:
+            return False
+        given, where = checked
+        if given.pop("search_only", False) and self.phase != "search":
+            return True
+        values = {name: given[name] if name in given else self.default(kind, name, state)
+                  for name in kind.attributes}
+        # The stride of an op's place goes to its first module that can take one.
+        if (kind.stride_capable and "stride" not in given
+                and state.stride_done < state.stride_wanted):
+            values["stride"] = state.stride_wanted // state.stride_done
+        try:
+            module = kind.build(values, state.placement)
+        except AttributeProblem as problem:
+            self.error(f"{kind.kind}: {problem.message}",
+                       where.get(problem.attribute, call.at))
+            return False
+        state.modules.append(module)
+        state.stride_done *= module.stride
+        state.placement = attrs.evolve(state.placement,
+                                       channels=module.out_channels(state.placement.channels))
+        return True
+
+    def default(self, kind, name: str, state: _ChainState):
+        attr = kind.attributes[name]
+        if state.searching:
+            for owner in (kind.kind, attr.follows):
+                if name in self.search_settings.get(owner, {}):
+                    return self.search_settings[owner][name]
+        return attr.default(state.placement) if callable(attr.default) else attr.default
+
+    def given_attributes(self, kind, call: S.Call, env: dict, required: bool = True):
+        """The attributes a call gives, checked: (values, locations), or None after errors."""
         given: dict[str, object] = {}
         where: dict[str, Location | None] = {}
         ok = True
@@ -275,38 +310,16 @@ class Elaborator:
                 ok = False
             given[arg.name] = value
         for name, attr in kind.attributes.items():
-            if name not in given and attr.default is REQUIRED:
+            if required and name not in given and attr.default is REQUIRED:
                 self.error(f"{kind.kind} needs the attribute '{name}'", call.at,
                            f"write {kind.kind}({name}=...)")
                 ok = False
-        if not ok:
-            return False
-        if given.pop("search_only", False) and self.phase != "search":
-            return True
-        values = {name: given[name] if name in given else
-                  (attr.default(state.placement) if callable(attr.default) else attr.default)
-                  for name, attr in kind.attributes.items()}
-        # The stride of an op's place goes to its first module that can take one.
-        if (kind.stride_capable and "stride" not in given
-                and state.stride_done < state.stride_wanted):
-            values["stride"] = state.stride_wanted // state.stride_done
-        try:
-            module = kind.build(values, state.placement)
-        except AttributeProblem as problem:
-            self.error(f"{kind.kind}: {problem.message}",
-                       where.get(problem.attribute, call.at))
-            return False
-        state.modules.append(module)
-        state.stride_done *= module.stride
-        state.placement = attrs.evolve(state.placement,
-                                       channels=module.out_channels(state.placement.channels))
-        return True
+        return (given, where) if ok else None
 
-    def placement(self, channels: int, target: int, in_cell: bool) -> Placement:
-        search = in_cell and self.phase == "search"
-        return Placement(channels, target,
-                         self.bn_search["affine"] if search else True,
-                         self.bn_search["track_running_stats"] if search else True)
+    def chain_state(self, channels: int, target: int, in_cell: bool, stride: int = 1
+                    ) -> _ChainState:
+        return _ChainState(Placement(channels, target), in_cell and self.phase == "search",
+                           stride_wanted=stride)
 
     # --- ops -------------------------------------------------------------------------------
 
@@ -347,7 +360,7 @@ class Elaborator:
         return placed
 
     def build_op(self, op: S.OpDef, form: S.StrideForm, stride: int, channels: int) -> Op | None:
-        state = _ChainState(self.placement(channels, channels, in_cell=True), stride_wanted=stride)
+        state = self.chain_state(channels, channels, in_cell=True, stride=stride)
         if not self.expand(form.body, {}, state):
             return None
         if state.stride_done != stride:
@@ -498,7 +511,7 @@ class Elaborator:
                     return None
                 preprocess.append(())
                 continue
-            state = _ChainState(self.placement(c_in, channels, in_cell=True))
+            state = self.chain_state(c_in, channels, in_cell=True)
             if not self.expand(stmt.body, {}, state):
                 return None
             if state.stride_done != s_in // size:
@@ -548,10 +561,15 @@ class Elaborator:
             elif isinstance(stmt, S.Input):
                 ok = self.input_stmt(stmt, env, image) and ok
             elif isinstance(stmt, S.Search):
+                if any(isinstance(earlier, S.Cells) for earlier in net.body[:net.body.index(stmt)]):
+                    self.error("search settings must come before the first 'cells' statement",
+                               stmt.at, "move this line up: it applies to every cell")
+                    ok = False
+                    continue
                 ok = self.search_stmt(stmt, env) and ok
             elif isinstance(stmt, (S.Stem, S.Layer, S.Head)):
                 current = history[-1] if history else (image["channels"], image["size"])
-                state = _ChainState(self.placement(current[0], current[0], in_cell=False))
+                state = self.chain_state(current[0], current[0], in_cell=False)
                 if self.expand(stmt.body, env, state):
                     modules = tuple(state.modules)
                     size = current[1]
@@ -588,15 +606,21 @@ class Elaborator:
         return ok
 
     def search_stmt(self, stmt: S.Search, env) -> bool:
-        if stmt.call.name != "bn":
-            self.error(f"search settings exist for bn only, not '{stmt.call.name}'", stmt.call.at,
-                       "write: search bn(affine=false, track_running_stats=false)")
+        """`search bn(affine=false)`: defaults of a module kind inside cells while searching."""
+        kind = KINDS.get(stmt.call.name)
+        if kind is None:
+            self.error(f"unknown module '{stmt.call.name}'", stmt.call.at,
+                       did_you_mean(stmt.call.name, KINDS) or _names_hint(KINDS, "modules"))
             return False
-        state = _ChainState(self.placement(1, 1, in_cell=False))
-        if not self.build_module(stmt.call, env, state):
+        checked = self.given_attributes(kind, stmt.call, env, required=False)
+        if checked is None:
             return False
-        for arg in stmt.call.args:
-            self.bn_search[arg.name] = self.evaluate(arg.value, env)
+        given, where = checked
+        if "search_only" in given:
+            self.error("search_only belongs on a module in a chain, not in search settings",
+                       where["search_only"])
+            return False
+        self.search_settings.setdefault(kind.kind, {}).update(given)
         return True
 
     def cells_stmt(self, stmt: S.Cells, env, kinds, stages, history, image, flowing) -> bool:

@@ -84,24 +84,25 @@ def _show(value) -> str:
 class Attr:
     """A keyword attribute a user may write: its type, default and validity check.
 
-    `default` is a value, REQUIRED, or a function of the `Placement` (for channel counts and
-    the search-time BN settings, which depend on where the module is put).
+    `default` is a value, REQUIRED, or a function of the `Placement` (for channel counts,
+    which depend on where the module is put). Inside cells while searching, a network's
+    `search` settings replace defaults: those of the module's own kind, or of the kind the
+    attribute `follows` (the BN inside factorized_reduce follows `search bn(...)`).
     """
 
     type: type
     default: object = REQUIRED
     check: Callable[[object], str | None] | None = None
+    follows: str | None = None
 
 
 @attrs.frozen
 class Placement:
-    """What a module being built knows of where it is: the channels that reach it, the
-    channels its op must produce, and the BN settings in force there."""
+    """What a module being built knows of where it is: the channels that reach it and the
+    channels its op must produce."""
 
     channels: int
     target: int
-    bn_affine: bool = True
-    bn_track_running_stats: bool = True
 
 
 def _at_least_one(value: int) -> str | None:
@@ -118,8 +119,8 @@ def _stride(value: int) -> str | None:
     return None if value in (1, 2) else "must be 1 or 2"
 
 
-_AFFINE = Attr(bool, lambda p: p.bn_affine)
-_TRACK = Attr(bool, lambda p: p.bn_track_running_stats)
+_AFFINE = Attr(bool, True, follows="bn")
+_TRACK = Attr(bool, True, follows="bn")
 _OUT = Attr(int, lambda p: p.target, _at_least_one)
 
 
@@ -171,7 +172,8 @@ class Zero(Module):
 
 @_kind("conv")
 class Conv(Module):
-    """A 2-d convolution with 'same' padding (dilation * (kernel - 1) / 2) and no bias."""
+    """A 2-d convolution with 'same' padding (dilation * (kernel - 1) / 2), with a bias only
+    where asked (NAS-Bench-201's search convs have one: bias = not affine)."""
 
     c_in: int
     c_out: int
@@ -179,6 +181,7 @@ class Conv(Module):
     stride: int = 1
     dilation: int = 1
     groups: int = 1
+    bias: bool = False
     attributes = {
         "kernel": Attr(int, REQUIRED, _odd_kernel),
         "stride": Attr(int, 1, _stride),
@@ -186,9 +189,13 @@ class Conv(Module):
         "groups": Attr(int, 1, _at_least_one),
         "depthwise": Attr(bool, False),
         "out": Attr(int, None, _at_least_one),
+        "bias": Attr(bool, False),
     }
     stride_capable = True
-    linear = True
+
+    @property
+    def linear(self) -> bool:  # type: ignore[override] - a bias makes it affine
+        return not self.bias
 
     @property
     def has_params(self) -> bool:
@@ -223,7 +230,8 @@ class Conv(Module):
         if c_in % groups or c_out % groups:
             raise AttributeProblem("groups", f"{groups} groups do not divide {c_in} input and "
                                    f"{c_out} output channels")
-        return cls(c_in, c_out, values["kernel"], values["stride"], values["dilation"], groups)
+        return cls(c_in, c_out, values["kernel"], values["stride"], values["dilation"], groups,
+                   values["bias"])
 
 
 @_kind("bn")

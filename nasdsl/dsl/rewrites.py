@@ -228,8 +228,12 @@ def _kernel_terms(branch: Branch) -> _Kernel | None:
                       for t in node.terms)
         return _Kernel(terms, node.stride, (node.c_in, node.c_out), node.extent)
     steps = steps_of(node)
-    if not all(isinstance(s, Apply) and s.module.linear and s.module.kernel_expressible
+    if not all(isinstance(s, Apply) and s.module.kernel_expressible
                and not isinstance(s.module, Zero) for s in steps):
+        return None
+    # Linear all along, but for a bias on the last conv: sum_i w_i b_i is the merged bias.
+    if not all(s.module.linear for s in steps[:-1]) or \
+            not (not steps or steps[-1].module.linear or isinstance(steps[-1].module, Conv)):
         return None
     extents = [_extent(s.module) for s in steps]
     spatial = [k for k, e in enumerate(extents) if e > 1]

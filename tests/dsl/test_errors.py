@@ -352,10 +352,13 @@ CHECK = [
         id="stride-4-form"),
     # network
     pytest.param(
-        ("search bn(affine=false)", "search conv(kernel=3)"),
-        32, 12, "search settings exist for bn only, not 'conv'",
-        "write: search bn(affine=false, track_running_stats=false)",
-        id="search-on-conv"),
+        ("search bn(affine=false)", "search bnn(affine=false)"),
+        32, 12, "unknown module 'bnn'", "did you mean 'bn'?",
+        id="search-unknown-module"),
+    pytest.param(
+        ("search bn(affine=false)", "search conv(kernal=3)"),
+        32, 17, "conv has no attribute 'kernal'", "did you mean 'kernel'?",
+        id="search-unknown-attribute"),
     pytest.param(
         ("    stem conv(kernel=3, out=3 * C) -> bn\n", ""),
         28, 1, "network 'tiny' has no 'stem' statement", "",
@@ -526,3 +529,14 @@ def test_chains_nested_too_deeply(tmp_path):
     text = "chain c0 = relu\n" + "".join(f"chain c{i} = c{i - 1}\n" for i in range(1, 101))
     (error,) = errors_in(tmp_path, text + "op a = c100\n")
     assert where(error) == (2, 12, "chain 'c0' is nested more than 100 chains deep", "")
+
+
+def test_search_settings_after_cells_are_an_error(tmp_path):
+    """`search` settings apply to every cell, so they must come before the first cells."""
+    text = edit("    search bn(affine=false)\n", "",
+                "    cells reduce * 1 channels 2 * C\n",
+                "    cells reduce * 1 channels 2 * C\n    search bn(affine=false)\n")
+    error = the_error(tmp_path, text)
+    assert (error.location.line, error.location.column) == (35, 5)
+    assert error.message == "search settings must come before the first 'cells' statement"
+    assert error.hint == "move this line up: it applies to every cell"

@@ -98,13 +98,17 @@ class _Interpreter:
         return total
 
     def merged(self, node: Merged, x):
-        kernel = None
+        """One conv with kernel sum_t w_t K_t and bias sum_t w_t b_t (Eq. 14-16)."""
+        kernel = bias = None
         for term in node.terms:
             layers = [self.edge.ops[s.candidate][s.position] for s in term.steps]
-            part = chain_kernel([s.module for s in term.steps], layers, node.c_in, x)
-            part = self.weight(term.weight) * pad_to(part, node.extent)
+            part, part_bias = chain_kernel([s.module for s in term.steps], layers, node.c_in, x)
+            weight = self.weight(term.weight)
+            part = weight * pad_to(part, node.extent)
             kernel = part if kernel is None else kernel + part
-        return F.conv2d(x, kernel, stride=node.stride, padding=node.extent // 2)
+            if part_bias is not None:
+                bias = weight * part_bias if bias is None else bias + weight * part_bias
+        return F.conv2d(x, kernel, bias, stride=node.stride, padding=node.extent // 2)
 
 
 def _collect_weights(node: Node) -> list[Weight]:

@@ -52,16 +52,20 @@ def _block_diagonal(weight: torch.Tensor, groups: int, c_in: int) -> torch.Tenso
     return dense
 
 
-def chain_kernel(steps, layers, channels: int, like: torch.Tensor) -> torch.Tensor:
-    """The one kernel of a chain of kernel-expressible modules (identity when empty)."""
+def chain_kernel(steps, layers, channels: int, like: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The one kernel of a chain of kernel-expressible modules (identity when empty), and
+    its bias: only the chain's last module may have one (zero padding would break a bias
+    passed through a later spatial kernel)."""
     kernel = None
     for module, layer in zip(steps, layers):
         current = dense_kernel(module, layer, channels if kernel is None else kernel.shape[0],
                                like)
         kernel = current if kernel is None else compose(kernel, current)
     if kernel is None:
-        return torch.eye(channels, dtype=like.dtype, device=like.device)[:, :, None, None]
-    return kernel
+        kernel = torch.eye(channels, dtype=like.dtype, device=like.device)[:, :, None, None]
+    bias = getattr(layers[-1], "bias", None) if layers else None
+    return kernel, bias
 
 
 def compose(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:

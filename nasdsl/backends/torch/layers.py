@@ -26,7 +26,7 @@ class StandardizedConv2d(nn.Conv2d):
     architecture weights could trade against."""
 
     def forward(self, x):
-        return self._conv_forward(x, standardized(self.weight), None)
+        return self._conv_forward(x, standardized(self.weight), self.bias)
 
 
 def standardized(weight: torch.Tensor) -> torch.Tensor:
@@ -99,7 +99,7 @@ def build_layer(module: M.Module, normalize_kernels: bool = False) -> nn.Module:
 def _conv(m: M.Conv, normalize: bool) -> nn.Module:
     cls = StandardizedConv2d if normalize else nn.Conv2d
     return cls(m.c_in, m.c_out, m.kernel, m.stride, padding=m.extent // 2, dilation=m.dilation,
-               groups=m.groups, bias=False)
+               groups=m.groups, bias=m.bias)
 
 
 _BUILDERS = {
