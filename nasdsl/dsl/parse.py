@@ -17,7 +17,13 @@ def parse(text: str, file: str = "<text>") -> S.Program:
         tree = lark_parser().parse(text)
     except lark.exceptions.UnexpectedInput as error:
         raise _syntax_error(error, text, lines, file) from None
-    return S.Program(tuple(_ToSyntax(file, lines).transform(tree).children), file=file)
+    try:
+        items = _ToSyntax(file, lines).transform(tree).children
+    except lark.exceptions.VisitError as error:  # lark wraps what a rule method raises
+        if isinstance(error.orig_exc, NasSyntaxError):
+            raise error.orig_exc from None
+        raise
+    return S.Program(tuple(items), file=file)
 
 
 class _ToSyntax(lark.Transformer):
@@ -33,10 +39,17 @@ class _ToSyntax(lark.Transformer):
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         return Location(self.file, line, column, source)
 
+    def _int(self, token: Token) -> int:
+        try:
+            return int(token)
+        except ValueError:  # Python converts at most sys.get_int_max_str_digits() digits
+            raise NasSyntaxError(f"a number of {len(token)} digits is too long",
+                                 self._at(token)) from None
+
     # expressions
     def number(self, children):
         (token,) = children
-        return S.Number(int(token), at=self._at(token))
+        return S.Number(self._int(token), at=self._at(token))
 
     def var(self, children):
         (token,) = children
@@ -109,7 +122,7 @@ class _ToSyntax(lark.Transformer):
     @v_args(meta=True)
     def stride_form(self, meta, children):
         stride, body = children
-        return S.StrideForm(int(stride), body, at=self._at(meta))
+        return S.StrideForm(self._int(stride), body, at=self._at(meta))
 
     # cells
     @v_args(meta=True)
@@ -119,11 +132,11 @@ class _ToSyntax(lark.Transformer):
 
     @v_args(meta=True)
     def inputs_stmt(self, meta, children):
-        return S.Inputs(int(children[0]), at=self._at(meta))
+        return S.Inputs(self._int(children[0]), at=self._at(meta))
 
     @v_args(meta=True)
     def nodes_stmt(self, meta, children):
-        return S.Nodes(int(children[0]), at=self._at(meta))
+        return S.Nodes(self._int(children[0]), at=self._at(meta))
 
     @v_args(meta=True)
     def preprocess_stmt(self, meta, children):
@@ -140,7 +153,7 @@ class _ToSyntax(lark.Transformer):
     @v_args(meta=True)
     def edge_ref(self, meta, children):
         src, dst = children
-        return S.EdgeRef(int(src), int(dst), at=self._at(meta))
+        return S.EdgeRef(self._int(src), self._int(dst), at=self._at(meta))
 
     @v_args(meta=True)
     def edges_all(self, meta, children):
@@ -177,7 +190,7 @@ class _ToSyntax(lark.Transformer):
         return None
 
     def keep_top(self, children):
-        return int(children[0])
+        return self._int(children[0])
 
     @v_args(meta=True)
     def derive_stmt(self, meta, children):
