@@ -115,7 +115,8 @@ class Elaborator:
             self.check_unplaced(op)
         self.warn_unused(root)
         name = self.networks[0].name if self.networks else Path(root.file).stem
-        return Space(name, root.file, tuple(kinds.values()), network, tuple(self.warnings))
+        return Space(name, root.file, tuple(kinds.values()), network, tuple(self.warnings),
+                     programs)
 
     def define(self, item) -> None:
         if isinstance(item, S.Import):

@@ -136,6 +136,8 @@ class Space:
     cell_kinds: tuple[CellKind, ...]
     network: Network | None
     warnings: tuple[NasError, ...] = ()
+    # The parsed files it came from, imports first: what a derived .nas file is written from.
+    programs: tuple = attrs.field(default=(), eq=False, repr=False)
 
     def architecture_count(self) -> int:
         return math.prod(kind.architecture_count() for kind in self.cell_kinds)

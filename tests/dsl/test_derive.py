@@ -1,0 +1,80 @@
+"""Derived architectures: the derivation rules, arch strings, genotypes, derived .nas files."""
+
+import random
+
+import pytest
+
+from nasdsl.dsl.derive import (derive, derived_text, from_genotype, from_nb201, to_genotype,
+                               to_nb201)
+from nasdsl.dsl.elaborate import load
+from nasdsl.errors import NasError
+from tests.paths import SPACES
+
+
+def random_weights(space, seed):
+    rng = random.Random(seed)
+    return {kind.name: [[rng.random() for _ in names] for _, _, names in kind.edges]
+            for kind in space.cell_kinds}
+
+
+def test_nb201_argmax_on_every_edge():
+    """NB201 keeps every edge with its strongest op, none included."""
+    space = load(SPACES / "nb201.nas")
+    weights = [[0.0] * 5 for _ in range(6)]
+    for edge, op in enumerate([0, 3, 1, 2, 4, 3]):
+        weights[edge][op] = 1.0
+    arch = derive(space, {"cell": weights})
+    assert to_nb201(arch) == ("|none~0|+|nor_conv_3x3~0|skip_connect~1|"
+                              "+|nor_conv_1x1~0|avg_pool_3x3~1|nor_conv_3x3~2|")
+
+
+def test_darts_keeps_two_strongest_inputs_without_none():
+    """DARTS: per node the two edges whose best non-none op is strongest, with that op; a
+    dominant `none` is ignored."""
+    space = load(SPACES / "darts.nas")
+    kind = space.cell_kinds[0]
+    weights = [[0.1] * 8 for _ in kind.edges]
+    for index, (src, dst, _) in enumerate(kind.edges):
+        weights[index][0] = 0.9  # none, never chosen
+        if dst == 4:
+            weights[index][4 if src == 3 else 1] = 0.2 + 0.1 * src  # prefer later sources
+    arch = derive(space, {"normal": weights, "reduce": weights})
+    node4 = [edge for edge in arch.cell("normal").edges if edge[1] == 4]
+    assert node4 == [(3, 4, "sep_conv_3x3"), (2, 4, "max_pool_3x3")]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_arch_string_and_genotype_round_trips(seed):
+    """Derived architectures written as NB201 arch strings / DARTS genotypes read back equal."""
+    nb201 = load(SPACES / "nb201.nas")
+    arch = derive(nb201, random_weights(nb201, seed))
+    assert from_nb201(to_nb201(arch)) == arch
+    darts = load(SPACES / "darts.nas")
+    arch = derive(darts, random_weights(darts, seed))
+    assert from_genotype(to_genotype(arch, darts), darts) == arch
+
+
+def test_malformed_arch_strings_are_user_errors():
+    """A wrong arch string or genotype is a clear error, never a traceback."""
+    with pytest.raises(NasError, match="not a NAS-Bench-201 arch string"):
+        from_nb201("|nor_conv_3x3~0|+|oops|")
+    with pytest.raises(NasError, match="not a DARTS genotype"):
+        from_genotype("Genotype(normal=[", load(SPACES / "darts.nas"))
+
+
+@pytest.mark.parametrize("name", ["nb201", "darts", "darts_large"])
+def test_derived_nas_files_load_with_one_candidate_per_edge(name, tmp_path):
+    """A derived architecture written as .nas is a stand-alone space with one candidate on
+    each kept edge, and deriving it again gives the same architecture."""
+    space = load(SPACES / f"{name}.nas")
+    arch = derive(space, random_weights(space, 1))
+    path = tmp_path / "derived.nas"
+    path.write_text(derived_text(space.programs, arch))
+    derived = load(path)
+    for kind in derived.cell_kinds:
+        assert all(len(names) == 1 for _, _, names in kind.edges)
+        assert derived.architecture_count() == 1
+    ones = {kind.name: [[1.0] for _ in kind.edges] for kind in derived.cell_kinds}
+    again = derive(derived, ones)
+    assert {c.kind: sorted(c.edges) for c in again.cells} == \
+        {c.kind: sorted(c.edges) for c in arch.cells}
