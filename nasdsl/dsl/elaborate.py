@@ -21,6 +21,7 @@ from nasdsl.errors import Location, NasCheckError, NasError, NasErrors, did_you_
 # Any module may be marked search_only=true: it exists in the supernet, not in a derived
 # network (DARTS appends a BN to pools only while searching).
 SEARCH_ONLY = Attr(bool, False)
+MAX_VALUE = 10**12
 NOMINAL_CHANNELS = 16  # channels at which an op no cell uses is checked
 MAX_CHAIN_DEPTH = 100  # chains inside chains; deeper would exhaust Python's recursion limit
 COMBINE_RULES = ("sum",)
@@ -165,8 +166,10 @@ class Elaborator:
 
     def evaluate(self, expr: S.Expr, env: dict[str, int | bool]):
         """The value of an expression, or None after reporting why it has none."""
-        if isinstance(expr, (S.Number, S.Bool)):
+        if isinstance(expr, S.Bool):
             return expr.value
+        if isinstance(expr, S.Number):
+            return self.bounded(expr.value, expr)
         if isinstance(expr, S.Var):
             if expr.name in env:
                 return env[expr.name]
@@ -187,7 +190,16 @@ class Elaborator:
                 self.error(f"{left} / {right} is not a whole number", expr.at)
                 return None
             return left // right
-        return {"+": left + right, "-": left - right, "*": left * right}[expr.op]
+        return self.bounded({"+": left + right, "-": left - right, "*": left * right}[expr.op],
+                            expr)
+
+    def bounded(self, value: int, expr: S.Expr) -> int | None:
+        """No size, channel count or repeat in a network comes near 10^12; larger values are
+        mistakes (and would be slow to print)."""
+        if abs(value) > MAX_VALUE:
+            self.error("value too large: numbers in a space stay below 10^12", expr.at)
+            return None
+        return value
 
     # --- chains of modules ---------------------------------------------------------------------
 

@@ -23,10 +23,10 @@ def shipped_space_names() -> list[str]:
 def resolve(name_or_path: str) -> Path:
     """A path as given, or the shipped space of that name (`nb201` -> spaces/nb201.nas)."""
     path = Path(name_or_path)
-    if path.is_file():
+    if _is_file(path):
         return path
     shipped = shipped_spaces_dir() / f"{path.stem}.nas"
-    if path.parent == Path(".") and path.suffix in ("", ".nas") and shipped.is_file():
+    if path.parent == Path(".") and path.suffix in ("", ".nas") and _is_file(shipped):
         return shipped
     names = shipped_space_names()
     hint = did_you_mean(path.stem, names) or f"shipped spaces: {', '.join(names)}"
@@ -89,6 +89,13 @@ def read_sources(root_path: Path) -> Sources:
 
 def _import_target(importer: Path, name: str) -> Path | None:
     for candidate in (importer.parent / name, shipped_spaces_dir() / name):
-        if candidate.is_file():
+        if _is_file(candidate):
             return candidate
     return None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system, say
+        return False

@@ -540,3 +540,18 @@ def test_search_settings_after_cells_are_an_error(tmp_path):
     assert (error.location.line, error.location.column) == (35, 5)
     assert error.message == "search settings must come before the first 'cells' statement"
     assert error.hint == "move this line up: it applies to every cell"
+
+
+def test_huge_numbers_are_a_located_error(tmp_path):
+    """A product of huge numbers is reported as too large, not a crash printing it."""
+    text = edit("op pool = avg_pool(kernel=3)",
+                "op pool = avg_pool(kernel=1" + "0" * 2200 + " * 1" + "0" * 2200 + ")")
+    errors = errors_in(tmp_path, text)
+    assert errors[0].message == "value too large: numbers in a space stay below 10^12"
+    assert (errors[0].location.line, errors[0].location.column) == (9, 27)
+
+
+def test_an_import_name_too_long_for_the_file_system(tmp_path):
+    """An import whose name the file system refuses is an import not found, not an OSError."""
+    error = the_error(tmp_path, 'import "' + "a" * 300 + '"\n' + BASE)
+    assert error.message == f"imported file not found: {'a' * 300}"

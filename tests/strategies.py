@@ -1,0 +1,607 @@
+"""Hypothesis strategies for the property tests; the project keeps every strategy here.
+
+Sections, from small to large:
+  names and expressions     identifiers(), any_exprs(), exprs(value, env)
+  any syntax tree           any_programs(): grammatical, meaningless (print/parse round trip)
+  valid definitions         chains(), ops(chains), cell_kinds(ops): each with the facts a
+                            user of it needs, so that larger strategies stay valid
+  valid programs            programs(): print, then `load`, succeeds
+  text                      grammar_texts(), mutations(text): inputs for "only NasError" tests
+
+A valid definition is drawn together with its facts (a `Drawn...` record) rather than checked
+after the fact: filtering random trees for validity would reject nearly all of them. Helpers
+`_name(draw, ...)` are plain functions that composite strategies call with their `draw`:
+building a strategy object for every part of every example costs more than the drawing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+from hypothesis import strategies as st
+from hypothesis.extra.lark import from_lark
+
+from nasdsl.dsl import syntax as S
+from nasdsl.dsl.modules import KINDS
+from nasdsl.grammar import lark_parser
+
+# --- names and expressions -------------------------------------------------------------------
+
+KEYWORDS = tuple(sorted(t.pattern.value for t in lark_parser().terminals
+                        if t.pattern.type == "str" and t.pattern.value.isidentifier()))
+# The lexer is contextual, and these two are the only keywords the grammar accepts where it
+# also accepts a name (in an expression, where they are booleans). Any other keyword used as a
+# name reads back as that name.
+_BOOLEANS = ("true", "false")
+
+_IDENTIFIERS = st.one_of(
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,7}", fullmatch=True),
+    st.sampled_from(KEYWORDS),
+).filter(lambda name: name not in _BOOLEANS)
+
+
+def identifiers() -> st.SearchStrategy[str]:
+    """Names the grammar reads back as names anywhere, keywords included."""
+    return _IDENTIFIERS
+
+
+def _fresh(draw, taken) -> str:
+    """A name not in `taken` (lengthened until it is not: rejecting it would waste the draw)."""
+    name = draw(_IDENTIFIERS)
+    while name in taken:
+        name += "_"
+    return name
+
+
+def any_exprs() -> st.SearchStrategy[S.Expr]:
+    """Expressions of any shape: numbers, booleans, names, + - * / nested."""
+    leaves = st.one_of(st.builds(S.Number, st.integers(0, 10**6)),
+                       st.builds(S.Bool, st.booleans()),
+                       st.builds(S.Var, identifiers()))
+    return st.recursive(leaves, lambda inner: st.builds(S.BinOp, st.sampled_from("+-*/"),
+                                                        inner, inner), max_leaves=8)
+
+
+@st.composite
+def exprs(draw, value: int, env: Mapping[str, int] | None = None, depth: int = 2) -> S.Expr:
+    """An expression worth `value` (at least 0): numbers, the names of `env` and + - * / with
+    exact division, up to `depth` operators deep. Every part is worth at least 0 too."""
+    return _expr(draw, value, env or {}, depth)
+
+
+def _expr(draw, value: int, env: Mapping[str, int], depth: int) -> S.Expr:
+    equal = sorted(name for name, worth in env.items() if worth == value)
+    shapes = ["number"] + ["name"] * bool(equal)
+    if depth > 0:
+        shapes += ["+", "-", "*", "/"] + ["name +- number"] * bool(env)
+    shape = draw(st.sampled_from(shapes))
+
+    def part(worth: int) -> S.Expr:
+        return _expr(draw, worth, env, depth - 1)
+
+    if shape == "number":
+        return S.Number(value)
+    if shape == "name":
+        return S.Var(draw(st.sampled_from(equal)))
+    if shape == "+":
+        left = draw(st.integers(0, value))
+        return S.BinOp("+", part(left), part(value - left))
+    if shape == "-":
+        right = draw(st.integers(0, 3))
+        return S.BinOp("-", part(value + right), part(right))
+    if shape == "*":
+        if value == 0:
+            factors = [0, draw(st.integers(0, 3))]
+            left, right = draw(st.permutations(factors))
+        else:
+            left = draw(st.sampled_from([d for d in range(1, value + 1) if value % d == 0]))
+            right = value // left
+        return S.BinOp("*", part(left), part(right))
+    if shape == "/":
+        right = draw(st.integers(1, 3))
+        return S.BinOp("/", part(value * right), part(right))
+    name = draw(st.sampled_from(sorted(env)))
+    if value >= env[name]:
+        return S.BinOp("+", S.Var(name), part(value - env[name]))
+    return S.BinOp("-", S.Var(name), part(env[name] - value))
+
+
+# --- any syntax tree ---------------------------------------------------------------------------
+
+def _small_lists(elements, min_size=0, max_size=3) -> st.SearchStrategy[tuple]:
+    return st.lists(elements, min_size=min_size, max_size=max_size).map(tuple)
+
+
+def any_calls() -> st.SearchStrategy[S.Call]:
+    """A call of any name with any keyword arguments."""
+    return st.builds(S.Call, identifiers(), _small_lists(st.builds(S.Arg, identifiers(),
+                                                                   any_exprs())))
+
+
+def any_chains() -> st.SearchStrategy[tuple[S.Call, ...]]:
+    """One to three calls joined by '->'."""
+    return _small_lists(any_calls(), min_size=1)
+
+
+def _any_refs() -> st.SearchStrategy[tuple[S.Ref, ...]]:
+    return _small_lists(st.builds(S.Ref, identifiers()), min_size=1)
+
+
+def _any_edge() -> st.SearchStrategy[S.EdgeRef]:
+    return st.builds(S.EdgeRef, st.integers(0, 20), st.integers(0, 20))
+
+
+def _any_cell_statements() -> st.SearchStrategy[S.CellStmt]:
+    counts = st.integers(0, 20)
+    return st.one_of(
+        st.builds(S.Inputs, counts),
+        st.builds(S.Nodes, counts),
+        st.builds(S.Preprocess, any_chains(), st.booleans()),
+        st.builds(S.Reduction),
+        st.builds(S.Edges, st.none() | _small_lists(_any_edge(), min_size=1)),
+        st.builds(S.Candidates, _any_refs()),
+        st.builds(S.EdgeOverride, _any_edge(), _any_refs()),
+        st.builds(S.Combine, st.builds(S.Ref, identifiers())),
+        st.builds(S.Output, st.builds(S.Ref, identifiers())),
+        st.builds(S.Derive, st.none() | counts, _small_lists(st.builds(S.Ref, identifiers()))),
+    )
+
+
+def _any_network_statements() -> st.SearchStrategy[S.NetStmt]:
+    return st.one_of(
+        st.builds(S.Let, identifiers(), any_exprs()),
+        st.builds(S.Input, _small_lists(st.builds(S.Arg, identifiers(), any_exprs()))),
+        st.builds(S.Search, any_calls()),
+        st.builds(S.Stem, any_chains()),
+        st.builds(S.Cells, st.builds(S.Ref, identifiers()), any_exprs(), any_exprs()),
+        st.builds(S.Layer, any_chains()),
+        st.builds(S.Head, any_chains()),
+    )
+
+
+def _any_op_forms() -> st.SearchStrategy[tuple[S.StrideForm, ...]]:
+    # `op x = chain` is the one form for any stride; a block lists forms by stride.
+    anywhere = st.builds(S.StrideForm, st.none(), any_chains()).map(lambda form: (form,))
+    by_stride = _small_lists(st.builds(S.StrideForm, st.integers(0, 9), any_chains()),
+                             min_size=1)
+    return anywhere | by_stride
+
+
+def any_definitions() -> st.SearchStrategy[S.Definition]:
+    """Any top-level definition; statements in any number and order."""
+    paths = st.text(st.characters(exclude_characters='"\n'), max_size=12)
+    return st.one_of(
+        st.builds(S.Import, paths),
+        st.builds(S.ChainDef, identifiers(),
+                  _small_lists(st.builds(S.Param, identifiers(), st.none() | any_exprs())),
+                  any_chains()),
+        st.builds(S.OpDef, identifiers(), _any_op_forms()),
+        st.builds(S.CellDef, identifiers(), _small_lists(_any_cell_statements(), max_size=6)),
+        st.builds(S.NetworkDef, identifiers(),
+                  _small_lists(_any_network_statements(), max_size=6)),
+    )
+
+
+def any_programs() -> st.SearchStrategy[S.Program]:
+    """Syntax trees the grammar can write, meaning anything or nothing."""
+    return st.builds(S.Program, _small_lists(any_definitions(), max_size=6))
+
+
+# --- valid definitions -------------------------------------------------------------------------
+
+# The values an attribute may take, by domain. A `half` h stands for the kernel 2 * h + 1, so
+# that chain bodies also compute with their parameters.
+DOMAINS = {"kernel": (1, 3, 5), "half": (0, 1, 2), "dilation": (1, 2), "flag": (False, True)}
+
+# The basic modules an op may use, with (attribute, domain, required). None of them sets a
+# stride or an out: an op keeps its cell's channels and takes the stride of its edge.
+OP_MODULES = {
+    "relu": (),
+    "identity": (),
+    "zero": (),
+    "conv": (("kernel", "kernel", True), ("dilation", "dilation", False),
+             ("depthwise", "flag", False)),
+    "bn": (("affine", "flag", False), ("track_running_stats", "flag", False),
+           ("search_only", "flag", False)),
+    "avg_pool": (("kernel", "kernel", True), ("count_include_pad", "flag", False)),
+    "max_pool": (("kernel", "kernel", True),),
+}
+# Modules that take the stride of a stride-2 edge (factorized_reduce strides by itself).
+STRIDE_CAPABLE = frozenset({"conv", "avg_pool", "max_pool", "zero"})
+
+
+@attrs.define
+class _Scope:
+    """Where a value is written: `env` holds the names it may use (a network's lets); in a
+    chain body `params` holds the parameters so far, name -> (domain, default), and a value
+    may become a new one. Elsewhere (ops, preprocessing) `params` is None."""
+
+    env: dict[str, int] = attrs.Factory(dict)
+    params: dict[str, tuple[str, S.Expr | None]] | None = None
+
+
+@attrs.frozen
+class DrawnChain:
+    """A chain definition and what a call of it needs: its parameters, name -> (domain,
+    default or None), and whether it can take an edge's stride. Its modules keep channels."""
+
+    definition: S.ChainDef
+    params: dict[str, tuple[str, S.Expr | None]]
+    stride_capable: bool
+
+
+@attrs.frozen
+class DrawnOp:
+    """An op definition; valid at stride 1, and at stride 2 when `stride2`. `factorized`
+    when its stride-2 form is a factorized_reduce (which needs even channels)."""
+
+    definition: S.OpDef
+    stride2: bool
+    factorized: bool
+
+
+@attrs.frozen
+class DrawnKind:
+    """A cell kind without its preprocess statements, which depend on where the network
+    places it (see `_cell_def`)."""
+
+    name: str
+    inputs: int
+    nodes: int
+    reduction: bool
+    concat: bool
+    needs_even_channels: bool
+    statements: tuple[S.CellStmt, ...]
+
+
+def _constant(draw, domain: str, env: Mapping[str, int]) -> S.Expr:
+    value = draw(st.sampled_from(DOMAINS[domain]))
+    return S.Bool(value) if isinstance(value, bool) else _expr(draw, value, env, 2)
+
+
+def _param_use(draw, domain: str, params: dict) -> S.Expr:
+    """A use of a chain parameter of `domain`: an existing one, or a new one recorded."""
+    if domain == "kernel" and draw(st.booleans()):
+        half = _param_use(draw, "half", params)
+        return S.BinOp("+", S.BinOp("*", S.Number(2), half), S.Number(1))
+    same = sorted(name for name, (kind, _) in params.items() if kind == domain)
+    if same and draw(st.booleans()):
+        return S.Var(draw(st.sampled_from(same)))
+    name = _fresh(draw, params)
+    default = _constant(draw, domain, {}) if draw(st.booleans()) else None
+    params[name] = (domain, default)
+    return S.Var(name)
+
+
+def _value(draw, domain: str, scope: _Scope) -> S.Expr:
+    if scope.params is not None and draw(st.booleans()):
+        return _param_use(draw, domain, scope.params)
+    return _constant(draw, domain, scope.env)
+
+
+def _shuffled(draw, items) -> tuple:
+    return tuple(draw(st.permutations(items))) if len(items) > 1 else tuple(items)
+
+
+def _module_call(draw, kind: str, scope: _Scope, stride: S.Expr | None = None) -> S.Call:
+    args = [S.Arg(attribute, _value(draw, domain, scope))
+            for attribute, domain, required in OP_MODULES[kind] if required or draw(st.booleans())]
+    if stride is not None:
+        args.append(S.Arg("stride", stride))
+    return S.Call(kind, _shuffled(draw, args))
+
+
+def _chain_call(draw, chain: DrawnChain, scope: _Scope) -> S.Call:
+    args = [S.Arg(name, _value(draw, domain, scope))
+            for name, (domain, default) in chain.params.items()
+            if default is None or draw(st.booleans())]
+    return S.Call(chain.definition.name, _shuffled(draw, args))
+
+
+def _capable(part) -> bool:
+    return part.stride_capable if isinstance(part, DrawnChain) else part in STRIDE_CAPABLE
+
+
+def _body(draw, chains: list[DrawnChain], scope: _Scope, max_size: int = 3,
+          stride_capable: bool = False) -> tuple[tuple[S.Call, ...], bool]:
+    """A channel-keeping chain of basic modules and chain calls, and whether it can take a
+    stride. With `stride_capable` it can, and sometimes says so: its first module gets an
+    explicit stride=2 (for a `stride 2:` form)."""
+    parts = draw(st.lists(st.sampled_from([*OP_MODULES, *chains]), min_size=1,
+                          max_size=max_size))
+    if stride_capable and not any(_capable(part) for part in parts):
+        parts.insert(draw(st.integers(0, len(parts))),
+                     draw(st.sampled_from(sorted(STRIDE_CAPABLE))))
+    calls = []
+    for index, part in enumerate(parts):
+        if isinstance(part, DrawnChain):
+            calls.append(_chain_call(draw, part, scope))
+        else:
+            explicit = (stride_capable and index == 0 and part in STRIDE_CAPABLE
+                        and draw(st.booleans()))
+            calls.append(_module_call(draw, part, scope,
+                                      _expr(draw, 2, {}, 1) if explicit else None))
+    return tuple(calls), any(_capable(part) for part in parts)
+
+
+@st.composite
+def chains(draw, max_size: int = 3) -> list[DrawnChain]:
+    """Chain definitions with parameters (some with defaults), each calling only chains
+    drawn before it, so that no chain calls itself."""
+    drawn: list[DrawnChain] = []
+    for _ in range(draw(st.integers(0, max_size))):
+        name = _fresh(draw, {*KINDS, *(chain.definition.name for chain in drawn)})
+        params: dict[str, tuple[str, S.Expr | None]] = {}
+        body, capable = _body(draw, drawn, _Scope(params=params), max_size=4)
+        order = _shuffled(draw, sorted(params))
+        definition = S.ChainDef(name, tuple(S.Param(p, params[p][1]) for p in order), body)
+        drawn.append(DrawnChain(definition, params, capable))
+    return drawn
+
+
+def _factorized_form(draw, chains: list[DrawnChain]) -> tuple[S.Call, ...]:
+    """factorized_reduce, perhaps followed by more: once it has strided, nothing else does."""
+    flags = [S.Arg(attribute, S.Bool(draw(st.booleans())))
+             for attribute in ("affine", "track_running_stats") if draw(st.booleans())]
+    rest = _body(draw, chains, _Scope())[0] if draw(st.booleans()) else ()
+    return (S.Call("factorized_reduce", tuple(flags)), *rest)
+
+
+@st.composite
+def ops(draw, chains: list[DrawnChain], min_size: int = 1, max_size: int = 4) -> list[DrawnOp]:
+    """Op definitions: one chain for any stride, or `stride 1:` / `stride 2:` forms."""
+    names = draw(st.lists(identifiers(), min_size=min_size, max_size=max_size, unique=True))
+    drawn = []
+    for name in names:
+        body, capable = _body(draw, chains, _Scope())
+        shape = draw(st.sampled_from(["any stride", "stride 1 only", "both strides"]))
+        if shape == "any stride":
+            drawn.append(DrawnOp(S.OpDef(name, (S.StrideForm(None, body),)), capable, False))
+        elif shape == "stride 1 only":
+            drawn.append(DrawnOp(S.OpDef(name, (S.StrideForm(1, body),)), False, False))
+        else:
+            factorized = draw(st.booleans())
+            strided = (_factorized_form(draw, chains) if factorized else
+                       _body(draw, chains, _Scope(), stride_capable=True)[0])
+            forms = _shuffled(draw, [S.StrideForm(1, body), S.StrideForm(2, strided)])
+            drawn.append(DrawnOp(S.OpDef(name, forms), True, factorized))
+    return drawn
+
+
+def _refs(names) -> tuple[S.Ref, ...]:
+    return tuple(S.Ref(name) for name in names)
+
+
+def _op_names(draw, usable: list[DrawnOp]) -> tuple[str, ...]:
+    chosen = draw(st.lists(st.sampled_from([op.definition.name for op in usable]), min_size=1,
+                           max_size=len(usable), unique=True))
+    return tuple(chosen)
+
+
+def _edge_pairs(draw, inputs: int, nodes: int) -> list[tuple[int, int]] | None:
+    """None for `edges all`, else a list in which every intermediate node has an input."""
+    if draw(st.booleans()):
+        return None
+    pairs = [(src, dst) for dst in range(inputs, inputs + nodes)
+             for src in sorted(draw(st.sets(st.integers(0, dst - 1), min_size=1)))]
+    return list(_shuffled(draw, pairs))
+
+
+def _derive(draw, pairs, sets, inputs: int, nodes: int) -> S.Derive:
+    """`derive all` or `top k` with k at most the fewest inputs of a node, excluding ops so
+    that every edge keeps a candidate."""
+    fewest = min(sum(1 for _, dst in pairs if dst == node)
+                 for node in range(inputs, inputs + nodes))
+    top = draw(st.none() | st.integers(1, fewest))
+    names = sorted({name for names in sets.values() for name in names})
+    exclude = draw(st.lists(st.sampled_from(names), unique=True, max_size=2))
+    for names in sets.values():
+        if all(name in exclude for name in names):
+            exclude.remove(names[0])
+    return S.Derive(top, _refs(exclude))
+
+
+@st.composite
+def cell_kinds(draw, ops: list[DrawnOp], name: str, reduction: bool) -> DrawnKind:
+    """A cell kind using `ops`: 1 or 2 inputs, 1 to 4 nodes, all edges or a list, per-edge
+    candidate sets, any output and derivation rule. A reduction cell puts only stride-2
+    capable ops on the edges that leave its inputs."""
+    inputs = draw(st.integers(1, 2))
+    nodes = draw(st.integers(1, 4))
+    listed = _edge_pairs(draw, inputs, nodes)
+    pairs = listed if listed is not None else [(src, dst) for dst in range(inputs, inputs + nodes)
+                                              for src in range(dst)]
+    strided = [op for op in ops if op.stride2] if reduction else ops
+    candidates = _op_names(draw, strided)
+    statements: list[S.CellStmt] = [S.Nodes(nodes), S.Candidates(_refs(candidates))]
+    if inputs != 1 or draw(st.booleans()):
+        statements.append(S.Inputs(inputs))
+    if reduction:
+        statements.append(S.Reduction())
+    if listed is not None:
+        statements.append(S.Edges(tuple(S.EdgeRef(src, dst) for src, dst in listed)))
+    elif draw(st.booleans()):
+        statements.append(S.Edges(None))
+    sets = {pair: candidates for pair in pairs}
+    for src, dst in draw(st.lists(st.sampled_from(pairs), max_size=3, unique=True)):
+        sets[(src, dst)] = _op_names(draw, strided if src < inputs else ops)
+        statements.append(S.EdgeOverride(S.EdgeRef(src, dst), _refs(sets[(src, dst)])))
+    if draw(st.booleans()):
+        statements.append(S.Combine(S.Ref("sum")))
+    output = draw(st.sampled_from([None, "last", "concat"]))
+    if output is not None:
+        statements.append(S.Output(S.Ref(output)))
+    if draw(st.booleans()):
+        statements.append(_derive(draw, pairs, sets, inputs, nodes))
+    strided_names = {name for (src, _), names in sets.items() if src < inputs for name in names}
+    factorized = reduction and any(op.factorized and op.definition.name in strided_names
+                                   for op in ops)
+    return DrawnKind(name, inputs, nodes, reduction, output == "concat",
+                     inputs == 2 or factorized, tuple(statements))
+
+
+# --- valid programs ----------------------------------------------------------------------------
+
+_PREPROCESS = (S.Call("relu"), S.Call("conv", (S.Arg("kernel", S.Number(1)),)), S.Call("bn"))
+_PREPROCESS_REDUCED = (S.Call("factorized_reduce"),)
+_EVEN_CHANNELS = (2, 4, 6, 8, 12, 16)
+_IMAGE = {"channels": (1, 3), "size": (8, 16, 32)}
+
+
+def _network(draw, kinds: list[DrawnKind], chains: list[DrawnChain]
+             ) -> tuple[S.NetworkDef, set[str]]:
+    """A network using every kind, and the names of the kinds whose inputs arrive at other
+    channels than their own, so that they need a `preprocess`.
+
+    It follows (channels, size) stage by stage as the elaborator does. Sizes are powers of two
+    and every stage halves at most once, so a cell's inputs differ at most twofold in size.
+    """
+    body: list[S.NetStmt] = []
+    env: dict[str, int] = {}
+    for _ in range(draw(st.integers(0, 3))):
+        name = _fresh(draw, {"classes", *env})
+        value = draw(st.integers(1, 16))
+        body.append(S.Let(name, _expr(draw, value, env, 2)))
+        env[name] = value
+    classes = draw(st.integers(1, 10))
+    body.append(S.Let("classes", _expr(draw, classes, env, 2)))
+    env["classes"] = classes
+
+    image = {"channels": 3, "size": 32}
+    if draw(st.booleans()):
+        given = draw(st.lists(st.sampled_from(sorted(_IMAGE)), min_size=1, unique=True))
+        args = []
+        for name in given:
+            image[name] = draw(st.sampled_from(_IMAGE[name]))
+            args.append(S.Arg(name, _expr(draw, image[name], env, 2)))
+        body.append(S.Input(tuple(args)))
+    if draw(st.booleans()):
+        flags = draw(st.lists(st.sampled_from(["affine", "track_running_stats"]), unique=True))
+        body.append(S.Search(S.Call("bn", tuple(S.Arg(flag, S.Bool(draw(st.booleans())))
+                                                for flag in flags))))
+
+    stem_channels = draw(st.integers(1, 16))
+    conv = S.Call("conv", _shuffled(draw, [
+        S.Arg("kernel", _expr(draw, draw(st.sampled_from(DOMAINS["kernel"])), env, 2)),
+        S.Arg("out", _expr(draw, stem_channels, env, 2))]))
+    after = draw(st.lists(st.sampled_from([S.Call("bn"), S.Call("relu")]), max_size=2))
+    body.append(S.Stem((conv, *after)))
+    history = [(stem_channels, image["size"])]  # (channels, size) after each stage
+
+    needs_preprocess: set[str] = set()
+    extra = draw(st.lists(st.sampled_from([*kinds, "resnet_block", *chains]), max_size=3))
+    for stage in _shuffled(draw, [*kinds, *extra]):
+        channels, size = history[-1]
+        if stage == "resnet_block":
+            out, stride = draw(st.integers(1, 16)), draw(st.sampled_from([1, 2]))
+            args = [S.Arg("out", _expr(draw, out, env, 2)),
+                    S.Arg("stride", _expr(draw, stride, env, 2))]
+            body.append(S.Layer((S.Call("resnet_block", _shuffled(draw, args)),)))
+            history.append((out, -(-size // stride)))
+        elif isinstance(stage, DrawnChain):
+            body.append(S.Layer((_chain_call(draw, stage, _Scope(env)),)))
+            history.append((channels, size))
+        else:
+            count = draw(st.integers(1, 2))
+            channels = draw(st.sampled_from(_EVEN_CHANNELS) if stage.needs_even_channels
+                            else st.integers(1, 16))
+            body.append(S.Cells(S.Ref(stage.name), _expr(draw, count, env, 2),
+                                _expr(draw, channels, env, 2)))
+            for _ in range(count):
+                arriving = ([history[0]] * stage.inputs + history)[-stage.inputs:]
+                size = arriving[-1][1]
+                if any(c_in != channels for c_in, s_in in arriving if s_in == size):
+                    needs_preprocess.add(stage.name)
+                history.append((channels * (stage.nodes if stage.concat else 1),
+                                -(-size // 2) if stage.reduction else size))
+
+    before = draw(st.lists(st.sampled_from([S.Call("bn"), S.Call("relu")]), max_size=2))
+    body.append(S.Head((*before, S.Call("global_avg_pool"),
+                        S.Call("linear", (S.Arg("out", S.Var("classes")),)))))
+    return S.NetworkDef(draw(identifiers()), tuple(body)), needs_preprocess
+
+
+def _cell_def(draw, kind: DrawnKind, needs_preprocess: bool) -> S.CellDef:
+    statements = list(kind.statements)
+    # Two inputs may arrive at other channels or twice the size (after a reduction).
+    if kind.inputs == 2 or needs_preprocess or draw(st.booleans()):
+        statements.append(S.Preprocess(_PREPROCESS))
+    if kind.inputs == 2:
+        statements.append(S.Preprocess(_PREPROCESS_REDUCED, reduced=True))
+    return S.CellDef(kind.name, _shuffled(draw, statements))
+
+
+@st.composite
+def programs(draw) -> S.Program:
+    """Whole spaces that `load` accepts: chains with parameters, ops, one or two cell kinds
+    (perhaps a reduction cell), and a network placing them, in any order in the file."""
+    drawn_chains = draw(chains())
+    drawn_ops = draw(ops(drawn_chains))
+    can_reduce = any(op.stride2 for op in drawn_ops)
+    names = draw(st.lists(identifiers(), min_size=1, max_size=2, unique=True))
+    kinds = [draw(cell_kinds(drawn_ops, name, can_reduce and draw(st.booleans())))
+             for name in names]
+    network, needs_preprocess = _network(draw, kinds, drawn_chains)
+    items = [*(chain.definition for chain in drawn_chains), *(op.definition for op in drawn_ops),
+             *(_cell_def(draw, kind, kind.name in needs_preprocess) for kind in kinds), network]
+    return S.Program(_shuffled(draw, items))
+
+
+def used_cell_kinds(program: S.Program) -> set[str]:
+    """The cell kinds the network of a program places."""
+    return {stmt.cell.name for item in program.items if isinstance(item, S.NetworkDef)
+            for stmt in item.body if isinstance(stmt, S.Cells)}
+
+
+# --- text --------------------------------------------------------------------------------------
+
+# Names and numbers from_lark may write: short, and mostly ones the checker knows, so that many
+# grammatical texts reach the checker and the elaborator instead of stopping at 'unknown name'.
+_TEXT_NAMES = ("a", "b", "c", "x", "C", "classes", "sum", "last", "concat", "none", "all", "true",
+               *KINDS, "kernel", "stride", "dilation", "groups", "depthwise", "out", "affine",
+               "track_running_stats", "count_include_pad", "search_only", "channels", "size")
+_TEXT_NUMBERS = ("1", "2", "0", "3", "5", "16")
+# "space.nas" is the file the tests write the text to: importing it is a cycle.
+_TEXT_PATHS = ('"darts_ops.nas"', '"space.nas"', '"missing.nas"', '""')
+
+
+def _spaced(words) -> st.SearchStrategy[str]:
+    # Mostly a space after each token; sometimes none, which glues words together.
+    return st.builds(lambda word, gap: word + gap, st.sampled_from(words),
+                     st.sampled_from([" ", " ", " ", "\n", ""]))
+
+
+def grammar_texts() -> st.SearchStrategy[str]:
+    """Texts the grammar generates (hypothesis.extra.lark), with short names, small numbers,
+    comments and whitespace of every kind."""
+    parser = lark_parser()
+    explicit = {t.name: _spaced([t.pattern.value]) for t in parser.terminals
+                if t.pattern.type == "str"}
+    explicit.update(
+        NAME=_spaced(_TEXT_NAMES),
+        INT=_spaced(_TEXT_NUMBERS),
+        STRING=_spaced(_TEXT_PATHS),
+        WS=st.sampled_from([" ", "\n", "\t", "\r\n", "\f"]),
+        COMMENT=st.from_regex(r"#[^\n]{0,8}", fullmatch=True).map(lambda text: text + "\n"),
+    )
+    return from_lark(parser, explicit=explicit)
+
+
+@st.composite
+def mutations(draw, text: str, max_slice: int = 40) -> str:
+    """`text` after one to three edits, each deleting a random slice of characters,
+    duplicating it, or swapping it with the slice that follows."""
+    for _ in range(draw(st.integers(1, 3))):
+        start = draw(st.integers(0, len(text)))
+        end = draw(st.integers(start, min(len(text), start + max_slice)))
+        piece = text[start:end]
+        edit = draw(st.sampled_from(["delete", "duplicate", "swap"]))
+        if edit == "delete":
+            text = text[:start] + text[end:]
+        elif edit == "duplicate":
+            text = text[:end] + piece + text[end:]
+        else:
+            after = draw(st.integers(end, min(len(text), end + max_slice)))
+            text = text[:start] + text[end:after] + piece + text[after:]
+    return text
