@@ -605,3 +605,115 @@ def mutations(draw, text: str, max_slice: int = 40) -> str:
             after = draw(st.integers(end, min(len(text), end + max_slice)))
             text = text[:start] + text[end:after] + piece + text[after:]
     return text
+
+
+# --- candidate sets for the simplifier ----------------------------------------------------------
+#
+# Random edges built directly in the IR: 2 to 8 candidate ops of up to 8 modules at one
+# channel count and stride, with planted shared prefixes, suffixes and middles, so that every
+# rewrite rule has something to find.
+
+
+@attrs.frozen
+class CandidateSet:
+    ops: tuple  # tuple[nasdsl.dsl.space.Op, ...]
+    channels: int
+    stride: int
+
+
+def _edge_module(draw, channels: int):
+    """One channel-preserving module at stride 1 (the edge's stride is placed later)."""
+    from nasdsl.dsl import modules as M
+    kind = draw(st.sampled_from(["relu", "conv", "conv", "dwconv", "bn", "avg_pool", "max_pool",
+                                 "identity"]))
+    if kind == "relu":
+        return M.ReLU()
+    if kind in ("conv", "dwconv"):
+        kernel = draw(st.sampled_from([1, 3, 5]))
+        dilation = draw(st.sampled_from([1, 2])) if kernel > 1 else 1
+        groups = channels if kind == "dwconv" else 1
+        return M.Conv(channels, channels, kernel, 1, dilation, groups, draw(st.booleans()))
+    if kind == "bn":
+        return M.BatchNorm(channels, draw(st.booleans()), draw(st.booleans()))
+    if kind == "avg_pool":
+        return M.AvgPool(draw(st.sampled_from([1, 3])), 1, draw(st.booleans()))
+    if kind == "max_pool":
+        return M.MaxPool(3, 1)
+    return M.Identity()
+
+
+def _shareable_run(draw, channels: int) -> list:
+    """A short run of parameter-free modules, the kind the simplifier may share."""
+    from nasdsl.dsl import modules as M
+    choices = [M.ReLU(), M.BatchNorm(channels, False, draw(st.booleans())), M.MaxPool(3, 1),
+               M.AvgPool(3, 1, draw(st.booleans()))]
+    return draw(st.lists(st.sampled_from(choices), min_size=1, max_size=2))
+
+
+def _place_stride(chain: list, stride: int):
+    """Put the edge's stride on the chain's first stride-capable module, as the language does."""
+    from nasdsl.dsl import modules as M
+    if stride == 1:
+        return chain
+    for index, module in enumerate(chain):
+        if module.stride_capable:
+            chain = list(chain)
+            chain[index] = attrs.evolve(module, stride=stride)
+            return chain
+    # A chain with nothing to stride gets a strided 1x1 conv in front.
+    channels = next(m.channels for m in chain if hasattr(m, "channels")) if any(
+        hasattr(m, "channels") for m in chain) else None
+    return [M.AvgPool(1, stride, True) if channels is None else M.Conv(channels, channels, 1,
+                                                                        stride), *chain]
+
+
+def _linear_core(draw, channels: int) -> list:
+    """A chain that is one kernel: what reparameterization merges once sharing exposes it."""
+    from nasdsl.dsl import modules as M
+    kernel = draw(st.sampled_from([1, 3, 5]))
+    dilation = draw(st.sampled_from([1, 2])) if kernel > 1 else 1
+    bias = draw(st.booleans())
+    form = draw(st.sampled_from(["conv", "separable", "pool", "identity"]))
+    if form == "conv":
+        return [M.Conv(channels, channels, kernel, 1, dilation, 1, bias)]
+    if form == "separable":
+        return [M.Conv(channels, channels, kernel, 1, dilation, channels),
+                M.Conv(channels, channels, 1, bias=bias)]
+    if form == "pool":
+        return [M.AvgPool(3, 1, True)]
+    return []
+
+
+@st.composite
+def candidate_sets(draw, max_candidates: int = 8) -> CandidateSet:
+    """An edge's candidates: chains of up to 8 modules, many with a linear core, with shared
+    prefixes, suffixes and middles planted among random subsets of them."""
+    from nasdsl.dsl import modules as M
+    from nasdsl.dsl.space import Op
+    channels = draw(st.integers(2, 4))
+    stride = draw(st.sampled_from([1, 1, 2]))
+    count = draw(st.integers(2, max_candidates))
+    chains = [_linear_core(draw, channels) if draw(st.booleans()) else
+              [_edge_module(draw, channels) for _ in range(draw(st.integers(0, 4)))]
+              for _ in range(count)]
+    for where in ("prefix", "suffix", "middle"):
+        if draw(st.integers(0, 9)) < 7:
+            run = _shareable_run(draw, channels)
+            members = draw(st.lists(st.integers(0, count - 1), min_size=2, max_size=count,
+                                    unique=True))
+            for member in members:
+                chain = chains[member]
+                if where == "prefix":
+                    chains[member] = run + chain
+                elif where == "suffix":
+                    chains[member] = chain + run
+                else:
+                    cut = draw(st.integers(0, len(chain)))
+                    chains[member] = chain[:cut] + run + chain[cut:]
+    ops = []
+    for index, chain in enumerate(chains):
+        chain = chain[:8]
+        if draw(st.integers(0, 9)) == 0:
+            chain = [M.Zero(1)]
+        ops.append(Op(f"op{index}", tuple(_place_stride(chain, stride))))
+    return CandidateSet(tuple(ops), channels, stride)

@@ -134,10 +134,26 @@ class Plan:
     def exact(self) -> bool:
         return all(rewrite.exact for rewrite in self.rewrites) and not self.tied
 
-    def shares_running_stats(self) -> bool:
-        """True when a shared module keeps running statistics (eval mode then differs)."""
-        return any(module.keeps_running_stats for rewrite in self.rewrites
-                   for module in rewrite.modules if rewrite.rule != "reparam")
+    def mixes_running_stats(self) -> bool:
+        """True when a module that keeps running statistics runs on a mixture: a shared
+        suffix, or a unique part after FMS's first mix. While the weights are soft it
+        accumulates statistics of mixtures, which the naive edge's modules never see, so in
+        eval mode such a plan matches the naive edge only at the vertex it was trained on."""
+        return _stats_after_mix(self.root, mixed=False)
+
+
+def _stats_after_mix(node: Node, mixed: bool) -> bool:
+    if isinstance(node, Apply):
+        return mixed and node.module.keeps_running_stats
+    if isinstance(node, Seq):
+        for step in node.steps:
+            if _stats_after_mix(step, mixed):
+                return True
+            mixed = mixed or isinstance(step, (Mix, Merged))
+        return False
+    if isinstance(node, Mix):
+        return any(_stats_after_mix(branch.node, mixed) for branch in node.branches)
+    return False
 
 
 def naive_plan(ops) -> Plan:

@@ -83,6 +83,40 @@ def _is_exact_to_share_after(modules) -> bool:
     return all(module.linear and not module.batch_dependent for module in modules)
 
 
+def _shape_after(steps) -> tuple[int, int | None, int | None]:
+    """(stride so far, input channels, output channels) of a run of steps from the mix's
+    input; channels are None where no module of the run names them (unchanged)."""
+    stride, c_in, c_out = 1, None, None
+    for step in steps:
+        for apply in _applies(step):
+            stride *= apply.module.stride
+            if c_in is None and hasattr(apply.module, "c_in"):
+                c_in = apply.module.c_in
+            c_out = getattr(apply.module, "c_out", c_out)
+    return stride, c_in, c_out
+
+
+def _applies(node: Node):
+    if isinstance(node, Apply):
+        yield node
+    elif isinstance(node, Seq):
+        for step in node.steps:
+            yield from _applies(step)
+    elif isinstance(node, Mix) and node.branches:  # all branches agree in shape
+        yield from _applies(node.branches[0].node)
+    elif isinstance(node, Merged):
+        yield Apply(Conv(node.c_in, node.c_out, 1, node.stride), -1, -1)
+
+
+def _agree(parts) -> bool:
+    """Whether the parts, all starting at the mix's input, end in tensors of one shape."""
+    shapes = [_shape_after(part) for part in parts]
+    inputs = {c_in for _, c_in, _ in shapes if c_in is not None}
+    known = next(iter(inputs)) if len(inputs) == 1 else None
+    outputs = {known if c_out is None else c_out for _, _, c_out in shapes}
+    return len(inputs) <= 1 and len(outputs) <= 1 and len({s for s, _, _ in shapes}) <= 1
+
+
 def _weighted(mix: Mix) -> bool:
     return all(branch.weight is not None for branch in mix.branches)
 
@@ -110,10 +144,14 @@ def partial_sharing(mix: Mix, options: Options) -> Result:
     groups: dict[tuple[str, Module], list[int]] = {}
     for index, branch in enumerate(mix.branches):
         steps = steps_of(branch.node)
+        if not steps:
+            continue  # an identity has nothing to share
         for side, step in (("prefix", steps[0]), ("suffix", steps[-1])):
             if isinstance(step, Apply) and options.shareable(step.module):
                 groups.setdefault((side, step.module), []).append(index)
-    candidates = [(key, members) for key, members in groups.items() if len(members) >= 2]
+    candidates = [(key, members) for key, members in groups.items() if len(members) >= 2
+                  and (key[0] == "prefix" or
+                       _agree(steps_of(mix.branches[i].node)[:-1] for i in members))]
     if not candidates:
         return None
     (side, module), members = min(
@@ -158,6 +196,8 @@ def floating_sharing(mix: Mix, options: Options) -> Result:
                 break
             length += 1
         members = sorted(at)
+        if not _agree(chains[i][:at[i]] for i in members):
+            continue  # the first mix would sum parts of different shapes
         key = (-len(members), -length, members[0])
         if best is None or key < best[0]:
             best = (key, members, at, length)

@@ -136,3 +136,14 @@ def test_parse_rewrites():
     assert parse_rewrites("none") == frozenset()
     with pytest.raises(NasError, match="unknown rewrite 'fmss'"):
         parse_rewrites("pms,fmss")
+
+
+def test_no_sharing_across_parts_of_different_shapes():
+    """FMS does not share a module that one candidate reaches after its stride and another
+    before it: the first mix would add tensors of different sizes (found by hypothesis)."""
+    from nasdsl.dsl.modules import AvgPool, Conv
+    from nasdsl.dsl.space import Op
+    ops = (Op("a", (ReLU(), Conv(2, 2, 1, stride=2))),
+           Op("b", (AvgPool(1, 2, True), ReLU())))
+    plan = simplify(ops, ("pms", "fms"))
+    assert plan.rewrites == ()
