@@ -17,11 +17,13 @@ extents = st.sampled_from([None, 1, 3, 5])
 
 
 def pair(candidates, rules, max_extent, seed):
-    """A naive edge and the compiled plan, with the same parameters."""
+    """A naive edge and the compiled plan, with the same parameters; every other seed with
+    kernel normalization (Eq. 28) on both."""
     torch.manual_seed(seed)
+    normalize = seed % 2 == 1
     plan = simplify(candidates.ops, rules, Options(max_extent=max_extent))
-    naive = NaiveEdge(candidates.ops).double()
-    planned = PlanEdge(candidates.ops, plan).double()
+    naive = NaiveEdge(candidates.ops, normalize).double()
+    planned = PlanEdge(candidates.ops, plan, normalize).double()
     planned.load_state_dict(naive.state_dict())
     for module in naive.modules():  # BN with non-trivial affine parameters and statistics
         if isinstance(module, torch.nn.BatchNorm2d) and module.affine:
