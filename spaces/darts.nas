@@ -33,14 +33,15 @@ cell reduce {
 
 network darts {
     let C = 16
+    let N = 2  # normal cells a stage: 8 cells in all; the evaluation network has N = 6, C = 36
     let classes = 10
     input(channels=3, size=32)
     search bn(affine=false)
     stem conv(kernel=3, out=3 * C) -> bn
-    cells normal * 2 channels C
+    cells normal * N channels C
     cells reduce * 1 channels 2 * C
-    cells normal * 2 channels 2 * C
+    cells normal * N channels 2 * C
     cells reduce * 1 channels 4 * C
-    cells normal * 2 channels 4 * C
+    cells normal * N channels 4 * C
     head global_avg_pool -> linear(out=classes)
 }

@@ -34,6 +34,11 @@ class NaiveEdge(nn.Module):
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         return sum(w * op(x) for w, op in zip(weights, self.ops))
 
+    @property
+    def is_identity(self) -> bool:
+        """A single candidate that passes its input on unchanged (drop path spares it)."""
+        return len(self.ops) == 1 and all(isinstance(layer, nn.Identity) for layer in self.ops[0])
+
 
 class PlanEdge(NaiveEdge):
     """The same candidates' layers, evaluated as the plan says."""

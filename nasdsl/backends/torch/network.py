@@ -44,14 +44,24 @@ class Cell(nn.Module):
         self._incoming = {node: [(i, e.src) for i, e in enumerate(cell.edges) if e.dst == node]
                           for node in cell.kind.intermediate}
 
+    drop_path = 0.0  # DARTS's drop path on every edge output but identities, in training
+
     def forward(self, inputs: list[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:
         states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
         for node in self.kind.intermediate:
-            states.append(sum(self.edges[i](states[src], weights[i, :len(self.edges[i].ops)])
-                              for i, src in self._incoming[node]))
+            states.append(sum(self._edge(i, states[src], weights) for i, src in self._incoming[node]))
         if self.kind.output == "concat":
             return torch.cat(states[self.kind.inputs:], dim=1)
         return states[-1]
+
+    def _edge(self, index: int, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        edge = self.edges[index]
+        out = edge(x, weights[index, :len(edge.ops)])
+        if self.training and self.drop_path > 0 and not edge.is_identity:
+            keep = 1.0 - self.drop_path
+            mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype)
+            out = out / keep * mask.bernoulli_(keep)
+        return out
 
 
 class Supernet(nn.Module):
@@ -101,6 +111,10 @@ class Supernet(nn.Module):
         return list(self.arch.parameters())
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.features(x, weights)[-1]
+
+    def features(self, x: torch.Tensor, weights: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The output of every stage, the last being the logits."""
         outputs: list[torch.Tensor] = []
         for stage in self.stages:
             if isinstance(stage, Cell):
@@ -109,7 +123,7 @@ class Supernet(nn.Module):
                 outputs.append(stage(inputs, weights[stage.kind.name]))
             else:
                 outputs.append(stage(outputs[-1] if outputs else x))
-        return outputs[-1]
+        return outputs
 
 
 def _widest(kind: IR.CellKind) -> int:

@@ -1,0 +1,67 @@
+"""Derived architectures as stand-alone networks for evaluation training.
+
+A derived space (one candidate on each kept edge, `nasdsl.dsl.derive`) loaded in the eval
+phase builds the reference evaluation networks: NAS-Bench-201's TinyNetwork, DARTS's
+NetworkCIFAR (with C=36, N=6: 20 cells). DARTS's training extras are options here: the
+auxiliary head after the cell at 2/3 of the depth, and drop path on the cells' edges.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nasdsl.backends.torch.network import BuildOptions, Cell, Supernet
+from nasdsl.dsl.space import Space
+
+
+class AuxiliaryHead(nn.Module):
+    """DARTS's AuxiliaryHeadCIFAR, for an 8x8 input."""
+
+    def __init__(self, channels: int, classes: int):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=False), nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
+            nn.Conv2d(channels, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(inplace=False),
+            nn.Conv2d(128, 768, 2, bias=False), nn.BatchNorm2d(768), nn.ReLU(inplace=False))
+        self.classifier = nn.Linear(768, classes)
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
+
+
+class DerivedNetwork(nn.Module):
+    """forward(x) -> logits, or (logits, auxiliary logits) in training with the head on."""
+
+    def __init__(self, space: Space, auxiliary: bool = False, drop_path: float = 0.0,
+                 normalize_kernels: bool = False):
+        super().__init__()
+        for kind in space.cell_kinds:
+            if any(len(names) != 1 for _, _, names in kind.edges):
+                raise ValueError(f"cell '{kind.name}' is not derived: an edge has several ops")
+        self.body = Supernet(space, BuildOptions(simplify=False,
+                                                 normalize_kernels=normalize_kernels))
+        for stage in self.body.stages:
+            if isinstance(stage, Cell):
+                stage.drop_path = drop_path
+        self.body.arch.requires_grad_(False)
+        self._ones = {name: torch.ones_like(alpha) for name, alpha in self.body.arch.items()}
+        cells = [i for i, stage in enumerate(self.body.stages) if isinstance(stage, Cell)]
+        # DARTS attaches it after cell 2L/3 (0-based): the second reduction cell of 20.
+        self.aux_stage = cells[2 * len(cells) // 3] if auxiliary else None
+        self.auxiliary = None
+        if auxiliary:
+            cell = space.network.stages[self.aux_stage]
+            self.auxiliary = AuxiliaryHead(cell.out_channels, space.network.classes)
+
+    def set_drop_path(self, probability: float) -> None:
+        for stage in self.body.stages:
+            if isinstance(stage, Cell):
+                stage.drop_path = probability
+
+    def forward(self, x: torch.Tensor):
+        ones = {name: w.to(x.device, x.dtype) for name, w in self._ones.items()}
+        outputs = self.body.features(x, ones)
+        if self.auxiliary is not None and self.training:
+            return outputs[-1], self.auxiliary(outputs[self.aux_stage])
+        return outputs[-1]
