@@ -36,8 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE", help="a .nas path or a shipped space name")
     check.set_defaults(command=_check)
 
-    show = commands.add_parser("show", help="summarize a space: ops, cells, network, size")
+    show = commands.add_parser("show", help="summarize a space: ops, cells, network, size, "
+                                            "and what one search step costs")
     show.add_argument("file", metavar="FILE", help="a .nas path or a shipped space name")
+    show.add_argument("--batch", type=_positive, default=8,
+                      help="batch of the measured training step (default 8)")
+    show.add_argument("--no-cost", action="store_true",
+                      help="skip building the supernets and measuring a step")
     show.set_defaults(command=_show)
 
     simplify = commands.add_parser(
@@ -88,6 +93,9 @@ def _show(args) -> int:
     for warning in space.warnings:
         print(warning.render(), file=sys.stderr)
     print(summarize(space), end="")
+    if space.network is not None and not args.no_cost:
+        from nasdsl.backends.torch.report import supernet_costs  # torch loads only when needed
+        print(supernet_costs(space, args.batch), end="")
     return 0
 
 

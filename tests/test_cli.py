@@ -39,10 +39,21 @@ def test_check_a_shipped_space_by_name(capsys):
 
 def test_show_nb201_counts_architectures(capsys):
     """`nasdsl show` summarizes NAS-Bench-201 with its 15,625 architectures."""
-    assert main(["show", str(SPACES / "nb201.nas")]) == 0
+    assert main(["show", str(SPACES / "nb201.nas"), "--no-cost"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("space nb201 (nb201.nas)\n")
     assert "architectures: 15,625\n" in out
+
+
+def test_show_measures_the_supernets(capsys):
+    """`nasdsl show` measures one training step of the naive and the simplified supernet:
+    same parameters (the reference code's 1,692,826 for NB201), less activation memory."""
+    assert main(["show", "nb201", "--batch", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    naive = next(line for line in lines if line.strip().startswith("naive")).split()
+    simple = next(line for line in lines if line.strip().startswith("simplified")).split()
+    assert naive[1] == simple[1] == "1,692,826" and naive[2] == simple[2] == "30"
+    assert float(simple[3]) < float(naive[3])
 
 
 def test_misspelt_op_in_darts(tmp_path, capsys):

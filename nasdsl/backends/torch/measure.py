@@ -51,3 +51,13 @@ def peak_cuda_bytes(step: Callable[[], None], device: torch.device) -> int:
     step()
     torch.cuda.synchronize(device)
     return torch.cuda.max_memory_allocated(device)
+
+
+def step_figures(net, weights, batch: int, channels: int, size: int) -> tuple[int, float]:
+    """Bytes saved for backward and FLOPs of one forward + backward of `net` on a random
+    batch, as `nasdsl show` and the benchmarks report them."""
+    x = torch.randn(batch, channels, size, size)
+    saved = saved_bytes(lambda: net(x, weights()), exclude=net)
+    counted = flops(lambda: net(x, weights()).sum().backward())
+    net.zero_grad(set_to_none=True)
+    return saved, counted
