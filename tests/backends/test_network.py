@@ -2,10 +2,14 @@
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nasdsl.backends.torch.network import BuildOptions, Supernet, softmax_weights
 from nasdsl.dsl.elaborate import load
+from nasdsl.dsl.printer import print_program
 from tests.paths import SPACES
+from tests.strategies import programs
 
 PARITY = {"nb201": (1_692_826, 30), "darts": (1_930_618, 224)}
 
@@ -62,6 +66,38 @@ def test_vertex_exactness_of_whole_networks(name):
         torch.testing.assert_close(simple(x, weights), naive(x, weights), rtol=1e-9, atol=1e-9)
 
 
+def test_eval_mode_vertex_exactness_where_search_bn_keeps_no_statistics():
+    """NB201's search BN keeps no running statistics, so after training steps (at sampled
+    architectures, where both forms agree, as GDAS trains) the simplified supernet equals
+    the naive one in eval mode too; the stem, ResNet blocks and head keep statistics."""
+    space = load(SPACES / "nb201.nas", overrides={"C": 4, "N": 1})
+    torch.manual_seed(1)
+    naive = Supernet(space, BuildOptions(simplify=False)).double()
+    simple = Supernet(space, BuildOptions(
+        simplify=True, rewrites=frozenset({"pms", "fms", "reparam"}))).double()
+    simple.load_state_dict(naive.state_dict())
+    x = torch.randn(4, 3, 16, 16, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(3)
+    for _ in range(2):
+        sampled = one_hot_weights(naive, generator)
+        naive(x, sampled), simple(x, sampled)
+    naive.eval(), simple.eval()
+    for _ in range(3):
+        weights = one_hot_weights(naive, generator)
+        torch.testing.assert_close(simple(x, weights), naive(x, weights), rtol=1e-9, atol=1e-9)
+
+
+def test_device_and_dtype_options():
+    """A supernet is built on the requested device ('auto' is CUDA where there is one) and
+    in the requested dtype, float32 by default."""
+    space = load(SPACES / "nb201.nas", overrides={"C": 4, "N": 1})
+    net = Supernet(space, BuildOptions(device="auto"))
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert {p.device.type for p in net.parameters()} == {expected}
+    assert {p.dtype for p in net.parameters()} == {torch.float32}
+    assert Supernet(space, BuildOptions(dtype=torch.float64)).arch["cell"].dtype == torch.float64
+
+
 def test_gradients_reach_every_parameter():
     """Gradients flow to every weight and architecture parameter, naive and simplified."""
     space = load(SPACES / "darts.nas", overrides={"C": 4})
@@ -72,3 +108,25 @@ def test_gradients_reach_every_parameter():
         net(x, softmax_weights(net)).sum().backward()
         missing = [n for n, p in net.named_parameters() if p.grad is None]
         assert missing == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(programs(), st.integers(0, 2**16))
+def test_vertex_exactness_of_generated_spaces(tmp_path_factory, program, seed):
+    """For hypothesis-generated spaces, the simplified supernet equals the naive one at
+    random one-hot architectures (float64, training mode)."""
+    path = tmp_path_factory.mktemp("space") / "space.nas"
+    path.write_text(print_program(program))
+    space = load(path)
+    torch.manual_seed(seed)
+    naive = Supernet(space, BuildOptions(simplify=False, dtype=torch.float64))
+    simple = Supernet(space, BuildOptions(simplify=True, dtype=torch.float64,
+                                          rewrites=frozenset({"pms", "fms", "reparam"})))
+    simple.load_state_dict(naive.state_dict())
+    network = space.network
+    x = torch.randn(2, network.input_channels, network.input_size, network.input_size,
+                    dtype=torch.float64)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(2):
+        weights = one_hot_weights(naive, generator)
+        torch.testing.assert_close(simple(x, weights), naive(x, weights), rtol=1e-8, atol=1e-9)

@@ -73,7 +73,9 @@ class ResNetBlock(nn.Module):
         self.conv_a = relu_conv_bn(c_in, c_out, 3, stride, affine, track_running_stats)
         self.conv_b = relu_conv_bn(c_out, c_out, 3, 1, affine, track_running_stats)
         if stride == 2:
-            self.downsample = nn.Sequential(nn.AvgPool2d(2, 2, 0),
+            # ceil_mode: on odd sizes the shortcut matches conv_a's ceil(size / 2) (the
+            # reference code, used on even sizes only, fails there); identical on even sizes.
+            self.downsample = nn.Sequential(nn.AvgPool2d(2, 2, 0, ceil_mode=True),
                                             nn.Conv2d(c_in, c_out, 1, bias=False))
         elif c_in != c_out:
             self.downsample = relu_conv_bn(c_in, c_out, 1, 1, affine, track_running_stats)

@@ -29,6 +29,14 @@ class BuildOptions:
     rewrites: frozenset[str] | None = None  # None: the cost model chooses
     tie_params: bool = False
     normalize_kernels: bool = False
+    device: str = "cpu"  # cpu, cuda, cuda:N or auto (cuda where available)
+    dtype: torch.dtype = torch.float32
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 class Cell(nn.Module):
@@ -98,6 +106,7 @@ class Supernet(nn.Module):
             for index, (_, _, names) in enumerate(kind.edges):
                 mask[index, :len(names)] = True
             self.register_buffer(f"mask_{name}", mask, persistent=False)
+        self.to(device=resolve_device(options.device), dtype=options.dtype)
 
     def mask(self, kind: str) -> torch.Tensor:
         return getattr(self, f"mask_{kind}")
