@@ -29,15 +29,17 @@ OUTPUT_RULES = ("last", "concat")
 
 
 def load(name_or_path: str | Path, *, phase: str = "search",
-         overrides: dict[str, int] | None = None) -> Space:
+         overrides: dict[str, int] | None = None,
+         image: tuple[int, int] | None = None) -> Space:
     """Read, check and elaborate a space; raise `NasErrors` listing every error found.
 
     `phase` "search" applies the network's `search` settings inside cells; "eval" builds the
-    modules as a stand-alone network uses them. `overrides` replace `let` values (classes=100).
+    modules as a stand-alone network uses them. `overrides` replace `let` values (classes=100);
+    `image` (channels, size) replaces the network's `input(...)`, for the data at hand.
     """
     path = resolve(str(name_or_path))
     sources = read_sources(path)
-    elaborator = Elaborator(phase, overrides or {})
+    elaborator = Elaborator(phase, overrides or {}, image)
     for error in sources.errors:
         elaborator.report(error)
     space = elaborator.space(sources.root, sources.programs)
@@ -60,9 +62,11 @@ class _ChainState:
 class Elaborator:
     """Walks the syntax tree; one method per kind of definition and statement."""
 
-    def __init__(self, phase: str, overrides: dict[str, int]):
+    def __init__(self, phase: str, overrides: dict[str, int],
+                 image: tuple[int, int] | None = None):
         self.phase = phase
         self.overrides = overrides
+        self.image = image
         self.errors: list[NasError] = []
         self.warnings: list[NasError] = []
         self._seen: set[tuple] = set()
@@ -551,7 +555,9 @@ class Elaborator:
 
     def network(self, net: S.NetworkDef, kinds: dict[str, CellKind]) -> Network | None:
         env: dict[str, int | bool] = {}
-        image = {"channels": 3, "size": 32}
+        forced = self.image is not None
+        image = dict(zip(("channels", "size"), self.image)) if forced else \
+            {"channels": 3, "size": 32}
         stages: list[Layer | Cell] = []
         history: list[tuple[int, int]] = []  # (channels, size) of each stage's output
         ok = True
@@ -572,7 +578,7 @@ class Elaborator:
                     ok = False
                 env[stmt.name] = value
             elif isinstance(stmt, S.Input):
-                ok = self.input_stmt(stmt, env, image) and ok
+                ok = self.input_stmt(stmt, env, dict(image) if forced else image) and ok
             elif isinstance(stmt, S.Search):
                 if any(isinstance(earlier, S.Cells) for earlier in net.body[:net.body.index(stmt)]):
                     self.error("search settings must come before the first 'cells' statement",

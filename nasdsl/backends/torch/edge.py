@@ -31,7 +31,14 @@ class NaiveEdge(nn.Module):
         self.ops = nn.ModuleList(
             nn.Sequential(*(build_layer(m, normalize_kernels) for m in op.modules)) for op in ops)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor,
+                sampled: torch.Tensor | None = None) -> torch.Tensor:
+        """The mix; with `sampled` (one-hot weights), only that candidate runs, as GDAS's
+        reference code does: the other weights, zero in value, are added as scalars so that
+        they keep their straight-through gradients."""
+        if sampled is not None:
+            chosen = int(sampled)
+            return weights[chosen] * self.ops[chosen](x) + (weights.sum() - weights[chosen])
         return sum(w * op(x) for w, op in zip(weights, self.ops))
 
     @property
@@ -61,7 +68,10 @@ class PlanEdge(NaiveEdge):
                              persistent=False)
         self._row = {weight: row for row, weight in enumerate(self._weights)}
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor,
+                sampled: torch.Tensor | None = None) -> torch.Tensor:
+        """The plan with these weights; a sampled candidate changes nothing here, since the
+        plan at one-hot weights computes that candidate (vertex exactness)."""
         weights = weights.to(x.dtype)
         numerators = self._numerators.to(x.dtype) @ weights
         denominators = self._denominators.to(x.dtype) @ weights + self._unnormalized.to(x.dtype)

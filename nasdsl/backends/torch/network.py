@@ -54,17 +54,20 @@ class Cell(nn.Module):
 
     drop_path = 0.0  # DARTS's drop path on every edge output but identities, in training
 
-    def forward(self, inputs: list[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs: list[torch.Tensor], weights: torch.Tensor,
+                sampled: torch.Tensor | None = None) -> torch.Tensor:
         states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
         for node in self.kind.intermediate:
-            states.append(sum(self._edge(i, states[src], weights) for i, src in self._incoming[node]))
+            states.append(sum(self._edge(i, states[src], weights, sampled)
+                              for i, src in self._incoming[node]))
         if self.kind.output == "concat":
             return torch.cat(states[self.kind.inputs:], dim=1)
         return states[-1]
 
-    def _edge(self, index: int, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def _edge(self, index: int, x: torch.Tensor, weights: torch.Tensor,
+              sampled: torch.Tensor | None) -> torch.Tensor:
         edge = self.edges[index]
-        out = edge(x, weights[index, :len(edge.ops)])
+        out = edge(x, weights[index, :len(edge.ops)], None if sampled is None else sampled[index])
         if self.training and self.drop_path > 0 and not edge.is_identity:
             keep = 1.0 - self.drop_path
             mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype)
@@ -119,17 +122,22 @@ class Supernet(nn.Module):
     def arch_parameters(self):
         return list(self.arch.parameters())
 
-    def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.features(x, weights)[-1]
+    def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor],
+                sampled: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Logits for mixing `weights` per cell kind; `sampled` (an index per edge) marks
+        one-hot weights of which only the sampled candidate need run."""
+        return self.features(x, weights, sampled)[-1]
 
-    def features(self, x: torch.Tensor, weights: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    def features(self, x: torch.Tensor, weights: dict[str, torch.Tensor],
+                 sampled: dict[str, torch.Tensor] | None = None) -> list[torch.Tensor]:
         """The output of every stage, the last being the logits."""
         outputs: list[torch.Tensor] = []
         for stage in self.stages:
             if isinstance(stage, Cell):
                 start = outputs or [x]
                 inputs = ([start[0]] * stage.kind.inputs + start)[-stage.kind.inputs:]
-                outputs.append(stage(inputs, weights[stage.kind.name]))
+                kind = stage.kind.name
+                outputs.append(stage(inputs, weights[kind], sampled and sampled[kind]))
             else:
                 outputs.append(stage(outputs[-1] if outputs else x))
         return outputs
