@@ -59,6 +59,50 @@ def _parser() -> argparse.ArgumentParser:
                           help="also share modules with parameters (ties their weights: a "
                                "different supernet, outside the exactness guarantees)")
     simplify.set_defaults(command=_simplify)
+
+    run = commands.add_parser("run", help="search a space with a one-shot method")
+    run.add_argument("file", metavar="FILE", nargs="?",
+                     help="a .nas path or a shipped space name (not needed with --resume)")
+    run.add_argument("--method", default="darts", help="darts, beta-darts, gdas, ...")
+    run.add_argument("--second-order", action="store_true",
+                     help="DARTS's unrolled architecture gradient")
+    run.add_argument("--simplify", action=argparse.BooleanOptionalAction, default=None,
+                     help="simplified supernet (default: where the cost model says it pays)")
+    run.add_argument("--kernel-norm", action=argparse.BooleanOptionalAction, default=False,
+                     help="kernel normalization of the convs in searchable edges (Eq. 28)")
+    run.add_argument("--rewrites", metavar="LIST", help="force these rewrites (pms,fms,reparam)")
+    run.add_argument("--objective", choices=("time", "memory"), default="time")
+    run.add_argument("--dataset", default="digits",
+                     help="digits (embedded, default), cifar10, cifar100, imagefolder, "
+                          "imagenet16-120")
+    run.add_argument("--data-dir", help="where the dataset's files are (or go, for downloads)")
+    run.add_argument("--subset", type=_positive, help="use this many training images")
+    run.add_argument("--epochs", type=_positive, default=50)
+    run.add_argument("--batch", type=_positive, default=64)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--lr", type=float, default=0.025)
+    run.add_argument("--lr-min", type=float, default=0.001)
+    run.add_argument("--momentum", type=float, default=0.9)
+    run.add_argument("--weight-decay", type=float,
+                     help="default 3e-4, or 5e-4 for NB201-shaped spaces")
+    run.add_argument("--grad-clip", type=float, default=5.0)
+    run.add_argument("--arch-lr", type=float, default=3e-4)
+    run.add_argument("--arch-weight-decay", type=float, default=1e-3)
+    run.add_argument("--train-portion", type=float, default=0.5)
+    run.add_argument("--tau-max", type=float, default=10.0, help="GDAS's first temperature")
+    run.add_argument("--tau-min", type=float, default=0.1, help="GDAS's last temperature")
+    run.add_argument("--beta-decay", type=float, default=50.0,
+                     help="beta-DARTS's regularization strength at the last epoch")
+    run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a `let` of the network, e.g. --set C=8 --set N=1")
+    run.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    run.add_argument("--benchmark", metavar="PATH",
+                     help="NAS-Bench-201 table (.csv) or official file, for NB201-shaped "
+                          "spaces (or set NASDSL_NB201_BENCHMARK)")
+    run.add_argument("--out", metavar="DIR", help="the run directory (default runs/NAME)")
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue a run that was stopped")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(command=_run)
     return parser
 
 
@@ -105,6 +149,11 @@ def _simplify(args) -> int:
     setting = Setting(batch=args.batch, target=args.target, objective=args.objective)
     print(explain(space, setting, rewrites, args.tie_params, args.explain), end="")
     return 0
+
+
+def _run(args) -> int:
+    from nasdsl.search.command import run_command  # torch loads only when needed
+    return run_command(args)
 
 
 if __name__ == "__main__":

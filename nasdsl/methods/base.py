@@ -26,7 +26,7 @@ class Method:
 
     def __init__(self, config):
         self.config = config
-        self.epoch = 0
+        self.start_epoch(0)
 
     # --- hooks the loop calls ----------------------------------------------------------------
 

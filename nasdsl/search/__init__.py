@@ -1,0 +1,1 @@
+"""The search: configuration, the shared bi-level loop, run directories and resuming."""

@@ -1,0 +1,88 @@
+"""`nasdsl run`: arguments to a configuration, the search, the report."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from nasdsl.errors import NasError
+from nasdsl.search.config import SearchConfig
+from nasdsl.search.loop import Search
+from nasdsl.search.results import CONFIG, RESULT, write_json
+
+
+def config_from_args(args) -> SearchConfig:
+    if args.file is None:
+        raise NasError("nasdsl run needs a space", hint="nasdsl run spaces/nb201.nas, or "
+                                                        "--resume RUN_DIR")
+    return SearchConfig(
+        space=args.file, method=args.method, dataset=args.dataset, data_dir=args.data_dir,
+        subset=args.subset, seed=args.seed, epochs=args.epochs, batch=args.batch,
+        train_portion=args.train_portion, lr=args.lr, lr_min=args.lr_min,
+        momentum=args.momentum, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+        arch_lr=args.arch_lr, arch_weight_decay=args.arch_weight_decay,
+        second_order=args.second_order, beta_decay_max=args.beta_decay, tau_max=args.tau_max,
+        tau_min=args.tau_min, simplify=args.simplify, rewrites=args.rewrites,
+        kernel_norm=args.kernel_norm, objective=args.objective,
+        overrides=tuple(_override(item) for item in args.set), device=args.device,
+        benchmark=args.benchmark)
+
+
+def _override(item: str) -> tuple[str, int]:
+    name, _, value = item.partition("=")
+    if not name or not value.strip().lstrip("-").isdigit():
+        raise NasError(f"--set takes NAME=NUMBER, not {item!r}", hint="e.g. --set C=8")
+    return name.strip(), int(value)
+
+
+def resumed_config(run_dir: Path) -> SearchConfig:
+    path = run_dir / CONFIG
+    if not path.is_file():
+        raise NasError(f"{run_dir} is not a run directory: it has no {CONFIG}")
+    fields = json.loads(path.read_text())
+    fields["overrides"] = tuple(tuple(pair) for pair in fields["overrides"])
+    fields["arch_betas"] = tuple(fields["arch_betas"])
+    return SearchConfig(**fields)
+
+
+def run_command(args) -> int:
+    if args.resume:
+        run_dir = Path(args.resume)
+        config = resumed_config(run_dir)
+    else:
+        config = config_from_args(args)
+        name = f"{Path(config.space).stem}-{config.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = Path(args.out or Path("runs") / name)
+    result = Search(config, run_dir, progress=not args.no_progress).run()
+    print(_summary(result))
+    _report_benchmark(config, result)
+    return 0
+
+
+def _summary(result) -> str:
+    lines = [f"{'epoch':>5} {'train loss':>10} {'train acc':>9} {'valid acc':>9} "
+             f"{'seconds':>8}  architecture"]
+    for entry in result.log:
+        lines.append(f"{entry['epoch']:>5} {entry['train_loss']:>10.4f} "
+                     f"{100 * entry['train_acc']:>8.2f}% {100 * entry['valid_acc']:>8.2f}% "
+                     f"{entry['seconds']:>8.1f}  {entry['arch']}")
+    lines += ["", f"derived architecture: {result.arch_text}",
+              f"run directory: {result.run_dir}"]
+    return "\n".join(lines)
+
+
+def _report_benchmark(config: SearchConfig, result) -> None:
+    """For an NB201-shaped space with a benchmark source: the derived architecture's figures
+    beside the benchmark's optimum, printed and added to result.json."""
+    from nasdsl.benchmarks.nb201 import format_lookup, open_benchmark
+    if not result.nb201:
+        return
+    benchmark = open_benchmark(config.benchmark)
+    if benchmark is None:
+        return
+    figures, optimum = benchmark.lookup(result.arch_text), benchmark.optimum()
+    print(format_lookup(result.arch_text, figures, optimum))
+    path = result.run_dir / RESULT
+    write_json(path, {**json.loads(path.read_text()),
+                      "benchmark": {"figures": figures, "optimum": optimum}})

@@ -1,0 +1,210 @@
+"""The shared search loop (seed 000 Eq. 1): weights on one half of the training set,
+architecture parameters on the other, as the method says; a checkpoint and a log line at the
+end of every epoch, so that a killed run resumes to the same result.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import attrs
+import torch
+from torch.nn.utils import clip_grad_norm_
+
+from nasdsl.backends.torch.measure import saved_bytes
+from nasdsl.backends.torch.network import BuildOptions, Supernet, resolve_device
+from nasdsl.dsl.cost import Setting
+from nasdsl.dsl.derive import Architecture, derived_text, to_genotype, to_nb201
+from nasdsl.dsl.elaborate import load
+from nasdsl.dsl.simplify import parse_rewrites
+from nasdsl.dsl.space import Space
+from nasdsl.errors import NasError
+from nasdsl.methods import get_method
+from nasdsl.search import data_feed
+from nasdsl.search.config import SearchConfig
+from nasdsl.search.results import (CONFIG, DERIVED, RESULT, config_to_json, load_checkpoint,
+                                   save_checkpoint, write_json, write_log, write_text)
+
+
+class NonFiniteLoss(NasError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@attrs.frozen
+class SearchResult:
+    run_dir: Path
+    architecture: Architecture
+    arch_text: str  # an NB201 arch string or a DARTS genotype
+    nb201: bool  # the space is NB201-shaped: arch_text can be looked up in the benchmark
+    log: tuple[dict, ...]
+
+
+def nb201_shaped(space: Space) -> bool:
+    """One cell kind of one input whose every edge is kept: NB201's arch strings apply."""
+    return (len(space.cell_kinds) == 1 and space.cell_kinds[0].inputs == 1
+            and space.cell_kinds[0].derive.top is None)
+
+
+def arch_text(space: Space, arch: Architecture) -> str:
+    return to_nb201(arch) if nb201_shaped(space) else to_genotype(arch, space)
+
+
+class Search:
+    """One search run in a run directory; `run()` continues from its checkpoint if any."""
+
+    def __init__(self, config: SearchConfig, run_dir: Path, progress: bool = True):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        torch.manual_seed(config.seed)
+        self.feed = data_feed.DataFeed(config)
+        self.space = load(config.space, overrides={**dict(config.overrides),
+                                                   "classes": self.feed.classes},
+                          image=(self.feed.channels, self.feed.size))
+        if self.space.network is None:
+            raise NasError(f"{config.space} has no network to search",
+                           hint="a space for `nasdsl run` needs a `network` definition")
+        self.method = get_method(config.method)(config)
+        self.device = resolve_device(config.device)
+        self.net = Supernet(self.space, self._build_options())
+        self.weight_optimizer = torch.optim.SGD(
+            self.net.weight_parameters(), config.lr, momentum=config.momentum,
+            weight_decay=config.resolved_weight_decay(nb201_shaped(self.space)))
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.weight_optimizer, config.epochs, eta_min=config.lr_min)
+        self.arch_optimizer = torch.optim.Adam(
+            self.net.arch_parameters(), config.arch_lr, betas=config.arch_betas,
+            weight_decay=config.arch_weight_decay)
+        self.log: list[dict] = []
+        self.start_epoch = 0
+
+    def _build_options(self) -> BuildOptions:
+        config = self.config
+        setting = Setting(batch=config.batch, target=self.device.type, objective=config.objective)
+        rewrites = parse_rewrites(config.rewrites) if config.rewrites is not None else None
+        return BuildOptions(simplify=config.simplify is not False, setting=setting,
+                            rewrites=rewrites, normalize_kernels=config.kernel_norm,
+                            device=str(self.device))
+
+    # --- checkpoints ----------------------------------------------------------------------------
+
+    def _state(self, epoch: int) -> dict:
+        return {"epoch": epoch, "net": self.net.state_dict(),
+                "weight_optimizer": self.weight_optimizer.state_dict(),
+                "arch_optimizer": self.arch_optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "rng": torch.get_rng_state(),
+                "log": self.log}
+
+    def _restore(self) -> None:
+        state = load_checkpoint(self.run_dir)
+        if state is None:
+            return
+        self.net.load_state_dict(state["net"])
+        self.weight_optimizer.load_state_dict(state["weight_optimizer"])
+        self.arch_optimizer.load_state_dict(state["arch_optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        self.log = list(state["log"])
+        self.start_epoch = state["epoch"] + 1
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def run(self, stop_after: int | None = None) -> SearchResult | None:
+        """Search to the last epoch, or only through epoch `stop_after` (as a run killed then
+        would have: its checkpoint and log written, no result), and return the result."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.run_dir / CONFIG, config_to_json(self.config))
+        self._restore()
+        activation_mb = self.log[-1]["activation_mb"] if self.log else self._activation_mb()
+        last = self.config.epochs if stop_after is None else min(stop_after + 1, self.config.epochs)
+        for epoch in range(self.start_epoch, last):
+            started = time.perf_counter()
+            self.method.start_epoch(epoch)
+            figures = self._train_epoch(epoch)
+            figures.update(self._evaluate())
+            arch = self.method.derive(self.net, self.space)
+            self.log.append({
+                "epoch": epoch, **figures, "lr": self.scheduler.get_last_lr()[0],
+                "weights": {name: [[round(v, 4) for v in row] for row in w.detach().cpu().tolist()]
+                            for name, w in self.method.eval_weights(self.net).items()},
+                "arch": arch_text(self.space, arch), "activation_mb": activation_mb,
+                "seconds": round(time.perf_counter() - started, 3)})
+            self.scheduler.step()
+            save_checkpoint(self.run_dir, self._state(epoch))
+            write_log(self.run_dir, self.log)
+        return self._finish() if last == self.config.epochs else None
+
+    def _train_epoch(self, epoch: int) -> dict:
+        self.net.train()
+        totals = {"train_loss": 0.0, "train_acc": 0.0, "arch_loss": 0.0}
+        steps = 0
+        batches = self.feed.search_batches(epoch)
+        for (x, y), (xa, ya) in self.feed.progress(batches, epoch, self.progress):
+            x, y, xa, ya = (t.to(self.device) for t in (x, y, xa, ya))
+            if epoch >= self.method.warmup_epochs:
+                arch_loss = self.method.arch_step(self.net, (x, y), (xa, ya),
+                                                  self.arch_optimizer, self.weight_optimizer)
+                self._check(arch_loss, epoch, steps, "architecture")
+                totals["arch_loss"] += arch_loss
+            self.weight_optimizer.zero_grad(set_to_none=True)
+            logits = self.method.logits(self.net, x)
+            loss = torch.nn.functional.cross_entropy(logits, y)
+            self._check(loss.item(), epoch, steps, "training")
+            loss.backward()
+            clip_grad_norm_(self.net.weight_parameters(), self.config.grad_clip)
+            self.weight_optimizer.step()
+            totals["train_loss"] += loss.item()
+            totals["train_acc"] += (logits.argmax(1) == y).float().mean().item()
+            steps += 1
+        return {key: round(value / max(steps, 1), 6) for key, value in totals.items()}
+
+    @torch.no_grad()
+    def _evaluate(self) -> dict:
+        """Accuracy of the supernet (the method's evaluation weights) on the held-out half."""
+        self.net.eval()
+        weights = self.method.eval_weights(self.net)
+        correct = total = 0
+        loss = 0.0
+        for x, y in self.feed.valid_batches():
+            x, y = x.to(self.device), y.to(self.device)
+            logits = self.net(x, weights)
+            loss += torch.nn.functional.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(1) == y).sum().item()
+            total += len(y)
+        return {"valid_loss": round(loss / max(total, 1), 6),
+                "valid_acc": round(correct / max(total, 1), 6)}
+
+    def _activation_mb(self) -> float:
+        """Bytes saved for backward in one training forward of a batch, in MiB; measured
+        without side effects (random state, BN statistics), so that a run is the same with
+        or without it."""
+        x, _ = next(iter(self.feed.valid_batches()))
+        before = {name: value.clone() for name, value in self.net.state_dict().items()}
+        self.net.train()
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            bytes_ = saved_bytes(lambda: self.method.logits(self.net, x.to(self.device)),
+                                 exclude=self.net)
+        self.net.load_state_dict(before)
+        return round(bytes_ / 2**20, 2)
+
+    def _check(self, loss: float, epoch: int, step: int, which: str) -> None:
+        if not math.isfinite(loss):
+            last = self.log[-1]["epoch"] if self.log else None
+            kept = f"the checkpoint after epoch {last} is kept" if last is not None else \
+                "no epoch had finished, so there is no checkpoint"
+            raise NonFiniteLoss(
+                f"the {which} loss became {loss} at epoch {epoch}, step {step}; the run stops "
+                f"and {kept} in {self.run_dir}",
+                hint="lower the learning rate (--lr / --arch-lr) and start again, or resume with "
+                     f"--resume {self.run_dir}")
+
+    def _finish(self) -> SearchResult:
+        arch = self.method.derive(self.net, self.space)
+        text = arch_text(self.space, arch)
+        write_text(self.run_dir / DERIVED, derived_text(self.space.programs, arch))
+        write_json(self.run_dir / RESULT, {"arch": text, "epochs": len(self.log),
+                                           "method": self.config.method,
+                                           "space": self.config.space})
+        return SearchResult(self.run_dir, arch, text, nb201_shaped(self.space), tuple(self.log))
