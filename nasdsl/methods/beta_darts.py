@@ -1,6 +1,6 @@
 """beta-DARTS (Ye et al., CVPR 2022): DARTS plus the beta-decay regularization
 lambda_t * mean over edges of logsumexp(alpha_edge), lambda_t rising linearly with the epoch
-(official code: 50 * epoch / 100 at the default settings)."""
+as in the official code: lambda_t = 50 * epoch / 100 (`--beta-decay` sets the 50)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class BetaDarts(Darts):
 
     def start_epoch(self, epoch: int) -> None:
         super().start_epoch(epoch)
-        self.strength = self.config.beta_decay_max * epoch / max(self.config.epochs, 1)
+        self.strength = self.config.beta_decay_max * epoch / 100
 
     def regularizer(self, net) -> torch.Tensor:
         terms = []
