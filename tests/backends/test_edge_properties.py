@@ -38,6 +38,10 @@ def vertices(count: int):
     return torch.eye(count, dtype=torch.float64)
 
 
+def simplex_point(count: int) -> torch.Tensor:
+    return torch.distributions.Dirichlet(torch.ones(count, dtype=torch.float64)).sample()
+
+
 @EXAMPLES
 @given(candidate_sets(), rule_sets, extents, st.integers(0, 2**16))
 def test_vertex_exactness_in_training_mode(candidates, rules, max_extent, seed):
@@ -71,8 +75,7 @@ def test_exact_plans_agree_inside_the_simplex(candidates, rules, max_extent, see
     if not plan.exact:
         return
     for _ in range(3):
-        weights = torch.distributions.Dirichlet(
-            torch.ones(len(candidates.ops), dtype=torch.float64)).sample()
+        weights = simplex_point(len(candidates.ops))
         torch.testing.assert_close(planned(x, weights), naive(x, weights), rtol=1e-8, atol=1e-9)
 
 
@@ -83,8 +86,7 @@ def test_gradients_of_exact_plans(candidates, rules, max_extent, seed):
     plan, naive, planned, x = pair(candidates, rules, max_extent, seed)
     if not plan.exact:
         return
-    weights = torch.distributions.Dirichlet(
-        torch.ones(len(candidates.ops), dtype=torch.float64)).sample()
+    weights = simplex_point(len(candidates.ops))
     grads = []
     for edge in (naive, planned):
         w = weights.clone().requires_grad_()

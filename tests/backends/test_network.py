@@ -38,6 +38,16 @@ def test_naive_and_simplified_share_parameter_names(name):
     assert {k: v.shape for k, v in naive.items()} == {k: v.shape for k, v in simple.items()}
 
 
+def naive_and_simplified(space) -> tuple[Supernet, Supernet]:
+    """The naive supernet and the simplified one (every rewrite forced), in float64, with the
+    same parameters."""
+    naive = Supernet(space, BuildOptions(simplify=False, dtype=torch.float64))
+    simple = Supernet(space, BuildOptions(simplify=True, dtype=torch.float64,
+                                          rewrites=frozenset({"pms", "fms", "reparam"})))
+    simple.load_state_dict(naive.state_dict())
+    return naive, simple
+
+
 def one_hot_weights(net: Supernet, generator: torch.Generator) -> dict[str, torch.Tensor]:
     weights = {}
     for name, alpha in net.arch.items():
@@ -56,10 +66,7 @@ def test_vertex_exactness_of_whole_networks(name):
                  {"C": 4})
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    naive = Supernet(space, BuildOptions(simplify=False)).double()
-    simple = Supernet(space, BuildOptions(
-        simplify=True, rewrites=frozenset({"pms", "fms", "reparam"}))).double()
-    simple.load_state_dict(naive.state_dict())
+    naive, simple = naive_and_simplified(space)
     x = torch.randn(4, 3, 16, 16, dtype=torch.float64)
     for _ in range(3):
         weights = one_hot_weights(naive, generator)
@@ -72,10 +79,7 @@ def test_eval_mode_vertex_exactness_where_search_bn_keeps_no_statistics():
     the naive one in eval mode too; the stem, ResNet blocks and head keep statistics."""
     space = load(SPACES / "nb201.nas", overrides={"C": 4, "N": 1})
     torch.manual_seed(1)
-    naive = Supernet(space, BuildOptions(simplify=False)).double()
-    simple = Supernet(space, BuildOptions(
-        simplify=True, rewrites=frozenset({"pms", "fms", "reparam"}))).double()
-    simple.load_state_dict(naive.state_dict())
+    naive, simple = naive_and_simplified(space)
     x = torch.randn(4, 3, 16, 16, dtype=torch.float64)
     generator = torch.Generator().manual_seed(3)
     for _ in range(2):
@@ -119,10 +123,7 @@ def test_vertex_exactness_of_generated_spaces(tmp_path_factory, program, seed):
     path.write_text(print_program(program))
     space = load(path)
     torch.manual_seed(seed)
-    naive = Supernet(space, BuildOptions(simplify=False, dtype=torch.float64))
-    simple = Supernet(space, BuildOptions(simplify=True, dtype=torch.float64,
-                                          rewrites=frozenset({"pms", "fms", "reparam"})))
-    simple.load_state_dict(naive.state_dict())
+    naive, simple = naive_and_simplified(space)
     network = space.network
     x = torch.randn(2, network.input_channels, network.input_size, network.input_size,
                     dtype=torch.float64)
