@@ -7,10 +7,12 @@ from pathlib import Path
 import attrs
 import torch
 
+from nasdsl.data import imagefolder
 from nasdsl.data.download import Archive, default_data_dir, fetch
 from nasdsl.data.images import ImageData, build
 from nasdsl.data.pickles import read_batch
 from nasdsl.data.subset import subset_indices
+from nasdsl.errors import NasError
 
 
 @attrs.frozen
@@ -43,6 +45,13 @@ LAYOUTS = {
 
 def load(name: str, data_dir: Path | None, subset: int | None, seed: int) -> ImageData:
     layout = LAYOUTS[name]
+    if data_dir is not None and (data_dir / "train").is_dir():
+        # CIFAR as image files (train/<class>/, test/<class>/), e.g. a JPEG export of it.
+        data = imagefolder.load(name, data_dir, subset, seed)
+        if data.classes != layout.classes:
+            raise NasError(f"{data_dir / 'train'} has {data.classes} class folders; "
+                           f"{layout.title} has {layout.classes}")
+        return attrs.evolve(data, mean=layout.stats[0], std=layout.stats[1])
     folder = _folder(layout, data_dir or default_data_dir())
     train = _read(folder, layout.train, layout.label_key)
     test = _read(folder, layout.test, layout.label_key)

@@ -187,3 +187,20 @@ def test_subset_of_cifar_keeps_matching_images_and_labels(tmp_path):
     for image, label in zip(data.train_images.numpy(), data.train_labels.tolist()):
         assert originals[image.tobytes()] == label
     assert np.unique(data.train_images.numpy().reshape(15, -1), axis=0).shape[0] == 15
+
+
+def test_cifar_as_an_image_folder(tmp_path):
+    """--dataset cifar10 with --data-dir holding train/<class>/ and test/<class>/ image files
+    (a JPEG export of CIFAR-10) reads them as CIFAR-10, with its normalization constants."""
+    from PIL import Image
+
+    from nasdsl.data.load import load_dataset
+    for split in ("train", "test"):
+        for label in range(10):
+            folder = tmp_path / split / f"class{label}"
+            folder.mkdir(parents=True)
+            Image.new("RGB", (32, 32), (label * 20, 0, 0)).save(folder / "0.png")
+    data = load_dataset("cifar10", tmp_path)
+    assert data.classes == 10 and data.image_shape == (3, 32, 32)
+    assert data.mean == (0.4914, 0.4822, 0.4465)
+    assert data.train_labels.tolist() == list(range(10))
