@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="search a space with a one-shot method")
     run.add_argument("file", metavar="FILE", nargs="?",
                      help="a .nas path or a shipped space name (not needed with --resume)")
-    run.add_argument("--method", default="darts", help="darts, beta-darts, gdas, ...")
+    run.add_argument("--method", default="darts", help="darts, beta-darts, pc-darts, gdas")
     run.add_argument("--second-order", action="store_true",
                      help="DARTS's unrolled architecture gradient")
     run.add_argument("--simplify", action=argparse.BooleanOptionalAction, default=None,
@@ -92,7 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--tau-max", type=float, default=10.0, help="GDAS's first temperature")
     run.add_argument("--tau-min", type=float, default=0.1, help="GDAS's last temperature")
     run.add_argument("--beta-decay", type=float, default=50.0,
-                     help="beta-DARTS's regularization strength at the last epoch")
+                     help="beta-DARTS's lambda_t = BETA_DECAY * epoch / 100 (default 50)")
+    run.add_argument("--partial-k", type=_positive, default=4,
+                     help="PC-DARTS: 1/K of the channels through each edge (default 4)")
+    run.add_argument("--arch-warmup", type=int, default=15,
+                     help="PC-DARTS: epochs before the architecture steps (default 15)")
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                      help="override a `let` of the network, e.g. --set C=8 --set N=1")
     run.add_argument("--device", default="cpu", help="cpu, cuda or auto")

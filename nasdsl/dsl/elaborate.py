@@ -30,16 +30,17 @@ OUTPUT_RULES = ("last", "concat")
 
 def load(name_or_path: str | Path, *, phase: str = "search",
          overrides: dict[str, int] | None = None,
-         image: tuple[int, int] | None = None) -> Space:
+         image: tuple[int, int] | None = None, partial: int = 1) -> Space:
     """Read, check and elaborate a space; raise `NasErrors` listing every error found.
 
     `phase` "search" applies the network's `search` settings inside cells; "eval" builds the
     modules as a stand-alone network uses them. `overrides` replace `let` values (classes=100);
     `image` (channels, size) replaces the network's `input(...)`, for the data at hand.
+    `partial` K places the edges' ops at 1/K of the cell's channels (PC-DARTS).
     """
     path = resolve(str(name_or_path))
     sources = read_sources(path)
-    elaborator = Elaborator(phase, overrides or {}, image)
+    elaborator = Elaborator(phase, overrides or {}, image, partial)
     for error in sources.errors:
         elaborator.report(error)
     space = elaborator.space(sources.root, sources.programs)
@@ -63,10 +64,11 @@ class Elaborator:
     """Walks the syntax tree; one method per kind of definition and statement."""
 
     def __init__(self, phase: str, overrides: dict[str, int],
-                 image: tuple[int, int] | None = None):
+                 image: tuple[int, int] | None = None, partial: int = 1):
         self.phase = phase
         self.overrides = overrides
         self.image = image
+        self.partial = partial
         self.errors: list[NasError] = []
         self.warnings: list[NasError] = []
         self._seen: set[tuple] = set()
@@ -542,9 +544,15 @@ class Elaborator:
                 return None
             preprocess.append(tuple(state.modules))
         edges = []
+        if channels % self.partial:
+            self.error(f"cell '{kind.name}' at {channels} channels cannot send 1/{self.partial} "
+                       "of them through its edges", at,
+                       "partial channel connections need channels divisible by K")
+            return None
         for src, dst, names in kind.edges:
             stride = 2 if kind.reduction and src < kind.inputs else 1
-            ops = [self.place_op(self.ops[name], stride, channels, _ref_at(definition, name))
+            ops = [self.place_op(self.ops[name], stride, channels // self.partial,
+                                 _ref_at(definition, name))
                    for name in names]
             if any(op is None for op in ops):
                 return None

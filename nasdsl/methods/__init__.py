@@ -30,4 +30,4 @@ def method_names() -> list[str]:
 
 
 def _load_all() -> None:
-    from nasdsl.methods import beta_darts, darts, gdas  # noqa: F401 - registers them
+    from nasdsl.methods import beta_darts, darts, gdas, pc_darts  # noqa: F401 - registers them

@@ -14,21 +14,33 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from nasdsl.backends.torch.network import Supernet, softmax_weights
+from nasdsl.backends.torch.network import BuildOptions, Supernet, softmax_weights
 from nasdsl.dsl.derive import Architecture, derive
 from nasdsl.dsl.space import Space
 
 
 class Method:
     name: ClassVar[str]
-    #: epochs of weight training before architecture steps begin
-    warmup_epochs: ClassVar[int] = 0
 
     def __init__(self, config):
         self.config = config
         self.start_epoch(0)
 
+    # --- how the supernet is built -------------------------------------------------------------
+
+    def load_options(self) -> dict:
+        """Extra arguments to `load` for the space this method searches."""
+        return {}
+
+    def build_options(self, options: BuildOptions) -> BuildOptions:
+        return options
+
     # --- hooks the loop calls ----------------------------------------------------------------
+
+    @property
+    def warmup_epochs(self) -> int:
+        """Epochs of weight training before the architecture steps begin."""
+        return 0
 
     def start_epoch(self, epoch: int) -> None:
         """Set per-epoch schedules (temperatures, regularization strength)."""
@@ -61,6 +73,9 @@ class Method:
     def eval_weights(self, net: Supernet) -> dict[str, torch.Tensor]:
         """The weights used to evaluate the supernet and to derive: the softmax."""
         return softmax_weights(net)
+
+    def eval_logits(self, net: Supernet, x: torch.Tensor) -> torch.Tensor:
+        return net(x, self.eval_weights(net))
 
     def derive(self, net: Supernet, space: Space) -> Architecture:
         weights = self.eval_weights(net)

@@ -23,7 +23,8 @@ def config_from_args(args) -> SearchConfig:
         momentum=args.momentum, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
         arch_lr=args.arch_lr, arch_weight_decay=args.arch_weight_decay,
         second_order=args.second_order, beta_decay_max=args.beta_decay, tau_max=args.tau_max,
-        tau_min=args.tau_min, simplify=args.simplify, rewrites=args.rewrites,
+        tau_min=args.tau_min, partial_k=args.partial_k, arch_warmup=args.arch_warmup,
+        simplify=args.simplify, rewrites=args.rewrites,
         kernel_norm=args.kernel_norm, objective=args.objective,
         overrides=tuple(_override(item) for item in args.set), device=args.device,
         benchmark=args.benchmark)

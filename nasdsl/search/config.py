@@ -31,6 +31,8 @@ class SearchConfig:
     beta_decay_max: float = 50.0
     tau_max: float = 10.0
     tau_min: float = 0.1
+    partial_k: int = 4
+    arch_warmup: int = 15  # PC-DARTS's epochs before architecture steps
     # simplification
     simplify: bool | None = None  # None: where the cost model says it pays
     rewrites: str | None = None

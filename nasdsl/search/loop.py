@@ -60,15 +60,16 @@ class Search:
         self.progress = progress
         torch.manual_seed(config.seed)
         self.feed = data_feed.DataFeed(config)
+        self.method = get_method(config.method)(config)
         self.space = load(config.space, overrides={**dict(config.overrides),
                                                    "classes": self.feed.classes},
-                          image=(self.feed.channels, self.feed.size))
+                          image=(self.feed.channels, self.feed.size),
+                          **self.method.load_options())
         if self.space.network is None:
             raise NasError(f"{config.space} has no network to search",
                            hint="a space for `nasdsl run` needs a `network` definition")
-        self.method = get_method(config.method)(config)
         self.device = resolve_device(config.device)
-        self.net = Supernet(self.space, self._build_options())
+        self.net = Supernet(self.space, self.method.build_options(self._build_options()))
         self.weight_optimizer = torch.optim.SGD(
             self.net.weight_parameters(), config.lr, momentum=config.momentum,
             weight_decay=config.resolved_weight_decay(nb201_shaped(self.space)))
@@ -164,12 +165,11 @@ class Search:
     def _evaluate(self) -> dict:
         """Accuracy of the supernet (the method's evaluation weights) on the held-out half."""
         self.net.eval()
-        weights = self.method.eval_weights(self.net)
         correct = total = 0
         loss = 0.0
         for x, y in self.feed.valid_batches():
             x, y = x.to(self.device), y.to(self.device)
-            logits = self.net(x, weights)
+            logits = self.method.eval_logits(self.net, x)
             loss += torch.nn.functional.cross_entropy(logits, y, reduction="sum").item()
             correct += (logits.argmax(1) == y).sum().item()
             total += len(y)

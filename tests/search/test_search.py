@@ -17,7 +17,7 @@ TINY = {"nb201": (("C", 4), ("N", 1)), "darts": (("C", 4), ("N", 1))}
 
 
 def tiny(space="nb201", method="darts", **fields) -> SearchConfig:
-    fields = {"subset": 64, "epochs": 2, "batch": 16, **fields}
+    fields = {"subset": 64, "epochs": 2, "batch": 16, "arch_warmup": 0, **fields}
     return SearchConfig(space=str(SPACES / f"{space}.nas"), method=method, dataset="digits",
                         overrides=TINY[space], **fields)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import attrs
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nasdsl.backends.torch.edge import NaiveEdge, PlanEdge
@@ -31,6 +32,10 @@ class BuildOptions:
     normalize_kernels: bool = False
     device: str = "cpu"  # cpu, cuda, cuda:N or auto (cuda where available)
     dtype: torch.dtype = torch.float32
+    # PC-DARTS: 1/K of a cell's channels through each edge's mix (the space must be loaded
+    # with partial=K), and a learnable weight per edge normalized over each node's inputs.
+    partial_channels: int = 1
+    edge_normalization: bool = False
 
 
 def resolve_device(name: str) -> torch.device:
@@ -39,27 +44,64 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    batch, channels, height, width = x.shape
+    return x.view(batch, groups, channels // groups, height, width).transpose(1, 2) \
+        .reshape(batch, channels, height, width)
+
+
+class PartialChannels(nn.Module):
+    """PC-DARTS's partial channel connection: the first 1/K of the channels go through the
+    edge's mix, the rest bypass it (max-pooled where the edge strides); the two are joined
+    and the channels shuffled in K groups."""
+
+    def __init__(self, edge: NaiveEdge, k: int):
+        super().__init__()
+        self.edge = edge
+        self.k = k
+
+    @property
+    def ops(self):
+        return self.edge.ops
+
+    is_identity = False
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor,
+                sampled: torch.Tensor | None = None) -> torch.Tensor:
+        part = x.shape[1] // self.k
+        mixed = self.edge(x[:, :part], weights, sampled)
+        rest = x[:, part:]
+        if mixed.shape[2] != x.shape[2]:
+            rest = F.max_pool2d(rest, 2, 2, ceil_mode=True)
+        return channel_shuffle(torch.cat([mixed, rest], dim=1), self.k)
+
+
 class Cell(nn.Module):
-    def __init__(self, cell: IR.Cell, plans: dict[int, Plan] | None, normalize: bool):
+    def __init__(self, cell: IR.Cell, plans: dict[int, Plan] | None, normalize: bool,
+                 partial: int = 1):
         super().__init__()
         self.kind = cell.kind
         self.preprocess = nn.ModuleList(
             nn.Sequential(*(build_layer(m) for m in modules)) for modules in cell.preprocess)
-        self.edges = nn.ModuleList(
-            PlanEdge(edge.candidates, plans[index], normalize) if plans is not None
-            else NaiveEdge(edge.candidates, normalize)
-            for index, edge in enumerate(cell.edges))
+        edges = [PlanEdge(edge.candidates, plans[index], normalize) if plans is not None
+                 else NaiveEdge(edge.candidates, normalize)
+                 for index, edge in enumerate(cell.edges)]
+        self.edges = nn.ModuleList(edge if partial == 1 else PartialChannels(edge, partial)
+                                   for edge in edges)
         self._incoming = {node: [(i, e.src) for i, e in enumerate(cell.edges) if e.dst == node]
                           for node in cell.kind.intermediate}
 
     drop_path = 0.0  # DARTS's drop path on every edge output but identities, in training
 
     def forward(self, inputs: list[torch.Tensor], weights: torch.Tensor,
-                sampled: torch.Tensor | None = None) -> torch.Tensor:
+                sampled: torch.Tensor | None = None,
+                edge_weights: torch.Tensor | None = None) -> torch.Tensor:
         states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
         for node in self.kind.intermediate:
-            states.append(sum(self._edge(i, states[src], weights, sampled)
-                              for i, src in self._incoming[node]))
+            states.append(sum(
+                self._edge(i, states[src], weights, sampled) * (
+                    1 if edge_weights is None else edge_weights[i])
+                for i, src in self._incoming[node]))
         if self.kind.output == "concat":
             return torch.cat(states[self.kind.inputs:], dim=1)
         return states[-1]
@@ -100,10 +142,14 @@ class Supernet(nn.Module):
                         plans[key] = choose(edge.candidates, stage.channels, setting,
                                             options.rewrites, options.tie_params)
                     cell_plans[index] = plans[key]
-            self.stages.append(Cell(stage, cell_plans, options.normalize_kernels))
+            self.stages.append(Cell(stage, cell_plans, options.normalize_kernels,
+                                    options.partial_channels))
         self.arch = nn.ParameterDict({
             name: nn.Parameter(1e-3 * torch.randn(len(kind.edges), _widest(kind)))
             for name, kind in self.kinds.items()})
+        self.edge_arch = nn.ParameterDict({
+            name: nn.Parameter(1e-3 * torch.randn(len(kind.edges)))
+            for name, kind in self.kinds.items()} if options.edge_normalization else {})
         for name, kind in self.kinds.items():
             mask = torch.zeros(len(kind.edges), _widest(kind), dtype=torch.bool)
             for index, (_, _, names) in enumerate(kind.edges):
@@ -116,20 +162,23 @@ class Supernet(nn.Module):
 
     def weight_parameters(self):
         """The network's weights: every parameter but the architecture parameters."""
-        arch = {id(p) for p in self.arch.parameters()}
+        arch = {id(p) for p in self.arch_parameters()}
         return [p for p in self.parameters() if id(p) not in arch]
 
     def arch_parameters(self):
-        return list(self.arch.parameters())
+        return [*self.arch.parameters(), *self.edge_arch.parameters()]
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor],
-                sampled: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+                sampled: dict[str, torch.Tensor] | None = None,
+                edge_weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Logits for mixing `weights` per cell kind; `sampled` (an index per edge) marks
-        one-hot weights of which only the sampled candidate need run."""
-        return self.features(x, weights, sampled)[-1]
+        one-hot weights of which only the sampled candidate need run; `edge_weights` scale
+        each edge's output (PC-DARTS's edge normalization)."""
+        return self.features(x, weights, sampled, edge_weights)[-1]
 
     def features(self, x: torch.Tensor, weights: dict[str, torch.Tensor],
-                 sampled: dict[str, torch.Tensor] | None = None) -> list[torch.Tensor]:
+                 sampled: dict[str, torch.Tensor] | None = None,
+                 edge_weights: dict[str, torch.Tensor] | None = None) -> list[torch.Tensor]:
         """The output of every stage, the last being the logits."""
         outputs: list[torch.Tensor] = []
         for stage in self.stages:
@@ -137,7 +186,8 @@ class Supernet(nn.Module):
                 start = outputs or [x]
                 inputs = ([start[0]] * stage.kind.inputs + start)[-stage.kind.inputs:]
                 kind = stage.kind.name
-                outputs.append(stage(inputs, weights[kind], sampled and sampled[kind]))
+                outputs.append(stage(inputs, weights[kind], sampled and sampled[kind],
+                                     edge_weights and edge_weights[kind]))
             else:
                 outputs.append(stage(outputs[-1] if outputs else x))
         return outputs

@@ -1,0 +1,84 @@
+"""What each method does to the supernet: weights, regularizers, partial channels."""
+
+import torch
+
+from nasdsl.backends.torch.network import BuildOptions, Supernet, channel_shuffle
+from nasdsl.dsl.elaborate import load
+from nasdsl.methods import get_method, method_names
+from nasdsl.search.config import SearchConfig
+from tests.paths import SPACES
+
+
+def config(method, **fields):
+    return SearchConfig(space="nb201", method=method, **fields)
+
+
+def tiny_net(space="nb201", simplify=True, **options):
+    return Supernet(load(SPACES / f"{space}.nas", overrides={"C": 4, "N": 1}),
+                    BuildOptions(simplify=simplify, **options))
+
+
+def test_registry_holds_only_implemented_methods():
+    """The registry names exactly the methods implemented so far."""
+    assert method_names() == ["beta-darts", "darts", "gdas", "pc-darts"]
+
+
+def test_gdas_one_hot_weights_through_a_plan_equal_the_sampled_candidate():
+    """GDAS's hard Gumbel weights through the simplified supernet compute what the naive
+    supernet computes running only the sampled candidates (vertex exactness)."""
+    torch.manual_seed(0)
+    naive = tiny_net(simplify=False, dtype=torch.float64)
+    simple = tiny_net(simplify=True, dtype=torch.float64,
+                      rewrites=frozenset({"pms", "fms", "reparam"}))
+    simple.load_state_dict(naive.state_dict())
+    gdas = get_method("gdas")(config("gdas"))
+    x = torch.randn(2, 3, 16, 16, dtype=torch.float64)
+    for _ in range(3):
+        weights = gdas.mixing_weights(naive)
+        sampled = {name: w.argmax(-1) for name, w in weights.items()}
+        torch.testing.assert_close(simple(x, weights), naive(x, weights, sampled=sampled),
+                                   rtol=1e-9, atol=1e-9)
+        assert all(((w == 0) | (w == 1)).all() for w in weights.values())
+
+
+def test_gdas_temperature_anneals_from_10_to_0_1():
+    """GDAS's temperature falls linearly from tau_max at the first epoch to tau_min at the
+    last."""
+    gdas = get_method("gdas")(config("gdas", epochs=5))
+    taus = []
+    for epoch in range(5):
+        gdas.start_epoch(epoch)
+        taus.append(gdas.tau)
+    assert taus[0] == 10.0 and abs(taus[-1] - 0.1) < 1e-12 and taus == sorted(taus, reverse=True)
+
+
+def test_beta_decay_regularizer():
+    """beta-DARTS adds lambda_t * mean over edges of logsumexp(alpha), lambda_t = 50 t / 100."""
+    net = tiny_net()
+    beta = get_method("beta-darts")(config("beta-darts"))
+    beta.start_epoch(10)
+    expected = 50 * 10 / 100 * torch.logsumexp(net.arch["cell"], dim=-1).mean()
+    torch.testing.assert_close(beta.regularizer(net), expected)
+
+
+def test_pc_darts_sends_a_quarter_of_the_channels_through_the_edges():
+    """PC-DARTS places the edges' ops at C/4 channels and normalizes the edge weights over
+    each node's inputs."""
+    method = get_method("pc-darts")(config("pc-darts"))
+    space = load(SPACES / "nb201.nas", overrides={"C": 8, "N": 1}, **method.load_options())
+    net = Supernet(space, method.build_options(BuildOptions()))
+    conv = space.network.cells[0].edges[0].candidates[3].modules[1]
+    assert (conv.c_in, conv.c_out) == (2, 2)
+    edges = method.edge_weights(net)["cell"]
+    kind = space.cell_kinds[0]
+    for node in kind.intermediate:
+        total = sum(edges[i] for i, edge in enumerate(kind.edges) if edge[1] == node)
+        torch.testing.assert_close(total, torch.tensor(1.0))
+    assert method.logits(net, torch.randn(2, 3, 16, 16)).shape == (2, 10)
+    assert method.warmup_epochs == 15
+
+
+def test_channel_shuffle_interleaves_groups():
+    """Channel shuffle with K groups interleaves them: channel j of group g goes to j*K+g."""
+    x = torch.arange(8.0).view(1, 8, 1, 1)
+    assert channel_shuffle(x, 4).flatten().tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
