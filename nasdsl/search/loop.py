@@ -122,6 +122,8 @@ class Search:
         last = self.config.epochs if stop_after is None else min(stop_after + 1, self.config.epochs)
         for epoch in range(self.start_epoch, last):
             started = time.perf_counter()
+            if self.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(self.device)
             self.method.start_epoch(epoch)
             figures = self._train_epoch(epoch)
             figures.update(self._evaluate())
@@ -131,7 +133,7 @@ class Search:
                 "weights": {name: [[round(v, 4) for v in row] for row in w.detach().cpu().tolist()]
                             for name, w in self.method.eval_weights(self.net).items()},
                 "arch": arch_text(self.space, arch), "activation_mb": activation_mb,
-                "seconds": round(time.perf_counter() - started, 3)})
+                **self._peak_cuda(), "seconds": round(time.perf_counter() - started, 3)})
             self.scheduler.step()
             save_checkpoint(self.run_dir, self._state(epoch))
             write_log(self.run_dir, self.log)
@@ -188,6 +190,11 @@ class Search:
                                  exclude=self.net)
         self.net.load_state_dict(before)
         return round(bytes_ / 2**20, 2)
+
+    def _peak_cuda(self) -> dict:
+        if self.device.type != "cuda":
+            return {}
+        return {"peak_cuda_mb": round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)}
 
     def _check(self, loss: float, epoch: int, step: int, which: str) -> None:
         if not math.isfinite(loss):
