@@ -121,3 +121,25 @@ def test_unused_definitions_warn_but_pass(tmp_path, capsys):
     assert err == (f"{path}:{line}:1: warning: op 'spare' is never used\n"
                    "    op spare = relu\n"
                    "    ^\n")
+
+
+def test_run_and_resume_from_the_command_line(tmp_path, capsys):
+    """`nasdsl run` searches the embedded digits, prints the derived NB201 arch string and
+    saves the run; `--resume` on the finished run reports the same architecture."""
+    args = ["run", "nb201", "--set", "C=4", "--set", "N=1", "--subset", "64", "--epochs", "1",
+            "--batch", "16", "--out", str(tmp_path / "run"), "--no-progress"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    arch = next(line for line in first.splitlines() if line.startswith("derived architecture"))
+    assert arch.split(": ")[1].startswith("|") and (tmp_path / "run" / "result.json").is_file()
+    assert main(["run", "--resume", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert arch in capsys.readouterr().out
+
+
+def test_run_with_a_bad_setting_is_a_clear_error(capsys):
+    """A misspelt method or a malformed --set is reported without a traceback, exit 2."""
+    assert main(["run", "nb201", "--method", "dartz", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown search method 'dartz'" in err and "did you mean 'darts'?" in err
+    assert main(["run", "nb201", "--set", "C", "--no-progress"]) == 2
+    assert "--set takes NAME=NUMBER" in capsys.readouterr().err
