@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     check = commands.add_parser("check", help="parse and check .nas files; report every error")
-    check.add_argument("files", nargs="+", metavar="FILE", help="a .nas path or a shipped space name")
+    check.add_argument("files", nargs="+", metavar="FILE",
+                       help="a .nas path or a shipped space name")
     check.set_defaults(command=_check)
 
     show = commands.add_parser("show", help="summarize a space: ops, cells, network, size, "

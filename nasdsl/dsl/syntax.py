@@ -189,7 +189,8 @@ class Derive:
     at: Location | None = _located
 
 
-CellStmt = Inputs | Nodes | Preprocess | Reduction | Edges | Candidates | EdgeOverride | Combine | Output | Derive
+CellStmt = (Inputs | Nodes | Preprocess | Reduction | Edges | Candidates | EdgeOverride | Combine
+            | Output | Derive)
 
 
 @attrs.frozen
