@@ -29,31 +29,48 @@ def rows():
             if abs(float(row["params_mb"]) * 1e6 - round(float(row["params_mb"]) * 1e6)) < 1e-3]
 
 
-def mismatches(sample, tmp_path):
+def built_counts(sample, tmp_path) -> list[int]:
     space = load(SPACES / "nb201.nas")
     path = tmp_path / "derived.nas"
-    wrong = []
+    counts = []
     for row in sample:
         path.write_text(derived_text(space.programs, from_nb201(row["arch"])))
         net = Supernet(load(path, phase="eval"), BuildOptions(simplify=False))
-        count = sum(p.numel() for p in net.weight_parameters())
-        if count != round(float(row["params_mb"]) * 1e6):
-            wrong.append((row["arch"], count, row["params_mb"]))
-    return wrong
+        counts.append(sum(p.numel() for p in net.weight_parameters()))
+    return counts
+
+
+def recorded(row) -> int:
+    return round(float(row["params_mb"]) * 1e6)
 
 
 @needs_table
 def test_a_sample_of_300_architectures(tmp_path):
     """300 architectures drawn with a fixed seed match the benchmark's counts."""
     sample = random.Random(201).sample(rows(), 300)
-    assert mismatches(sample, tmp_path) == []
+    assert built_counts(sample, tmp_path) == [recorded(row) for row in sample]
 
 
 @needs_table
 @pytest.mark.slow
 def test_all_15625_architectures(tmp_path):
-    """All 15,625 architectures but the 199 whose recorded count is a seed average match the
-    benchmark's counts."""
+    """Every architecture whose record is not a fractional seed average matches the
+    benchmark's count, but for 5 known rows whose whole-number records are averages of
+    disagreeing seeds too (171,306 and 923,946 are counts of no NB201 network)."""
     table = rows()
     assert len(table) == 15_625 - 199
-    assert mismatches(table, tmp_path) == []
+    counts = built_counts(table, tmp_path)
+    wrong = {row["arch"] for row, count in zip(table, counts) if count != recorded(row)}
+    assert wrong == KNOWN_BAD_RECORDS
+
+
+KNOWN_BAD_RECORDS = {
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|nor_conv_3x3~0|skip_connect~1|none~2|",
+    "|skip_connect~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1x1~0|nor_conv_1x1~1|"
+    "skip_connect~2|",
+    "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|none~2|",
+    "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+    "skip_connect~2|",
+    "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+    "avg_pool_3x3~2|",
+}
