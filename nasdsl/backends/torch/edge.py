@@ -54,7 +54,6 @@ class PlanEdge(NaiveEdge):
         super().__init__(ops, normalize_kernels)
         self.plan = plan
         self.stride = max((m.stride for op in ops for m in op.modules), default=1)
-        self.channels = _out_channels(ops)
         self._weights = _collect_weights(plan.root)
         numerators = torch.zeros(len(self._weights), len(ops))
         denominators = torch.zeros(len(self._weights), len(ops))
@@ -144,11 +143,3 @@ def _collect_weights(node: Node) -> list[Weight]:
 
     visit(node)
     return list(found)
-
-
-def _out_channels(ops: tuple[Op, ...]) -> int | None:
-    for op in ops:
-        for module in reversed(op.modules):
-            if hasattr(module, "c_out"):
-                return module.c_out
-    return None
