@@ -11,6 +11,8 @@ from nasdsl.dsl.explain import explain
 from nasdsl.dsl.simplify import parse_rewrites
 from nasdsl.dsl.summary import summarize
 from nasdsl.errors import NasError
+from nasdsl.methods import method_names
+from nasdsl.search.command import add_method_options, run_command
 
 EXIT_USER_ERROR = 2
 
@@ -64,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="search a space with a one-shot method")
     run.add_argument("file", metavar="FILE", nargs="?",
                      help="a .nas path or a shipped space name (not needed with --resume)")
-    run.add_argument("--method", default="darts", help="darts, beta-darts, pc-darts, gdas")
+    run.add_argument("--method", default="darts", help=", ".join(method_names()))
     run.add_argument("--second-order", action="store_true",
                      help="DARTS's unrolled architecture gradient")
     run.add_argument("--simplify", action=argparse.BooleanOptionalAction, default=None,
@@ -107,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="the run directory (default runs/NAME)")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a run that was stopped")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run.set_defaults(command=_run)
+    add_method_options(run)
+    run.set_defaults(command=run_command)
     return parser
 
 
@@ -154,11 +157,6 @@ def _simplify(args) -> int:
     setting = Setting(batch=args.batch, target=args.target, objective=args.objective)
     print(explain(space, setting, rewrites, args.tie_params, args.explain), end="")
     return 0
-
-
-def _run(args) -> int:
-    from nasdsl.search.command import run_command  # torch loads only when needed
-    return run_command(args)
 
 
 if __name__ == "__main__":

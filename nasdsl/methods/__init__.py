@@ -30,4 +30,8 @@ def method_names() -> list[str]:
 
 
 def _load_all() -> None:
-    from nasdsl.methods import beta_darts, darts, gdas, pc_darts  # noqa: F401 - registers them
+    """Import every module of this package: each registers its method."""
+    import importlib
+    import pkgutil
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")

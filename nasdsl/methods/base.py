@@ -9,8 +9,11 @@ logits out), never through its internals.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ClassVar
 
+import attrs
 import torch
 import torch.nn.functional as F
 
@@ -19,12 +22,31 @@ from nasdsl.dsl.derive import Architecture, derive
 from nasdsl.dsl.space import Space
 
 
+@attrs.frozen
+class Option:
+    """A setting of one method, offered by `nasdsl run` and `nasdsl bench` as --NAME."""
+
+    name: str  # e.g. "rome-version"
+    type: Callable[[str], Any]
+    default: Any
+    help: str
+    choices: tuple | None = None
+
+
 class Method:
     name: ClassVar[str]
+    options: ClassVar[tuple[Option, ...]] = ()
 
     def __init__(self, config):
         self.config = config
         self.start_epoch(0)
+
+    def option(self, name: str):
+        """The value of one of this method's options: the configuration's, or the default."""
+        given = dict(self.config.method_options)
+        if name in given:
+            return given[name]
+        return next(option.default for option in self.options if option.name == name)
 
     # --- how the supernet is built -------------------------------------------------------------
 
@@ -34,6 +56,13 @@ class Method:
 
     def build_options(self, options: BuildOptions) -> BuildOptions:
         return options
+
+    def prepare_space(self, space: Space, batches: Callable[[], Iterable], device: torch.device,
+                      run_dir: Path | None) -> Space:
+        """The space the supernet is built from, given the loaded one; `batches()` iterates
+        over training batches (x, y) for methods that look at data first (pruning at
+        initialization); files the method writes go to `run_dir` when there is one."""
+        return space
 
     # --- hooks the loop calls ----------------------------------------------------------------
 
@@ -60,6 +89,15 @@ class Method:
 
     def regularizer(self, net: Supernet) -> torch.Tensor:
         return torch.zeros((), device=next(net.parameters()).device)
+
+    def weight_backward(self, net: Supernet, x, y) -> tuple[float, float]:
+        """Gradients of the weight loss on a training batch (accumulated into `.grad`; the
+        loop zeroes them before, clips and steps after); returns the loss and the batch
+        accuracy."""
+        logits = self.logits(net, x)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        return loss.item(), (logits.argmax(1) == y).float().mean().item()
 
     def arch_step(self, net: Supernet, train_batch, valid_batch, arch_optimizer,
                   weight_optimizer) -> float:

@@ -27,7 +27,46 @@ def config_from_args(args) -> SearchConfig:
         simplify=args.simplify, rewrites=args.rewrites,
         kernel_norm=args.kernel_norm, objective=args.objective,
         overrides=tuple(_override(item) for item in args.set), device=args.device,
-        benchmark=args.benchmark)
+        benchmark=args.benchmark, method_options=method_options(args, [args.method]))
+
+
+def add_method_options(parser) -> None:
+    """An argument group per method for the options it declares (--rome-version ...)."""
+    from nasdsl.methods import METHODS, method_names
+    seen = set()
+    for name in method_names():
+        fresh = [option for option in METHODS[name].options if option.name not in seen]
+        if not fresh:
+            continue
+        group = parser.add_argument_group(f"{name} options")
+        for option in fresh:
+            seen.add(option.name)
+            group.add_argument(f"--{option.name}", dest=_dest(option.name), type=option.type,
+                               choices=option.choices, default=None,
+                               help=f"{option.help} (default {option.default})")
+
+
+def method_options(args, methods: list[str]) -> tuple[tuple[str, object], ...]:
+    """The method options given on the command line; an error for one that none of
+    `methods` takes."""
+    from nasdsl.methods import METHODS, get_method
+    taken = {option.name for method in methods for option in get_method(method).options}
+    given = []
+    for name in sorted({option.name for cls in METHODS.values() for option in cls.options}):
+        value = getattr(args, _dest(name), None)
+        if value is None:
+            continue
+        if name not in taken:
+            owners = sorted(cls.name for cls in METHODS.values()
+                            if any(option.name == name for option in cls.options))
+            raise NasError(f"--{name} is an option of {', '.join(owners)}, not of "
+                           f"{', '.join(methods)}", hint=f"use it with --method {owners[0]}")
+        given.append((name, value))
+    return tuple(given)
+
+
+def _dest(name: str) -> str:
+    return "method_option_" + name.replace("-", "_")
 
 
 def _override(item: str) -> tuple[str, int]:
@@ -44,6 +83,7 @@ def resumed_config(run_dir: Path) -> SearchConfig:
     fields = json.loads(path.read_text())
     fields["overrides"] = tuple(tuple(pair) for pair in fields["overrides"])
     fields["arch_betas"] = tuple(fields["arch_betas"])
+    fields["method_options"] = tuple(tuple(pair) for pair in fields.get("method_options", ()))
     return SearchConfig(**fields)
 
 

@@ -33,6 +33,7 @@ class SearchConfig:
     tau_min: float = 0.1
     partial_k: int = 4
     arch_warmup: int = 15  # PC-DARTS's epochs before architecture steps
+    method_options: tuple[tuple[str, object], ...] = ()  # the Options a method declares
     # simplification
     simplify: bool | None = None  # None: where the cost model says it pays
     rewrites: str | None = None

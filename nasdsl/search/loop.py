@@ -11,7 +11,6 @@ from pathlib import Path
 
 import attrs
 import torch
-from torch.nn.utils import clip_grad_norm_
 
 from nasdsl.backends.torch.measure import saved_bytes
 from nasdsl.backends.torch.network import BuildOptions, Supernet, resolve_device
@@ -24,6 +23,7 @@ from nasdsl.errors import NasError
 from nasdsl.methods import get_method
 from nasdsl.search import data_feed
 from nasdsl.search.config import SearchConfig
+from nasdsl.search.step import Optimizers, search_step
 from nasdsl.search.results import (CONFIG, DERIVED, RESULT, config_to_json, load_checkpoint,
                                    save_checkpoint, write_json, write_log, write_text)
 
@@ -61,14 +61,17 @@ class Search:
         torch.manual_seed(config.seed)
         self.feed = data_feed.DataFeed(config)
         self.method = get_method(config.method)(config)
-        self.space = load(config.space, overrides={**dict(config.overrides),
-                                                   "classes": self.feed.classes},
-                          image=(self.feed.channels, self.feed.size),
-                          **self.method.load_options())
-        if self.space.network is None:
+        space = load(config.space, overrides={**dict(config.overrides),
+                                              "classes": self.feed.classes},
+                     image=(self.feed.channels, self.feed.size), **self.method.load_options())
+        if space.network is None:
             raise NasError(f"{config.space} has no network to search",
                            hint="a space for `nasdsl run` needs a `network` definition")
         self.device = resolve_device(config.device)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.space = self.method.prepare_space(
+            space, lambda: (batch for batch, _ in self.feed.search_batches(0)), self.device,
+            self.run_dir)
         self.net = Supernet(self.space, self.method.build_options(self._build_options()))
         self.weight_optimizer = torch.optim.SGD(
             self.net.weight_parameters(), config.lr, momentum=config.momentum,
@@ -144,22 +147,17 @@ class Search:
         totals = {"train_loss": 0.0, "train_acc": 0.0, "arch_loss": 0.0}
         steps = 0
         batches = self.feed.search_batches(epoch)
+        optimizers = Optimizers(self.weight_optimizer, self.arch_optimizer, self.config.grad_clip)
         for (x, y), (xa, ya) in self.feed.progress(batches, epoch, self.progress):
             x, y, xa, ya = (t.to(self.device) for t in (x, y, xa, ya))
-            if epoch >= self.method.warmup_epochs:
-                arch_loss = self.method.arch_step(self.net, (x, y), (xa, ya),
-                                                  self.arch_optimizer, self.weight_optimizer)
-                self._check(arch_loss, epoch, steps, "architecture")
-                totals["arch_loss"] += arch_loss
-            self.weight_optimizer.zero_grad(set_to_none=True)
-            logits = self.method.logits(self.net, x)
-            loss = torch.nn.functional.cross_entropy(logits, y)
-            self._check(loss.item(), epoch, steps, "training")
-            loss.backward()
-            clip_grad_norm_(self.net.weight_parameters(), self.config.grad_clip)
-            self.weight_optimizer.step()
-            totals["train_loss"] += loss.item()
-            totals["train_acc"] += (logits.argmax(1) == y).float().mean().item()
+            result = search_step(self.method, self.net, (x, y), (xa, ya), optimizers,
+                                 arch=epoch >= self.method.warmup_epochs)
+            if result.arch_loss is not None:
+                self._check(result.arch_loss, epoch, steps, "architecture")
+                totals["arch_loss"] += result.arch_loss
+            self._check(result.train_loss, epoch, steps, "training")
+            totals["train_loss"] += result.train_loss
+            totals["train_acc"] += result.train_acc
             steps += 1
         return {key: round(value / max(steps, 1), 6) for key, value in totals.items()}
 

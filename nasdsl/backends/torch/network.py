@@ -101,7 +101,7 @@ class Cell(nn.Module):
             states.append(sum(
                 self._edge(i, states[src], weights, sampled) * (
                     1 if edge_weights is None else edge_weights[i])
-                for i, src in self._incoming[node]))
+                for i, src in self._incoming[node] if sampled is None or sampled[i] >= 0))
         if self.kind.output == "concat":
             return torch.cat(states[self.kind.inputs:], dim=1)
         return states[-1]
@@ -172,8 +172,9 @@ class Supernet(nn.Module):
                 sampled: dict[str, torch.Tensor] | None = None,
                 edge_weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Logits for mixing `weights` per cell kind; `sampled` (an index per edge) marks
-        one-hot weights of which only the sampled candidate need run; `edge_weights` scale
-        each edge's output (PC-DARTS's edge normalization)."""
+        one-hot weights of which only the sampled candidate need run, and an index of -1 an
+        edge that is left out (a sampled topology); `edge_weights` scale each edge's output
+        (PC-DARTS's edge normalization)."""
         return self.features(x, weights, sampled, edge_weights)[-1]
 
     def features(self, x: torch.Tensor, weights: dict[str, torch.Tensor],

@@ -1,0 +1,41 @@
+"""One step of the search (seed 000 Eq. 1): the architecture step on a batch of the
+architecture half, as the method takes it, then the weight step on a batch of the weight half.
+The search loop and `nasdsl bench` both take steps through here, so that what the benchmark
+measures is what a search runs."""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import torch
+from torch.nn.utils import clip_grad_norm_
+
+
+@attrs.frozen
+class StepResult:
+    train_loss: float
+    train_acc: float
+    arch_loss: float | None  # None: no architecture step (warm-up)
+
+
+@attrs.frozen
+class Optimizers:
+    weights: torch.optim.Optimizer
+    arch: torch.optim.Optimizer
+    grad_clip: float
+
+
+def search_step(method, net, train_batch, arch_batch, optimizers: Optimizers,
+                arch: bool = True) -> StepResult:
+    """Both steps on batches already on the network's device; `arch=False` during warm-up."""
+    arch_loss = None
+    if arch:
+        arch_loss = method.arch_step(net, train_batch, arch_batch, optimizers.arch,
+                                     optimizers.weights)
+    optimizers.weights.zero_grad(set_to_none=True)
+    loss, accuracy = method.weight_backward(net, *train_batch)
+    if math.isfinite(loss):
+        clip_grad_norm_(net.weight_parameters(), optimizers.grad_clip)
+        optimizers.weights.step()
+    return StepResult(loss, accuracy, arch_loss)
