@@ -13,15 +13,11 @@ import attrs
 import torch
 
 from nasdsl.backends.torch.measure import saved_bytes
-from nasdsl.backends.torch.network import BuildOptions, Supernet, resolve_device
-from nasdsl.dsl.cost import Setting
 from nasdsl.dsl.derive import Architecture, derived_text, to_genotype, to_nb201
-from nasdsl.dsl.elaborate import load
-from nasdsl.dsl.simplify import parse_rewrites
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
-from nasdsl.methods import get_method
 from nasdsl.search import data_feed
+from nasdsl.search.build import assemble, nb201_shaped
 from nasdsl.search.config import SearchConfig
 from nasdsl.search.step import Optimizers, search_step
 from nasdsl.search.results import (CONFIG, DERIVED, RESULT, config_to_json, load_checkpoint,
@@ -41,12 +37,6 @@ class SearchResult:
     log: tuple[dict, ...]
 
 
-def nb201_shaped(space: Space) -> bool:
-    """One cell kind of one input whose every edge is kept: NB201's arch strings apply."""
-    return (len(space.cell_kinds) == 1 and space.cell_kinds[0].inputs == 1
-            and space.cell_kinds[0].derive.top is None)
-
-
 def arch_text(space: Space, arch: Architecture) -> str:
     return to_nb201(arch) if nb201_shaped(space) else to_genotype(arch, space)
 
@@ -60,37 +50,17 @@ class Search:
         self.progress = progress
         torch.manual_seed(config.seed)
         self.feed = data_feed.DataFeed(config)
-        self.method = get_method(config.method)(config)
-        space = load(config.space, overrides={**dict(config.overrides),
-                                              "classes": self.feed.classes},
-                     image=(self.feed.channels, self.feed.size), **self.method.load_options())
-        if space.network is None:
-            raise NasError(f"{config.space} has no network to search",
-                           hint="a space for `nasdsl run` needs a `network` definition")
-        self.device = resolve_device(config.device)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.space = self.method.prepare_space(
-            space, lambda: (batch for batch, _ in self.feed.search_batches(0)), self.device,
-            self.run_dir)
-        self.net = Supernet(self.space, self.method.build_options(self._build_options()))
-        self.weight_optimizer = torch.optim.SGD(
-            self.net.weight_parameters(), config.lr, momentum=config.momentum,
-            weight_decay=config.resolved_weight_decay(nb201_shaped(self.space)))
+        parts = assemble(config, self.feed.classes, (self.feed.channels, self.feed.size),
+                         lambda: (batch for batch, _ in self.feed.search_batches(0)),
+                         self.run_dir)
+        self.method, self.space, self.net = parts.method, parts.space, parts.net
+        self.device = parts.device
+        self.weight_optimizer, self.arch_optimizer = parts.weight_optimizer, parts.arch_optimizer
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.weight_optimizer, config.epochs, eta_min=config.lr_min)
-        self.arch_optimizer = torch.optim.Adam(
-            self.net.arch_parameters(), config.arch_lr, betas=config.arch_betas,
-            weight_decay=config.arch_weight_decay)
         self.log: list[dict] = []
         self.start_epoch = 0
-
-    def _build_options(self) -> BuildOptions:
-        config = self.config
-        setting = Setting(batch=config.batch, target=self.device.type, objective=config.objective)
-        rewrites = parse_rewrites(config.rewrites) if config.rewrites is not None else None
-        return BuildOptions(simplify=config.simplify is not False, setting=setting,
-                            rewrites=rewrites, normalize_kernels=config.kernel_norm,
-                            device=str(self.device))
 
     # --- checkpoints ----------------------------------------------------------------------------
 

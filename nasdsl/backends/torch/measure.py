@@ -1,13 +1,15 @@
 """Measuring what a training step costs (DESIGN section 6), machine-independent figures first.
 
-- `saved_bytes`: bytes of the tensors autograd keeps for backward during a forward pass,
-  each storage counted once, parameters left out (they are not activations);
+- `saved_bytes`: the peak, over a forward pass or a whole step, of the bytes of tensors
+  autograd keeps for backward, each storage counted once, parameters left out (they are not
+  activations);
 - `flops`: FLOPs of forward and backward as torch's FlopCounterMode counts them;
 - `peak_cuda_bytes`: the CUDA allocator's peak over a step, where CUDA is used.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import torch
@@ -18,24 +20,64 @@ def parameter_count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def saved_bytes(forward: Callable[[], torch.Tensor], exclude: torch.nn.Module | None = None) -> int:
-    """Bytes saved for backward while running `forward()`; storages of `exclude`'s parameters
-    and buffers are not counted."""
+class _SavedTensors:
+    """Live bytes of the storages autograd holds for backward, and their peak. A tensor is
+    live from when autograd saves it until the graph that saved it is freed (after its
+    backward, or when the outputs are dropped)."""
+
+    def __init__(self, skip: set[int]):
+        self.skip = skip
+        self.holders: Counter[int] = Counter()
+        self.live = self.peak = 0
+
+    def pack(self, tensor: torch.Tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() in self.skip:
+            return tensor
+        return _Held(self, tensor, storage.data_ptr(), storage.nbytes())
+
+    def hold(self, key: int, nbytes: int) -> None:
+        if self.holders[key] == 0:
+            self.live += nbytes
+            self.peak = max(self.peak, self.live)
+        self.holders[key] += 1
+
+    def release(self, key: int, nbytes: int) -> None:
+        self.holders[key] -= 1
+        if self.holders[key] == 0:
+            del self.holders[key]
+            self.live -= nbytes
+
+
+class _Held:
+    """A saved tensor as autograd stores it while the measurement runs."""
+
+    __slots__ = ("tracker", "tensor", "key", "nbytes")
+
+    def __init__(self, tracker: _SavedTensors, tensor: torch.Tensor, key: int, nbytes: int):
+        self.tracker, self.tensor, self.key, self.nbytes = tracker, tensor, key, nbytes
+        tracker.hold(key, nbytes)
+
+    def __del__(self):
+        self.tracker.release(self.key, self.nbytes)
+
+
+def _unpack(saved):
+    return saved.tensor if isinstance(saved, _Held) else saved
+
+
+def saved_bytes(run: Callable[[], object], exclude: torch.nn.Module | None = None) -> int:
+    """The peak bytes saved for backward while `run()` executes: a forward pass (then all it
+    saved), or a whole search step with its backward passes (then the largest set alive at
+    once). Storages of `exclude`'s parameters and buffers are not counted."""
     skip = set()
     if exclude is not None:
         skip = {t.untyped_storage().data_ptr()
                 for t in (*exclude.parameters(), *exclude.buffers())}
-    storages: dict[int, int] = {}
-
-    def pack(tensor: torch.Tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in skip:
-            storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        forward()
-    return sum(storages.values())
+    tracker = _SavedTensors(skip)
+    with torch.autograd.graph.saved_tensors_hooks(tracker.pack, _unpack):
+        run()
+    return tracker.peak
 
 
 def flops(step: Callable[[], None]) -> int:

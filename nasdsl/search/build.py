@@ -1,0 +1,68 @@
+"""What a search is made of, given its configuration: the method, the space it searches (as
+the method loads and prepares it), the supernet and the two optimizers. `nasdsl run` and
+`nasdsl bench` assemble them here alike, so that a benchmark measures what a search runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import attrs
+import torch
+
+from nasdsl.backends.torch.network import BuildOptions, Supernet, resolve_device
+from nasdsl.dsl.cost import Setting
+from nasdsl.dsl.elaborate import load
+from nasdsl.dsl.simplify import parse_rewrites
+from nasdsl.dsl.space import Space
+from nasdsl.errors import NasError
+from nasdsl.methods import get_method
+from nasdsl.methods.base import Method
+from nasdsl.search.config import SearchConfig
+
+
+def nb201_shaped(space: Space) -> bool:
+    """One cell kind of one input whose every edge is kept: NB201's arch strings apply."""
+    return (len(space.cell_kinds) == 1 and space.cell_kinds[0].inputs == 1
+            and space.cell_kinds[0].derive.top is None)
+
+
+@attrs.frozen
+class SearchParts:
+    method: Method
+    space: Space
+    net: Supernet
+    weight_optimizer: torch.optim.SGD
+    arch_optimizer: torch.optim.Adam
+    device: torch.device
+
+
+def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
+             batches: Callable[[], Iterable], run_dir: Path | None) -> SearchParts:
+    """The parts of a search on images of `image` = (channels, size) in `classes` classes;
+    `batches()` gives training batches to methods that look at data before the search."""
+    method = get_method(config.method)(config)
+    space = load(config.space, overrides={**dict(config.overrides), "classes": classes},
+                 image=image, **method.load_options())
+    if space.network is None:
+        raise NasError(f"{config.space} has no network to search",
+                       hint="a space to search needs a `network` definition")
+    device = resolve_device(config.device)
+    space = method.prepare_space(space, batches, device, run_dir)
+    net = Supernet(space, method.build_options(build_options(config, device)))
+    weight_optimizer = torch.optim.SGD(
+        net.weight_parameters(), config.lr, momentum=config.momentum,
+        weight_decay=config.resolved_weight_decay(nb201_shaped(space)))
+    arch_optimizer = torch.optim.Adam(
+        net.arch_parameters(), config.arch_lr, betas=config.arch_betas,
+        weight_decay=config.arch_weight_decay)
+    return SearchParts(method, space, net, weight_optimizer, arch_optimizer, device)
+
+
+def build_options(config: SearchConfig, device: torch.device) -> BuildOptions:
+    """The supernet the configuration asks for, before the method adjusts it."""
+    setting = Setting(batch=config.batch, target=device.type, objective=config.objective)
+    rewrites = parse_rewrites(config.rewrites) if config.rewrites is not None else None
+    return BuildOptions(simplify=config.simplify is not False, setting=setting,
+                        rewrites=rewrites, normalize_kernels=config.kernel_norm,
+                        device=str(device))
