@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from nasdsl.bench.command import add_arguments as add_bench_arguments
+from nasdsl.bench.command import bench_command
 from nasdsl.dsl.cost import Setting
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.explain import explain
@@ -111,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_method_options(run)
     run.set_defaults(command=run_command)
+
+    bench = commands.add_parser(
+        "bench", help="measure one search step per method, naive against simplified")
+    add_bench_arguments(bench)
+    add_method_options(bench)
+    bench.set_defaults(command=bench_command)
     return parser
 
 

@@ -24,13 +24,15 @@ INDEX_BYTES = 8  # max pooling keeps int64 indices
 
 @attrs.frozen
 class Setting:
-    """Where an edge runs: batch, input resolution, bytes per element, device, objective."""
+    """Where an edge runs: batch, input resolution, bytes per element, device, objective, and
+    whether the method runs one sampled candidate per edge (GDAS, ROME) or the whole mix."""
 
     batch: int = 64
     size: int = 32
     dtype_bytes: int = 4
     target: str = "cpu"
     objective: str = "time"
+    sampled: bool = False
 
 
 @attrs.frozen

@@ -148,8 +148,14 @@ def alternatives(ops: tuple[Op, ...], tie_params: bool = False) -> list[Plan]:
 
 def choose(ops: tuple[Op, ...], channels: int, setting: Setting,
            rewrites: frozenset[str] | None = None, tie_params: bool = False) -> Plan:
-    """The cheapest plan for the setting's objective, or the plan of exactly `rewrites`."""
+    """The cheapest plan for the setting's objective, or the plan of exactly `rewrites`.
+
+    Where the method runs a single sampled candidate, the naive mix is the cheapest: running
+    only that candidate costs no more than any plan, which computes what candidates share
+    for all of them and merges kernels of several."""
     if rewrites is not None:
         return simplify(ops, rewrites, Options(tie_params=tie_params))
+    if setting.sampled:
+        return naive_plan(ops)
     return min(alternatives(ops, tie_params),
                key=lambda plan: plan_cost(plan, channels, setting).key(setting.objective))

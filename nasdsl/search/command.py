@@ -26,7 +26,7 @@ def config_from_args(args) -> SearchConfig:
         tau_min=args.tau_min, partial_k=args.partial_k, arch_warmup=args.arch_warmup,
         simplify=args.simplify, rewrites=args.rewrites,
         kernel_norm=args.kernel_norm, objective=args.objective,
-        overrides=tuple(_override(item) for item in args.set), device=args.device,
+        overrides=tuple(parse_override(item) for item in args.set), device=args.device,
         benchmark=args.benchmark, method_options=method_options(args, [args.method]))
 
 
@@ -69,7 +69,7 @@ def _dest(name: str) -> str:
     return "method_option_" + name.replace("-", "_")
 
 
-def _override(item: str) -> tuple[str, int]:
+def parse_override(item: str) -> tuple[str, int]:
     name, _, value = item.partition("=")
     if not name or not value.strip().lstrip("-").isdigit():
         raise NasError(f"--set takes NAME=NUMBER, not {item!r}", hint="e.g. --set C=8")

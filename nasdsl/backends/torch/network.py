@@ -83,7 +83,10 @@ class Cell(nn.Module):
         self.kind = cell.kind
         self.preprocess = nn.ModuleList(
             nn.Sequential(*(build_layer(m) for m in modules)) for modules in cell.preprocess)
-        edges = [PlanEdge(edge.candidates, plans[index], normalize) if plans is not None
+        # A plan without rewrites is the naive mix: NaiveEdge computes it and can run a
+        # sampled candidate alone.
+        edges = [PlanEdge(edge.candidates, plans[index], normalize)
+                 if plans is not None and plans[index].rewrites
                  else NaiveEdge(edge.candidates, normalize)
                  for index, edge in enumerate(cell.edges)]
         self.edges = nn.ModuleList(edge if partial == 1 else PartialChannels(edge, partial)

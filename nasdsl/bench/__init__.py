@@ -1,0 +1,2 @@
+"""`nasdsl bench`: what one search step costs, naive against simplified, method by method
+(DESIGN section 6)."""
