@@ -1,0 +1,74 @@
+"""The efficiency targets of issue 6 on every shipped space: for each method, one search step
+of the naive supernet and of the simplified one the cost model chooses (time objective, the
+default of `nasdsl run`), activation memory and step time as ratios to naive, beside the
+targets (memory: nb201 <= 0.75, darts <= 0.40, darts_large <= 0.25; time <= 1.00 on CPU
+everywhere, <= 0.70 on darts_large).
+
+    python benchmarks/spaces.py              # all spaces and methods
+    python benchmarks/spaces.py --spaces darts --methods darts,gdas
+"""
+
+from __future__ import annotations
+
+from common import SPACES, arguments, header, markdown_table, pyplot, write
+
+from nasdsl.bench.measure import NAIVE, SIMPLIFIED, Settings, measure
+from nasdsl.bench.report import records
+from nasdsl.methods import method_names
+
+# space: (batch, memory target, time target). Batches are below the search settings' 64 to
+# keep CPU runs short; the ratios move little with the batch (parameter-sized tensors of
+# merged kernels weigh more at small batches, which makes the simplified side look worse).
+TARGETS = {"nb201": (32, 0.75, 1.00), "darts": (16, 0.40, 1.00), "darts_large": (4, 0.25, 0.70)}
+
+
+def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--spaces", default=",".join(TARGETS))
+    parser.add_argument("--methods", default=",".join(method_names()))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    spaces = args.spaces.split(",")
+    methods = args.methods.split(",")
+    table, plotted = [], {}
+    for space in spaces:
+        batch, memory_target, time_target = TARGETS[space]
+        overrides = (("C", 4), ("N", 1)) if args.quick else ()
+        batch, repeats = (2, 1) if args.quick else (batch, args.repeats)
+        for method in methods:
+            settings = Settings(space=str(SPACES / f"{space}.nas"), methods=(method,),
+                                batch=batch, repeats=repeats, overrides=overrides)
+            rows = []
+            for variant in (NAIVE, SIMPLIFIED):
+                print(f"measuring {space}, {method}, {variant.label} ...", flush=True)
+                rows.append(measure(settings, method, variant))
+            naive, simple = records(rows)
+            memory, seconds = simple["activation_ratio"], simple["time_ratio"]
+            plotted[(space, method)] = (memory, seconds)
+            table.append([f"{space}.nas", method, batch, f"{naive['activation_mib']:,.1f}",
+                          f"{simple['activation_mib']:,.1f}",
+                          f"x{memory:.2f} {'met' if memory <= memory_target else 'MISSED'} "
+                          f"(<= {memory_target})",
+                          f"{naive['step_seconds']:.2f} / {simple['step_seconds']:.2f}",
+                          f"x{seconds:.2f} {'met' if seconds <= time_target else 'MISSED'} "
+                          f"(<= {time_target})"])
+    text = header("Targets: simplified against naive on the shipped spaces")
+    text += ("One search step (architecture step and weight step, as the method takes them) "
+             f"on random data, median of {repeats} on CPU, 10 classes, 3x32x32 input; the "
+             "simplified supernet is the cost model's choice for time.\n\n")
+    text += markdown_table(["space", "method", "batch", "naive MiB", "simplified MiB",
+                            "memory ratio", "step s naive / simplified", "time ratio"], table)
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for (space, method), (memory, seconds) in plotted.items():
+        axes.scatter(memory, seconds, label=f"{space} {method}")
+    axes.axvline(0.40, color="gray", linestyle=":")
+    axes.axhline(1.00, color="gray", linestyle=":")
+    axes.set_xlabel("activation memory, simplified / naive")
+    axes.set_ylabel("step time, simplified / naive")
+    axes.legend(fontsize=6, ncol=2)
+    write(args.out, "spaces", text, figure)
+
+
+if __name__ == "__main__":
+    main()
