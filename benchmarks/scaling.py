@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     overrides = (("C", 4), ("N", 1)) if args.quick else (("C", 8), ("N", 1))
     batch, repeats = (2, 1) if args.quick else (args.batch, args.repeats)
-    sizes = (4, 10, 16) if args.quick else tuple(range(4, 17))
+    sizes = (4, 16) if args.quick else tuple(range(4, 17))
     figures: dict[str, list] = {label: [] for label, *_ in LINES}
     with tempfile.TemporaryDirectory() as folder:
         for size in sizes:
