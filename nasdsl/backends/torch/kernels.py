@@ -24,11 +24,7 @@ def dense_kernel(module: M.Module, layer: nn.Module, channels: int, like: torch.
         weight = kernel_of(layer)
         if module.groups > 1:
             weight = _block_diagonal(weight, module.groups, module.c_in)
-        if module.dilation > 1:
-            dilated = weight.new_zeros(*weight.shape[:2], module.extent, module.extent)
-            dilated[:, :, ::module.dilation, ::module.dilation] = weight
-            weight = dilated
-        return weight
+        return _dilate(weight, module)
     eye = torch.eye(channels, dtype=like.dtype, device=like.device)
     if isinstance(module, M.Identity):
         return eye[:, :, None, None]
@@ -36,6 +32,19 @@ def dense_kernel(module: M.Module, layer: nn.Module, channels: int, like: torch.
         area = module.kernel * module.kernel
         return (eye / area)[:, :, None, None].expand(-1, -1, module.kernel, module.kernel)
     raise TypeError(f"{module.kind} has no kernel")
+
+
+def _depthwise(module: M.Module) -> bool:
+    return isinstance(module, M.Conv) and module.groups == module.c_in == module.c_out > 1
+
+
+def _dilate(weight: torch.Tensor, module: M.Conv) -> torch.Tensor:
+    """The kernel with zeros between its taps: a dilated conv as a dense one of its extent."""
+    if module.dilation == 1:
+        return weight
+    dilated = weight.new_zeros(*weight.shape[:2], module.extent, module.extent)
+    dilated[:, :, ::module.dilation, ::module.dilation] = weight
+    return dilated
 
 
 def _block_diagonal(weight: torch.Tensor, groups: int, c_in: int) -> torch.Tensor:
@@ -59,9 +68,19 @@ def chain_kernel(steps, layers, channels: int, like: torch.Tensor
     passed through a later spatial kernel)."""
     kernel = None
     for module, layer in zip(steps, layers):
+        if kernel is None and _depthwise(module):
+            # Kept per channel, (c, e, e): composing it with a pointwise conv is then a
+            # broadcast product instead of a product with a block-diagonal dense kernel.
+            kernel = _dilate(kernel_of(layer), module)[:, 0]
+            continue
         current = dense_kernel(module, layer, channels if kernel is None else kernel.shape[0],
                                like)
         kernel = current if kernel is None else compose(kernel, current)
+    if kernel is not None and kernel.dim() == 3:  # a depthwise conv alone: its diagonal
+        index = torch.arange(kernel.shape[0], device=kernel.device)
+        dense = kernel.new_zeros(kernel.shape[0], *kernel.shape)
+        dense[index, index] = kernel
+        kernel = dense
     if kernel is None:
         kernel = torch.eye(channels, dtype=like.dtype, device=like.device)[:, :, None, None]
     bias = getattr(layers[-1], "bias", None) if layers else None
@@ -69,7 +88,12 @@ def chain_kernel(steps, layers, channels: int, like: torch.Tensor
 
 
 def compose(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
-    """The kernel of `second` applied after `first`; one of them is 1x1."""
+    """The kernel of `second` applied after `first`; one of them is 1x1. A 3-dimensional
+    `first` is a depthwise kernel, one (e, e) kernel per channel."""
+    if first.dim() == 3:
+        if second.shape[-1] == 1:
+            return second[:, :, 0, 0, None, None] * first[None]
+        first = torch.diag_embed(first.permute(1, 2, 0)).permute(2, 3, 0, 1)
     if second.shape[-1] == 1:
         return torch.einsum("om,mihw->oihw", second[:, :, 0, 0], first)
     return torch.einsum("omhw,mi->oihw", second, first[:, :, 0, 0])
