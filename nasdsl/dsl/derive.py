@@ -89,12 +89,20 @@ def from_nb201(text: str, kind: str = "cell") -> Architecture:
 # --- DARTS genotypes ------------------------------------------------------------------------
 
 def to_genotype(arch: Architecture, space: Space) -> str:
-    """A DARTS Genotype string: per cell kind, (op, source) pairs in derivation order."""
+    """A DARTS Genotype string: per cell kind, (op, source) pairs in derivation order.
+
+    Where a node keeps another number of inputs than the derivation rule's (a learned
+    topology, EnTranNAS-DST), the pairs are listed per node: `normal=[[('op', 0), ...],
+    [...], ...]`, one list per intermediate node."""
     parts = []
     for cell in arch.cells:
         kind = next(k for k in space.cell_kinds if k.name == cell.kind)
         role = "reduce" if kind.reduction else "normal"
         pairs = ", ".join(f"('{op}', {src})" for src, _, op in cell.edges)
+        if not _fixed_in_degree(cell, kind):
+            pairs = ", ".join(
+                "[" + ", ".join(f"('{op}', {src})" for src, dst, op in cell.edges if dst == node)
+                + "]" for node in kind.intermediate)
         concat = list(kind.intermediate) if kind.output == "concat" else [kind.intermediate[-1]]
         parts.append(f"{role}=[{pairs}], {role}_concat={concat}")
     return f"Genotype({', '.join(parts)})"
@@ -113,6 +121,9 @@ def from_genotype(text: str, space: Space) -> Architecture:
     cells = []
     for kind in space.cell_kinds:
         pairs = fields.get("reduce" if kind.reduction else "normal")
+        if isinstance(pairs, list) and pairs and all(isinstance(p, list) for p in pairs):
+            cells.append(_cell_per_node(kind, pairs))
+            continue
         per_node = kind.derive.top or 1
         if pairs is None or len(pairs) != per_node * kind.nodes:
             raise NasError(f"the genotype does not fit cell '{kind.name}': expected "
@@ -120,6 +131,30 @@ def from_genotype(text: str, space: Space) -> Architecture:
         edges = tuple((src, kind.inputs + k // per_node, op) for k, (op, src) in enumerate(pairs))
         cells.append(DerivedCell(kind.name, edges))
     return Architecture(tuple(cells))
+
+
+def _fixed_in_degree(cell: DerivedCell, kind: CellKind) -> bool:
+    """Each node keeps the rule's number of inputs, listed node after node: a flat list of
+    pairs then says which node each pair feeds."""
+    per_node = kind.derive.top or 1
+    expected = [dst for dst in kind.intermediate for _ in range(per_node)]
+    return [dst for _, dst, _ in cell.edges] == expected
+
+
+def _cell_per_node(kind: CellKind, nodes: list) -> DerivedCell:
+    """A cell read from per-node lists of (op, source) pairs."""
+    if len(nodes) != kind.nodes:
+        raise NasError(f"the genotype does not fit cell '{kind.name}': expected "
+                       f"{kind.nodes} lists of (op, input) pairs, one per node")
+    edges = []
+    for node, pairs in zip(kind.intermediate, nodes):
+        for pair in pairs:
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)
+                    and isinstance(pair[1], int) and 0 <= pair[1] < node):
+                raise NasError(f"the genotype does not fit cell '{kind.name}': node {node} has "
+                               f"the pair {pair!r}, not an (op, earlier node) pair")
+            edges.append((pair[1], node, pair[0]))
+    return DerivedCell(kind.name, tuple(edges))
 
 
 # --- derived spaces as .nas text ------------------------------------------------------------

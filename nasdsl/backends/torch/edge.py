@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from nasdsl.backends.torch.kernels import chain_kernel, pad_to
 from nasdsl.backends.torch.layers import build_layer
@@ -32,14 +33,22 @@ class NaiveEdge(nn.Module):
             nn.Sequential(*(build_layer(m, normalize_kernels) for m in op.modules)) for op in ops)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor,
-                sampled: torch.Tensor | None = None) -> torch.Tensor:
+                sampled: torch.Tensor | None = None,
+                active: torch.Tensor | None = None) -> torch.Tensor:
         """The mix; with `sampled` (one-hot weights), only that candidate runs, as GDAS's
         reference code does: the other weights, zero in value, are added as scalars so that
-        they keep their straight-through gradients."""
+        they keep their straight-through gradients. With `active` (a bool per candidate),
+        only the active candidates run, each times its weight (a derived sub-graph)."""
         if sampled is not None:
             chosen = int(sampled)
             return weights[chosen] * self.ops[chosen](x) + (weights.sum() - weights[chosen])
+        if active is not None:
+            return self._active(x, weights, active)
         return sum(w * op(x) for w, op in zip(weights, self.ops))
+
+    def _active(self, x: torch.Tensor, weights: torch.Tensor,
+                active: torch.Tensor) -> torch.Tensor:
+        return sum(weights[k] * self.ops[k](x) for k in active.nonzero().flatten().tolist())
 
     @property
     def is_identity(self) -> bool:
@@ -68,9 +77,18 @@ class PlanEdge(NaiveEdge):
         self._row = {weight: row for row, weight in enumerate(self._weights)}
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor,
-                sampled: torch.Tensor | None = None) -> torch.Tensor:
+                sampled: torch.Tensor | None = None,
+                active: torch.Tensor | None = None) -> torch.Tensor:
         """The plan with these weights; a sampled candidate changes nothing here, since the
-        plan at one-hot weights computes that candidate (vertex exactness)."""
+        plan at one-hot weights computes that candidate (vertex exactness). Active
+        candidates run by themselves, as in the naive edge: a plan is made for weights on
+        the simplex, and a sub-graph's sum of several candidates is not on it (a plan with
+        tied parameters runs with the inactive weights zeroed: its candidates' own layers
+        are not all trained)."""
+        if active is not None and not self.plan.tied:
+            return self._active(x, weights, active)
+        if active is not None:
+            weights = weights * active.to(weights.device, weights.dtype)
         weights = weights.to(x.dtype)
         numerators = self._numerators.to(x.dtype) @ weights
         denominators = self._denominators.to(x.dtype) @ weights + self._unnormalized.to(x.dtype)
@@ -112,17 +130,26 @@ class _Interpreter:
         return total
 
     def merged(self, node: Merged, x):
-        """One conv with kernel sum_t w_t K_t and bias sum_t w_t b_t (Eq. 14-16)."""
+        """One conv with kernel sum_t w_t K_t and bias sum_t w_t b_t (Eq. 14-16). Building
+        the kernel is recomputed in backward rather than keeping each term's kernel-sized
+        tensors: they weigh as much as many activations at large channel counts, and
+        recomputing them costs kernel-sized work only."""
+        kernel, bias = checkpoint(self._merged_kernel, node, x.new_empty(0),
+                                  use_reentrant=False)
+        return F.conv2d(x, kernel, bias, stride=node.stride, padding=node.extent // 2)
+
+    def _merged_kernel(self, node: Merged, like: torch.Tensor):
         kernel = bias = None
         for term in node.terms:
             layers = [self.edge.ops[s.candidate][s.position] for s in term.steps]
-            part, part_bias = chain_kernel([s.module for s in term.steps], layers, node.c_in, x)
+            part, part_bias = chain_kernel([s.module for s in term.steps], layers, node.c_in,
+                                           like)
             weight = self.weight(term.weight)
             part = weight * pad_to(part, node.extent)
             kernel = part if kernel is None else kernel + part
             if part_bias is not None:
                 bias = weight * part_bias if bias is None else bias + weight * part_bias
-        return F.conv2d(x, kernel, bias, stride=node.stride, padding=node.extent // 2)
+        return kernel, bias
 
 
 def _collect_weights(node: Node) -> list[Weight]:

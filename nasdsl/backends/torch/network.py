@@ -18,6 +18,7 @@ from nasdsl.dsl import space as IR
 from nasdsl.dsl.cost import Setting
 from nasdsl.dsl.plan import Plan
 from nasdsl.dsl.simplify import choose
+from nasdsl.dsl.topology import all_edge_sets
 
 
 @attrs.frozen
@@ -36,6 +37,14 @@ class BuildOptions:
     # with partial=K), and a learnable weight per edge normalized over each node's inputs.
     partial_channels: int = 1
     edge_normalization: bool = False
+    # EnTranNAS (seed 004): feature sharing, one set of candidate layers per source node
+    # (Eq. 6, `sharing.SharedSourceCell`), and a learnable scalar per intermediate node
+    # (EnTranNAS-DST's thresholds beta, Eq. 8), an architecture parameter like edge_arch.
+    share_source_features: bool = False
+    node_parameters: bool = False
+    # ROME-v1 (seed 001 Eq. 4): a topology parameter per set of `derive top` input edges of
+    # each node (`topology.all_edge_sets`), in `set_arch`; kinds that derive all have none.
+    edge_sets: bool = False
 
 
 def resolve_device(name: str) -> torch.device:
@@ -67,9 +76,10 @@ class PartialChannels(nn.Module):
     is_identity = False
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor,
-                sampled: torch.Tensor | None = None) -> torch.Tensor:
+                sampled: torch.Tensor | None = None,
+                active: torch.Tensor | None = None) -> torch.Tensor:
         part = x.shape[1] // self.k
-        mixed = self.edge(x[:, :part], weights, sampled)
+        mixed = self.edge(x[:, :part], weights, sampled, active)
         rest = x[:, part:]
         if mixed.shape[2] != x.shape[2]:
             rest = F.max_pool2d(rest, 2, 2, ceil_mode=True)
@@ -98,21 +108,32 @@ class Cell(nn.Module):
 
     def forward(self, inputs: list[torch.Tensor], weights: torch.Tensor,
                 sampled: torch.Tensor | None = None,
-                edge_weights: torch.Tensor | None = None) -> torch.Tensor:
+                edge_weights: torch.Tensor | None = None,
+                active: torch.Tensor | None = None) -> torch.Tensor:
+        """`active` (edges, candidates), optional: only the active candidates of an edge
+        run, and an edge with none active is left out (a derived sub-graph)."""
         states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
         for node in self.kind.intermediate:
             states.append(sum(
-                self._edge(i, states[src], weights, sampled) * (
+                self._edge(i, states[src], weights, sampled, active) * (
                     1 if edge_weights is None else edge_weights[i])
-                for i, src in self._incoming[node] if sampled is None or sampled[i] >= 0))
+                for i, src in self._incoming[node] if (sampled is None or sampled[i] >= 0)
+                and (active is None or bool(active[i].any()))))
+            if sampled is not None and edge_weights is not None:
+                # Edges left out of a sampled topology add their gate, zero in value, so that
+                # its straight-through gradient still reaches the topology parameters: what
+                # NaiveEdge does for unsampled candidates, one level up (ROME, seed 001).
+                states[-1] = states[-1] + sum(edge_weights[i] for i, _ in self._incoming[node]
+                                              if sampled[i] < 0)
         if self.kind.output == "concat":
             return torch.cat(states[self.kind.inputs:], dim=1)
         return states[-1]
 
     def _edge(self, index: int, x: torch.Tensor, weights: torch.Tensor,
-              sampled: torch.Tensor | None) -> torch.Tensor:
+              sampled: torch.Tensor | None, active: torch.Tensor | None = None) -> torch.Tensor:
         edge = self.edges[index]
-        out = edge(x, weights[index, :len(edge.ops)], None if sampled is None else sampled[index])
+        out = edge(x, weights[index, :len(edge.ops)], None if sampled is None else sampled[index],
+                   None if active is None else active[index, :len(edge.ops)])
         if self.training and self.drop_path > 0 and not edge.is_identity:
             keep = 1.0 - self.drop_path
             mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype)
@@ -135,6 +156,9 @@ class Supernet(nn.Module):
             if isinstance(stage, IR.Layer):
                 self.stages.append(nn.Sequential(*(build_layer(m) for m in stage.modules)))
                 continue
+            if options.share_source_features:
+                self.stages.append(_shared_source_cell(stage, options))
+                continue
             cell_plans = None
             if options.simplify:
                 setting = attrs.evolve(options.setting, size=stage.size)
@@ -153,6 +177,13 @@ class Supernet(nn.Module):
         self.edge_arch = nn.ParameterDict({
             name: nn.Parameter(1e-3 * torch.randn(len(kind.edges)))
             for name, kind in self.kinds.items()} if options.edge_normalization else {})
+        self.node_arch = nn.ParameterDict({
+            name: nn.Parameter(torch.zeros(kind.nodes))
+            for name, kind in self.kinds.items()} if options.node_parameters else {})
+        self.set_arch = nn.ParameterDict({
+            name: nn.Parameter(1e-3 * torch.randn(len(all_edge_sets(kind))))
+            for name, kind in self.kinds.items()
+            if options.edge_sets and kind.derive.top is not None})
         for name, kind in self.kinds.items():
             mask = torch.zeros(len(kind.edges), _widest(kind), dtype=torch.bool)
             for index, (_, _, names) in enumerate(kind.edges):
@@ -169,32 +200,59 @@ class Supernet(nn.Module):
         return [p for p in self.parameters() if id(p) not in arch]
 
     def arch_parameters(self):
-        return [*self.arch.parameters(), *self.edge_arch.parameters()]
+        return [*self.arch.parameters(), *self.edge_arch.parameters(),
+                *self.node_arch.parameters(), *self.set_arch.parameters()]
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor],
                 sampled: dict[str, torch.Tensor] | None = None,
-                edge_weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+                edge_weights: dict[str, torch.Tensor] | None = None,
+                active: dict[str | int, torch.Tensor] | None = None) -> torch.Tensor:
         """Logits for mixing `weights` per cell kind; `sampled` (an index per edge) marks
         one-hot weights of which only the sampled candidate need run, and an index of -1 an
         edge that is left out (a sampled topology); `edge_weights` scale each edge's output
-        (PC-DARTS's edge normalization)."""
-        return self.features(x, weights, sampled, edge_weights)[-1]
+        (PC-DARTS's edge normalization); `active` (a bool per edge and candidate, may stay
+        on the CPU) runs only the active candidates of each edge, each times its weight, and
+        leaves out an edge with none active (a derived sub-graph, EnTranNAS's Transit-cells).
+
+        Every table is keyed by cell kind; an entry keyed by a stage index (the cell's
+        position in `stages`) overrides its kind's entry for that one cell, so that cells of
+        one kind, which share their architecture parameters, can run differently (EnTranNAS:
+        the Engine-cell mixes, the Transit-cells run the derived sub-graph)."""
+        return self.features(x, weights, sampled, edge_weights, active)[-1]
 
     def features(self, x: torch.Tensor, weights: dict[str, torch.Tensor],
                  sampled: dict[str, torch.Tensor] | None = None,
-                 edge_weights: dict[str, torch.Tensor] | None = None) -> list[torch.Tensor]:
+                 edge_weights: dict[str, torch.Tensor] | None = None,
+                 active: dict[str | int, torch.Tensor] | None = None) -> list[torch.Tensor]:
         """The output of every stage, the last being the logits."""
         outputs: list[torch.Tensor] = []
-        for stage in self.stages:
+        for index, stage in enumerate(self.stages):
             if isinstance(stage, Cell):
                 start = outputs or [x]
                 inputs = ([start[0]] * stage.kind.inputs + start)[-stage.kind.inputs:]
                 kind = stage.kind.name
-                outputs.append(stage(inputs, weights[kind], sampled and sampled[kind],
-                                     edge_weights and edge_weights[kind]))
+                mix = weights[index] if index in weights else weights[kind]
+                outputs.append(stage(inputs, mix, *(_entry(table, index, kind)
+                                                    for table in (sampled, edge_weights, active))))
             else:
                 outputs.append(stage(outputs[-1] if outputs else x))
         return outputs
+
+
+def _entry(table: dict | None, index: int, kind: str):
+    """One cell's entry of an optional table: by its stage index, else by its kind."""
+    if not table:
+        return None
+    return table[index] if index in table else table.get(kind)
+
+
+def _shared_source_cell(stage: IR.Cell, options: BuildOptions) -> Cell:
+    """A cell with EnTranNAS's feature sharing; simplification there is the exact sharing of
+    parameter-free prefixes (per-edge plans mix inside the edge, which sharing rules out)."""
+    from nasdsl.backends.torch.sharing import SharedSourceCell  # it subclasses Cell
+    if options.partial_channels != 1:
+        raise ValueError("feature sharing does not combine with partial channels")
+    return SharedSourceCell(stage, options.simplify, options.normalize_kernels)
 
 
 def _widest(kind: IR.CellKind) -> int:

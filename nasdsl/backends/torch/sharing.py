@@ -1,0 +1,137 @@
+"""EnTranNAS's feature sharing (seed 004, Sec. 2.3, Eq. 6): a cell whose candidate layers
+belong to the source node, not to the edge.
+
+In a plain cell every edge (i, j) owns its candidates' layers, w_k^(i,j) of Eq. 1. Here
+the same candidate from node i has one set of layers, w_k^(i) of Eq. 6, for every
+destination j > i, and its output o_k(w_k^(i), x_i) is computed once per forward and reused
+by every later node. The cell holds (n - 1) x K candidate chains instead of |E| x K: a
+different supernet (fewer parameters), outside DESIGN's simplification invariants, built
+only on request (`BuildOptions.share_source_features`).
+
+Mixing happens after the candidates' outputs, per destination node, so the per-edge plans
+of the simplifier (which mix inside the edge) do not apply. What does apply is the exact
+part of partial module sharing (seed 000 Eq. 3-5, prefix sharing): candidates of one source
+that begin with the same parameter-free, stateless modules (the ReLU of every separable and
+dilated conv) compute that prefix once. It is on when the supernet is simplified; the
+layers, and so the parameters and checkpoints, are the same either way.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nasdsl.backends.torch.layers import build_layer
+from nasdsl.backends.torch.network import Cell
+from nasdsl.dsl import space as IR
+from nasdsl.dsl.modules import Module
+
+
+def shareable(module: Module) -> bool:
+    """A module whose output depends on its input alone: computing it once is exact."""
+    return not module.has_params and not module.keeps_running_stats
+
+
+class SharedSourceCell(Cell):
+    """A cell with feature sharing; called like `Cell` (weights, sampled, edge weights and
+    active candidates per edge, same meanings), so methods need not know which they run.
+
+    Layers live at `sources.<i>.<m>.<position>`: candidate chain m of source node i, one per
+    distinct candidate op (name and modules) on the edges that leave i.
+    """
+
+    def __init__(self, cell: IR.Cell, share_prefixes: bool = True, normalize: bool = False):
+        nn.Module.__init__(self)  # Cell's own constructor would build per-edge layers
+        self.kind = cell.kind
+        self.share_prefixes = share_prefixes
+        self.preprocess = nn.ModuleList(
+            nn.Sequential(*(build_layer(m) for m in modules)) for modules in cell.preprocess)
+        # Per source, its distinct candidate ops; per edge, where each candidate's op sits.
+        self._ops: dict[int, list[IR.Op]] = {}
+        self._slots: list[list[int]] = []
+        for edge in cell.edges:
+            ops = self._ops.setdefault(edge.src, [])
+            slots = []
+            for op in edge.candidates:
+                if op not in ops:
+                    ops.append(op)
+                slots.append(ops.index(op))
+            self._slots.append(slots)
+        self.sources = nn.ModuleDict({
+            str(src): nn.ModuleList(
+                nn.Sequential(*(build_layer(m, normalize) for m in op.modules)) for op in ops)
+            for src, ops in self._ops.items()})
+        self._incoming = {node: [(i, e.src) for i, e in enumerate(cell.edges) if e.dst == node]
+                          for node in cell.kind.intermediate}
+
+    def forward(self, inputs: list[torch.Tensor], weights: torch.Tensor,
+                sampled: torch.Tensor | None = None,
+                edge_weights: torch.Tensor | None = None,
+                active: torch.Tensor | None = None) -> torch.Tensor:
+        """Eq. 6: x_j = sum_i sum_k w_k^(i,j) o_k(w_k^(i), x_i), each o_k(x_i) computed at
+        most once, and only where some edge needs it."""
+        states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
+        features = _Features(self, states)
+        for node in self.kind.intermediate:
+            terms = []
+            for index, src in self._incoming[node]:
+                term = self._edge(index, src, features, weights, sampled, active)
+                if term is not None:
+                    terms.append(term if edge_weights is None else term * edge_weights[index])
+            states.append(sum(terms))
+        if self.kind.output == "concat":
+            return torch.cat(states[self.kind.inputs:], dim=1)
+        return states[-1]
+
+    def _edge(self, index: int, src: int, features: _Features, weights: torch.Tensor,
+              sampled: torch.Tensor | None, active: torch.Tensor | None):
+        """One edge's mix of its source's shared features; None for an edge left out."""
+        slots = self._slots[index]
+        w = weights[index, :len(slots)]
+        if sampled is not None:
+            chosen = int(sampled[index])
+            if chosen < 0:
+                return None
+            # As NaiveEdge: the other (zero) weights added as scalars keep their gradients.
+            return w[chosen] * features.get(src, slots[chosen]) + (w.sum() - w[chosen])
+        chosen = range(len(slots)) if active is None else \
+            active[index, :len(slots)].nonzero().flatten().tolist()
+        if not chosen:
+            return None
+        return sum(w[k] * features.get(src, slots[k]) for k in chosen)
+
+    def chain(self, src: int, slot: int) -> tuple[nn.Sequential, tuple[Module, ...]]:
+        """The layers of candidate `slot` of source `src`, and its IR modules."""
+        return self.sources[str(src)][slot], self._ops[src][slot].modules
+
+
+class _Features:
+    """One forward's memo of candidate outputs per (source, candidate) and, when prefixes
+    are shared, of parameter-free prefixes per (source, modules)."""
+
+    def __init__(self, cell: SharedSourceCell, states: list[torch.Tensor]):
+        self.cell = cell
+        self.states = states
+        self.outputs: dict[tuple[int, int], torch.Tensor] = {}
+        self.prefixes: dict[tuple, torch.Tensor] = {}
+
+    def get(self, src: int, slot: int) -> torch.Tensor:
+        key = (src, slot)
+        if key not in self.outputs:
+            self.outputs[key] = self._compute(src, slot)
+        return self.outputs[key]
+
+    def _compute(self, src: int, slot: int) -> torch.Tensor:
+        layers, modules = self.cell.chain(src, slot)
+        x = self.states[src]
+        sharing = self.cell.share_prefixes
+        for position, (module, layer) in enumerate(zip(modules, layers)):
+            sharing = sharing and shareable(module)
+            if not sharing:
+                x = layer(x)
+                continue
+            key = (src, modules[:position + 1])  # interned modules: equal means the same
+            if key not in self.prefixes:
+                self.prefixes[key] = layer(x)
+            x = self.prefixes[key]
+        return x
