@@ -17,7 +17,7 @@ from __future__ import annotations
 import attrs
 
 from nasdsl.dsl import modules as M
-from nasdsl.dsl.plan import Apply, Merged, Mix, Node, Plan, Seq
+from nasdsl.dsl.plan import Apply, Merged, Mix, Node, Plan, Seq, recomputable
 
 INDEX_BYTES = 8  # max pooling keeps int64 indices
 
@@ -75,8 +75,9 @@ class _Tensor:
 class _Estimator:
     """One method per plan node kind, and one per module kind."""
 
-    def __init__(self, setting: Setting):
+    def __init__(self, setting: Setting, recompute: bool):
         self.setting = setting
+        self.recompute = recompute
         self.device = DEVICES[setting.target]
         self.saved: dict[int, int] = {}
         self.flops = 0.0
@@ -119,6 +120,9 @@ class _Estimator:
     def node_mix(self, node: Mix, x):
         outputs = []
         for branch in node.branches:
+            if self.recompute and recomputable(branch):
+                outputs.append(self.recomputed(branch, x))
+                continue
             out = self.run(branch.node, x)
             if branch.weight is not None:
                 self.keep(out)
@@ -131,6 +135,17 @@ class _Estimator:
         if len(outputs) > 1:
             self.elementwise(*outputs, passes=1)
         return total
+
+    def recomputed(self, branch, x: _Tensor) -> _Tensor:
+        """A branch run again in backward: it keeps only its input, and costs its forward
+        twice (about a third of its forward and backward more)."""
+        saved, seconds = dict(self.saved), self.seconds
+        out = self.run(branch.node, x)
+        self.elementwise(out)
+        self.saved = saved
+        self.keep(x)
+        self.seconds += (self.seconds - seconds) / 3
+        return self.tensor(out.channels, out.size)
 
     def node_merged(self, node: Merged, x):
         out = self.tensor(node.c_out, -(-x.size // node.stride))
@@ -217,13 +232,16 @@ class _Estimator:
         return self.tensor(module.c_out, 1)
 
 
-def estimate(node: Node, channels: int, setting: Setting) -> Cost:
+def estimate(node: Node, channels: int, setting: Setting, recompute: bool = True) -> Cost:
     """The cost of running `node` on an input of `channels` at the setting's batch and size
-    (the input counts among the saved tensors where a layer keeps it, as torch counts it)."""
-    estimator = _Estimator(setting)
+    (the input counts among the saved tensors where a layer keeps it, as torch counts it);
+    `recompute`: recomputable branches are run again in backward."""
+    estimator = _Estimator(setting, recompute)
     estimator.run(node, estimator.tensor(channels, setting.size))
     return Cost(estimator.flops, sum(estimator.saved.values()), estimator.seconds)
 
 
 def plan_cost(plan: Plan, channels: int, setting: Setting) -> Cost:
-    return estimate(plan.root, channels, setting)
+    """A simplified plan recomputes its parameter-free branches; the naive mix runs as the
+    reference implementations' mixed op does."""
+    return estimate(plan.root, channels, setting, recompute=bool(plan.rewrites))

@@ -82,6 +82,17 @@ class Mix:
     branches: tuple[Branch, ...]
 
 
+def recomputable(branch: Branch) -> bool:
+    """A weighted branch of parameter-free, stateless modules (pools, ReLU): its output, which
+    the weight's gradient needs, is cheaper to recompute in backward from the mix's input
+    than to keep (max pooling would also keep int64 indices)."""
+    steps = branch.node.steps if isinstance(branch.node, Seq) else (branch.node,)
+    return (branch.weight is not None and bool(steps)
+            and all(isinstance(step, Apply) and not step.module.has_params
+                    and not step.module.keeps_running_stats and step.module.kind != "zero"
+                    and step.module.kind != "identity" for step in steps))
+
+
 @attrs.frozen
 class Term:
     """One kernel of a merged convolution: the weight and the linear chain it comes from."""

@@ -15,7 +15,7 @@ from torch.utils.checkpoint import checkpoint
 
 from nasdsl.backends.torch.kernels import chain_kernel, pad_to
 from nasdsl.backends.torch.layers import build_layer
-from nasdsl.dsl.plan import Apply, Merged, Mix, Node, Plan, Seq, Weight
+from nasdsl.dsl.plan import Apply, Branch, Merged, Mix, Node, Plan, Seq, Weight, recomputable
 from nasdsl.dsl.space import Op
 
 # Below this a group's probability p(I_S) counts as zero: its conditional weights are then 0
@@ -120,14 +120,19 @@ class _Interpreter:
     def mix(self, node: Mix, x):
         total = None
         for branch in node.branches:
-            out = self.run(branch.node, x)
-            if branch.weight is not None:
-                out = self.weight(branch.weight) * out
+            if self.edge.plan.rewrites and recomputable(branch):
+                out = checkpoint(self._weighted, branch, x, use_reentrant=False)
+            else:
+                out = self._weighted(branch, x)
             total = out if total is None else total + out
         if total is None:  # every candidate was `zero`
             stride = self.edge.stride
             return x[:, :, ::stride, ::stride].mul(0.0)
         return total
+
+    def _weighted(self, branch: Branch, x):
+        out = self.run(branch.node, x)
+        return out if branch.weight is None else self.weight(branch.weight) * out
 
     def merged(self, node: Merged, x):
         """One conv with kernel sum_t w_t K_t and bias sum_t w_t b_t (Eq. 14-16). Building
