@@ -37,7 +37,7 @@ def main() -> None:
                             batch=batch, repeats=repeats, rewrites=rewrites,
                             objective=objective, overrides=overrides)
         print(f"measuring {label} ...", flush=True)
-        rows.append(measure(settings, "darts", variant))
+        rows.append(measure(settings, "darts", variant)[0])
     table = records(rows)
     naive = table[0]
     text = header("Simplification ablation on darts_large.nas (seed 000 Table 6)")

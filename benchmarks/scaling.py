@@ -58,7 +58,7 @@ def main() -> None:
                 print(f"measuring {size} candidates, {label} ...", flush=True)
                 settings = Settings(space=str(path), batch=batch, repeats=repeats,
                                     objective=objective, overrides=overrides)
-                row = measure(settings, "darts", variant)
+                row, _ = measure(settings, "darts", variant)
                 figures[label].append((size, row.activation_bytes / 2**20, row.step_seconds))
     slopes = {label: (slope(sizes, [f[1] for f in rows]), slope(sizes, [f[2] for f in rows]))
               for label, rows in figures.items()}

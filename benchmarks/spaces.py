@@ -19,14 +19,16 @@ from nasdsl.methods import method_names
 # space: (batch, memory target, time target). Batches are below the search settings' 64 to
 # keep CPU runs short; the ratios move little with the batch (parameter-sized tensors of
 # merged kernels weigh more at small batches, which makes the simplified side look worse).
-TARGETS = {"nb201": (32, 0.75, 1.00), "darts": (16, 0.40, 1.00), "darts_large": (4, 0.25, 0.70)}
+TARGETS = {"nb201": (32, 0.75, 1.00), "darts": (8, 0.40, 1.00), "darts_large": (4, 0.25, 0.70)}
+METHODS = ("darts", "beta-darts", "pc-darts", "gdas", "rome", "entranas", "zero-one-shot")
 
 
 def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--spaces", default=",".join(TARGETS))
-    parser.add_argument("--methods", default=",".join(method_names()))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help=f"any of {', '.join(method_names())}")
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     spaces = args.spaces.split(",")
     methods = args.methods.split(",")
@@ -38,10 +40,11 @@ def main() -> None:
         for method in methods:
             settings = Settings(space=str(SPACES / f"{space}.nas"), methods=(method,),
                                 batch=batch, repeats=repeats, overrides=overrides)
-            rows = []
+            rows, prepared = [], None
             for variant in (NAIVE, SIMPLIFIED):
                 print(f"measuring {space}, {method}, {variant.label} ...", flush=True)
-                rows.append(measure(settings, method, variant))
+                row, prepared = measure(settings, method, variant, prepared)
+                rows.append(row)
             naive, simple = records(rows)
             memory, seconds = simple["activation_ratio"], simple["time_ratio"]
             plotted[(space, method)] = (memory, seconds)

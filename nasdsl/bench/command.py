@@ -57,9 +57,11 @@ def bench_command(args) -> int:
     settings = settings_from_args(args)
     rows = []
     for method in settings.methods:
+        prepared = None
         for variant in settings.variants():
             print(f"measuring {method}, {variant.label} ...", file=sys.stderr, flush=True)
-            rows.append(measure(settings, method, variant))
+            row, prepared = measure(settings, method, variant, prepared)
+            rows.append(row)
     where = machine(settings.device)
     print(table(settings, where, rows), end="")
     if args.json:

@@ -14,6 +14,7 @@ import attrs
 import torch
 
 from nasdsl.backends.torch.measure import flops, parameter_count, saved_bytes
+from nasdsl.dsl.space import Space
 from nasdsl.search.build import assemble
 from nasdsl.search.config import SearchConfig
 from nasdsl.search.step import Optimizers, search_step
@@ -68,7 +69,10 @@ class Row:
     cuda_seconds: float | None = None  # median CUDA-event time of a step
 
 
-def measure(settings: Settings, method: str, variant: Variant) -> Row:
+def measure(settings: Settings, method: str, variant: Variant,
+            prepared: Space | None = None) -> tuple[Row, Space]:
+    """One row, and the space the method searched, to pass as `prepared` to its other rows
+    (a method that prunes before searching prunes once)."""
     config = SearchConfig(
         space=settings.space, method=method, batch=settings.batch, seed=settings.seed,
         simplify=variant.simplify, rewrites=settings.rewrites if variant.simplify else None,
@@ -83,7 +87,7 @@ def measure(settings: Settings, method: str, variant: Variant) -> Row:
                 torch.randint(settings.classes, (settings.batch,), device=device))
 
     parts = assemble(config, settings.classes, settings.image,
-                     lambda: (random_batch() for _ in range(4)), run_dir=None)
+                     lambda: (random_batch() for _ in range(4)), run_dir=None, prepared=prepared)
     device, net = parts.device, parts.net
     net.train()
     train, arch = random_batch(device), random_batch(device)
@@ -97,7 +101,7 @@ def measure(settings: Settings, method: str, variant: Variant) -> Row:
     seconds, cuda_seconds, peak = _time_steps(step, settings.repeats, device)
     arch_count = sum(p.numel() for p in net.arch_parameters())
     return Row(method, variant.label, parameter_count(net) - arch_count, arch_count,
-               activation, counted, seconds, peak, cuda_seconds)
+               activation, counted, seconds, peak, cuda_seconds), parts.space
 
 
 def _time_steps(step: Callable[[], None], repeats: int, device: torch.device):

@@ -38,17 +38,15 @@ class SearchParts:
 
 
 def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
-             batches: Callable[[], Iterable], run_dir: Path | None) -> SearchParts:
+             batches: Callable[[], Iterable], run_dir: Path | None,
+             prepared: Space | None = None) -> SearchParts:
     """The parts of a search on images of `image` = (channels, size) in `classes` classes;
-    `batches()` gives training batches to methods that look at data before the search."""
+    `batches()` gives training batches to methods that look at data before the search.
+    `prepared`: the space as this method prepared it before (pruning is done once)."""
     method = get_method(config.method)(config)
-    space = load(config.space, overrides={**dict(config.overrides), "classes": classes},
-                 image=image, **method.load_options())
-    if space.network is None:
-        raise NasError(f"{config.space} has no network to search",
-                       hint="a space to search needs a `network` definition")
     device = resolve_device(config.device)
-    space = method.prepare_space(space, batches, device, run_dir)
+    space = prepared or method.prepare_space(loaded_space(config, method, classes, image),
+                                             batches, device, run_dir)
     net = Supernet(space, method.build_options(build_options(config, device)))
     weight_optimizer = torch.optim.SGD(
         net.weight_parameters(), config.lr, momentum=config.momentum,
@@ -57,6 +55,17 @@ def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
         net.arch_parameters(), config.arch_lr, betas=config.arch_betas,
         weight_decay=config.arch_weight_decay)
     return SearchParts(method, space, net, weight_optimizer, arch_optimizer, device)
+
+
+def loaded_space(config: SearchConfig, method: Method, classes: int,
+                         image: tuple[int, int]) -> Space:
+    """The space as the method loads it, before it prepares it."""
+    space = load(config.space, overrides={**dict(config.overrides), "classes": classes},
+                 image=image, **method.load_options())
+    if space.network is None:
+        raise NasError(f"{config.space} has no network to search",
+                       hint="a space to search needs a `network` definition")
+    return space
 
 
 def build_options(config: SearchConfig, device: torch.device) -> BuildOptions:

@@ -24,7 +24,8 @@ def test_table2_script_reproduces_the_paper_row_for_the_normal_edge(tmp_path):
     text = run_script("table2", tmp_path)
     normal = text.split("## cell normal")[1].split("## ")[0]
     for row in ("| original | 6 | 16 | 22 |", "| + partial module sharing | 6 | 8 | 14 |",
-                "| + floating module sharing | 6 | 6 | 12 |", "| + reparameterization | 3 | 6 | 9 |"):
+                "| + floating module sharing | 6 | 6 | 12 |",
+                "| + reparameterization | 3 | 6 | 9 |"):
         assert row in normal
     assert (tmp_path / "table2.png").stat().st_size > 1000
 
