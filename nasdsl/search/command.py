@@ -43,6 +43,7 @@ def add_method_options(parser) -> None:
             seen.add(option.name)
             group.add_argument(f"--{option.name}", dest=_dest(option.name), type=option.type,
                                choices=option.choices, default=None,
+                               metavar=option.name.upper().replace("-", "_"),
                                help=f"{option.help} (default {option.default})")
 
 
