@@ -60,7 +60,7 @@ def main() -> None:
     axes[1].bar(labels, [r["step_seconds"] for r in table], color="tab:orange")
     axes[1].set_ylabel("seconds per step (CPU)")
     for ax in axes:
-        ax.tick_params(axis="x", labelsize=6)
+        ax.tick_params(axis="x", labelsize=6, labelrotation=30)
     write(args.out, "ablation", text, figure)
 
 

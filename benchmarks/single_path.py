@@ -109,7 +109,7 @@ def main() -> None:
                color=["tab:gray", "tab:blue", "tab:cyan", "tab:green"])
         ax.set_title(f"{name}.nas")
         ax.set_ylabel("activation MiB")
-        ax.tick_params(axis="x", labelsize=6)
+        ax.tick_params(axis="x", labelsize=6, labelrotation=30)
     write(args.out, "single_path", text, figure)
 
 
