@@ -94,8 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--arch-lr", type=float, default=3e-4)
     run.add_argument("--arch-weight-decay", type=float, default=1e-3)
     run.add_argument("--train-portion", type=float, default=0.5)
-    run.add_argument("--tau-max", type=float, default=10.0, help="GDAS's and ROME's first temperature")
-    run.add_argument("--tau-min", type=float, default=0.1, help="GDAS's and ROME's last temperature")
+    run.add_argument("--tau-max", type=float, default=10.0,
+                     help="GDAS's and ROME's first temperature")
+    run.add_argument("--tau-min", type=float, default=0.1,
+                     help="GDAS's and ROME's last temperature")
     run.add_argument("--beta-decay", type=float, default=50.0,
                      help="beta-DARTS's lambda_t = BETA_DECAY * epoch / 100 (default 50)")
     run.add_argument("--partial-k", type=_positive, default=4,

@@ -131,3 +131,14 @@ def test_vertex_exactness_of_generated_spaces(tmp_path_factory, program, seed):
     for _ in range(2):
         weights = one_hot_weights(naive, generator)
         torch.testing.assert_close(simple(x, weights), naive(x, weights), rtol=1e-8, atol=1e-9)
+
+
+def test_architecture_parameters_of_a_kind_named_like_a_module_attribute():
+    """Cell kinds may be called `to` or `train`: their parameters are still held apart, by
+    name, in the checkpoint and in the architecture parameters."""
+    from nasdsl.backends.torch.network import ByKind
+    arch = ByKind({"to": torch.zeros(2, 3), "train": torch.ones(4)})
+    assert arch["to"].shape == (2, 3) and arch["train"].shape == (4,)
+    assert set(arch.state_dict()) == {"kind_to", "kind_train"}
+    assert [name for name, _ in arch.items()] == ["to", "train"]
+    assert len(list(arch.parameters())) == 2

@@ -208,7 +208,7 @@ def test_dst_thresholds_are_learnable_architecture_parameters():
     _, net = tiny("nb201", m)
     beta = net.node_arch["cell"]
     assert beta.shape == (3,) and any(p is beta for p in net.arch_parameters())
-    assert "node_arch.cell" in net.state_dict()
+    assert "node_arch.kind_cell" in net.state_dict()
     assert all(p is not beta for p in net.weight_parameters())
     optimizer = torch.optim.Adam(net.arch_parameters(), lr=0.1)
     before = beta.detach().clone()

@@ -269,7 +269,7 @@ def test_temperature_anneals_and_options_are_checked():
     _, net = tiny_net(method)
     assert {name: len(p) for name, p in net.set_arch.items()} == {"normal": 20, "reduce": 20}
     assert all(any(p is q for q in net.arch_parameters()) for p in net.set_arch.values())
-    assert all(f"set_arch.{name}" in net.state_dict() for name in net.set_arch)
+    assert all(f"set_arch.kind_{name}" in net.state_dict() for name in net.set_arch)
 
 
 def test_an_edge_with_only_none_is_rejected(tmp_path):

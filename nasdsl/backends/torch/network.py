@@ -141,6 +141,41 @@ class Cell(nn.Module):
         return out
 
 
+class ByKind(nn.Module):
+    """Parameters keyed by cell-kind name, as a dict. A kind may have any name the language
+    allows, `to` and `train` included, so each is stored under a prefix that no module
+    attribute has."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor]):
+        super().__init__()
+        self._names = list(tensors)
+        for name, tensor in tensors.items():
+            self.register_parameter(f"kind_{name}", nn.Parameter(tensor))
+
+    def __getitem__(self, name: str) -> nn.Parameter:
+        if name not in self._names:
+            raise KeyError(name)
+        return getattr(self, f"kind_{name}")
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+    def values(self) -> list[nn.Parameter]:
+        return [self[name] for name in self._names]
+
+    def items(self) -> list[tuple[str, nn.Parameter]]:
+        return [(name, self[name]) for name in self._names]
+
+
 class Supernet(nn.Module):
     """The searchable network of a space; `forward(x, weights)` with weights per cell kind."""
 
@@ -171,16 +206,16 @@ class Supernet(nn.Module):
                     cell_plans[index] = plans[key]
             self.stages.append(Cell(stage, cell_plans, options.normalize_kernels,
                                     options.partial_channels))
-        self.arch = nn.ParameterDict({
+        self.arch = ByKind({
             name: nn.Parameter(1e-3 * torch.randn(len(kind.edges), _widest(kind)))
             for name, kind in self.kinds.items()})
-        self.edge_arch = nn.ParameterDict({
+        self.edge_arch = ByKind({
             name: nn.Parameter(1e-3 * torch.randn(len(kind.edges)))
             for name, kind in self.kinds.items()} if options.edge_normalization else {})
-        self.node_arch = nn.ParameterDict({
+        self.node_arch = ByKind({
             name: nn.Parameter(torch.zeros(kind.nodes))
             for name, kind in self.kinds.items()} if options.node_parameters else {})
-        self.set_arch = nn.ParameterDict({
+        self.set_arch = ByKind({
             name: nn.Parameter(1e-3 * torch.randn(len(all_edge_sets(kind))))
             for name, kind in self.kinds.items()
             if options.edge_sets and kind.derive.top is not None})
