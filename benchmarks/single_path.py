@@ -15,7 +15,7 @@ from common import SPACES, arguments, header, markdown_table, pyplot, ratio, wri
 
 from nasdsl.backends.torch.measure import flops, saved_bytes
 from nasdsl.backends.torch.network import BuildOptions, Supernet, softmax_weights
-from nasdsl.dsl.cost import Setting, plan_cost
+from nasdsl.dsl.cost import OBJECTIVES, Setting, plan_cost
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.plan import naive_plan
 
@@ -72,7 +72,7 @@ def measure_space(name: str, batch: int, overrides: dict) -> list[tuple[str, int
     torch.manual_seed(0)
     naive = Supernet(space, base)
     rows.append(("naive supernet", *figures(naive, x, lambda: naive(x, softmax_weights(naive)))))
-    for objective in ("memory", "time"):
+    for objective in OBJECTIVES:
         options = attrs.evolve(base, simplify=True,
                                setting=attrs.evolve(base.setting, objective=objective))
         net = Supernet(space, options)

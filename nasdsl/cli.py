@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from nasdsl.arguments import positive
 from nasdsl.bench.command import add_arguments as add_bench_arguments
 from nasdsl.bench.command import bench_command
-from nasdsl.dsl.cost import Setting
+from nasdsl.dsl.cost import OBJECTIVE_HELP, OBJECTIVES, Setting
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.explain import explain
 from nasdsl.dsl.simplify import parse_rewrites
@@ -44,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="summarize a space: ops, cells, network, size, "
                                             "and what one search step costs")
     show.add_argument("file", metavar="FILE", help="a .nas path or a shipped space name")
-    show.add_argument("--batch", type=_positive, default=8,
+    show.add_argument("--batch", type=positive, default=8,
                       help="batch of the measured training step (default 8)")
     show.add_argument("--no-cost", action="store_true",
                       help="skip building the supernets and measuring a step")
@@ -57,9 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     simplify.add_argument("--rewrites", metavar="LIST",
                           help="force these rewrites (pms,fms,reparam | all | none) instead of "
                                "letting the cost model choose")
-    simplify.add_argument("--objective", choices=("time", "memory"), default="time")
+    simplify.add_argument("--objective", choices=OBJECTIVES, default="cost",
+                          help=OBJECTIVE_HELP)
     simplify.add_argument("--target", choices=("cpu", "cuda"), default="cpu")
-    simplify.add_argument("--batch", type=_positive, default=64)
+    simplify.add_argument("--batch", type=positive, default=64)
     simplify.add_argument("--tie-params", action="store_true",
                           help="also share modules with parameters (ties their weights: a "
                                "different supernet, outside the exactness guarantees)")
@@ -76,14 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--kernel-norm", action=argparse.BooleanOptionalAction, default=False,
                      help="kernel normalization of the convs in searchable edges (Eq. 28)")
     run.add_argument("--rewrites", metavar="LIST", help="force these rewrites (pms,fms,reparam)")
-    run.add_argument("--objective", choices=("time", "memory"), default="time")
+    run.add_argument("--objective", choices=OBJECTIVES, default="cost",
+                          help=OBJECTIVE_HELP)
     run.add_argument("--dataset", default="digits",
                      help="digits (embedded, default), cifar10, cifar100, imagefolder, "
                           "imagenet16-120")
     run.add_argument("--data-dir", help="where the dataset's files are (or go, for downloads)")
-    run.add_argument("--subset", type=_positive, help="use this many training images")
-    run.add_argument("--epochs", type=_positive, default=50)
-    run.add_argument("--batch", type=_positive, default=64)
+    run.add_argument("--subset", type=positive, help="use this many training images")
+    run.add_argument("--epochs", type=positive, default=50)
+    run.add_argument("--batch", type=positive, default=64)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--lr", type=float, default=0.025)
     run.add_argument("--lr-min", type=float, default=0.001)
@@ -100,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="GDAS's and ROME's last temperature")
     run.add_argument("--beta-decay", type=float, default=50.0,
                      help="beta-DARTS's lambda_t = BETA_DECAY * epoch / 100 (default 50)")
-    run.add_argument("--partial-k", type=_positive, default=4,
+    run.add_argument("--partial-k", type=positive, default=4,
                      help="PC-DARTS: 1/K of the channels through each edge (default 4)")
     run.add_argument("--arch-warmup", type=int, default=15,
                      help="PC-DARTS: epochs before the architecture steps (default 15)")
@@ -122,16 +125,6 @@ def _parser() -> argparse.ArgumentParser:
     add_method_options(bench)
     bench.set_defaults(command=bench_command)
     return parser
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
-    return value
 
 
 def _check(args) -> int:

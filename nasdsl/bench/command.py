@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from nasdsl.arguments import positive
 from nasdsl.bench.measure import Settings, machine, measure
 from nasdsl.bench.report import table, to_csv, to_json
+from nasdsl.dsl.cost import OBJECTIVE_HELP, OBJECTIVES
 from nasdsl.methods import get_method
 from nasdsl.search.command import method_options, parse_override
 from nasdsl.search.results import write_text
@@ -16,15 +18,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("file", metavar="FILE", help="a .nas path or a shipped space name")
     parser.add_argument("--methods", default="darts", metavar="LIST",
                         help="comma-separated search methods (default darts)")
-    parser.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
+    parser.add_argument("--batch", type=positive, default=32, help="batch size (default 32)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    parser.add_argument("--repeats", type=int, default=3,
+    parser.add_argument("--repeats", type=positive, default=3,
                         help="timed steps per row; the median is reported (default 3)")
     parser.add_argument("--rewrites", metavar="LIST",
                         help="force these rewrites in the simplified supernet "
                              "(default: the cost model chooses)")
-    parser.add_argument("--objective", choices=("time", "memory"), default="time",
-                        help="what the cost model minimizes when it chooses rewrites")
+    parser.add_argument("--objective", choices=OBJECTIVES, default="cost",
+                        help=OBJECTIVE_HELP)
     parser.add_argument("--kernel-norm", choices=("auto", "off", "both"), default="auto",
                         help="rows with kernel normalization (Eq. 28): auto adds a simplified "
                              "one, both adds naive and simplified ones, off none")
@@ -38,19 +40,12 @@ def settings_from_args(args) -> Settings:
     methods = tuple(name.strip() for name in args.methods.split(",") if name.strip())
     for name in methods:
         get_method(name)  # an unknown name fails here, with a suggestion
-    return Settings(space=args.file, methods=methods, batch=_at_least_one(args.batch, "--batch"),
-                    device=args.device, repeats=_at_least_one(args.repeats, "--repeats"),
+    return Settings(space=args.file, methods=methods, batch=args.batch,
+                    device=args.device, repeats=args.repeats,
                     rewrites=args.rewrites, objective=args.objective,
                     kernel_norm=args.kernel_norm,
                     overrides=tuple(parse_override(item) for item in args.set),
                     method_options=method_options(args, list(methods)))
-
-
-def _at_least_one(value: int, flag: str) -> int:
-    from nasdsl.errors import NasError
-    if value < 1:
-        raise NasError(f"{flag} must be at least 1, not {value}")
-    return value
 
 
 def bench_command(args) -> int:

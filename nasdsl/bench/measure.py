@@ -43,7 +43,7 @@ class Settings:
     device: str = "cpu"
     repeats: int = 3
     rewrites: str | None = None  # None: the cost model chooses
-    objective: str = "time"
+    objective: str = "cost"
     kernel_norm: str = "auto"  # auto: a simplified+kn row; both: +kn rows for both; off
     overrides: tuple[tuple[str, int], ...] = ()
     classes: int = 10
@@ -65,6 +65,9 @@ class Row:
     activation_bytes: int
     flops: int
     step_seconds: float  # median over the repeats
+    # The method runs one sampled candidate per edge (GDAS, ROME): its simplified supernet is
+    # the naive one unless rewrites are forced.
+    single_path: bool = False
     peak_cuda_bytes: int | None = None
     cuda_seconds: float | None = None  # median CUDA-event time of a step
 
@@ -101,7 +104,8 @@ def measure(settings: Settings, method: str, variant: Variant,
     seconds, cuda_seconds, peak = _time_steps(step, settings.repeats, device)
     arch_count = sum(p.numel() for p in net.arch_parameters())
     return Row(method, variant.label, parameter_count(net) - arch_count, arch_count,
-               activation, counted, seconds, peak, cuda_seconds), parts.space
+               activation, counted, seconds, net.options.setting.sampled, peak,
+               cuda_seconds), parts.space
 
 
 def _time_steps(step: Callable[[], None], repeats: int, device: torch.device):

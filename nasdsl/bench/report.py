@@ -76,7 +76,8 @@ def table(settings: Settings, machine: str, rows: list[Row]) -> str:
              f"{'GFLOP':>15} {'step s':>14}" + (f" {'CUDA peak MiB':>17} {'CUDA s':>14}"
                                                   if cuda else "") + f" {'cost':>6}"]
     for record in records(rows):
-        line = (f"{record['method']:<16} {record['variant']:<14} {record['weights']:>10,} "
+        variant = record["variant"] + ("*" if _kept_naive(record) else "")
+        line = (f"{record['method']:<16} {variant:<14} {record['weights']:>10,} "
                 f"{_cell(record, 'activation_mib', ',.1f', 'activation_ratio', 17)} "
                 f"{_cell(record, 'gflops', ',.2f', 'flops_ratio', 15)} "
                 f"{_cell(record, 'step_seconds', '.3f', 'time_ratio', 14)}")
@@ -86,7 +87,14 @@ def table(settings: Settings, machine: str, rows: list[Row]) -> str:
         lines.append(line + f" {record['normalized_cost']:>6.2f}")
     lines.append("ratios: to the naive supernet of the same method in this run; cost: seed 000 "
                  "Eq. 29 over these rows")
+    if any(_kept_naive(record) for record in records(rows)):
+        lines.append("*: the method runs one sampled candidate per edge, so the cost model keeps "
+                     "its naive supernet")
     return "\n".join(lines) + "\n"
+
+
+def _kept_naive(record: dict) -> bool:
+    return record["single_path"] and record["variant"].startswith("simplified")
 
 
 def _cell(record: dict, key: str, form: str, ratio: str, width: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -39,20 +39,32 @@ def derive_cell(kind: CellKind, weights: Sequence[Sequence[float]]) -> DerivedCe
     incoming edges whose strongest allowed op is strongest, with that op (DARTS's rule).
     Excluded ops are never chosen; ties go to the earlier candidate, then the earlier edge.
     """
+    def strongest(index: int, names: tuple[str, ...]) -> tuple[float, str]:
+        allowed = [(float(weights[index][k]), -k, name) for k, name in enumerate(names)
+                   if name not in kind.derive.exclude]
+        strength, _, name = max(allowed)
+        return strength, name
+
+    return cell_of(kind, strongest, kind.derive.top)
+
+
+def cell_of(kind: CellKind, pick: Callable[[int, tuple[str, ...]], tuple[float, str] | None],
+            top: int | None) -> DerivedCell:
+    """The cell whose nodes take the incoming edges `pick` keeps (it gives an edge's strength
+    and op from the edge's index and candidate names, or None to leave the edge out): per
+    node in edge order where the kind derives every edge, else strongest first (ties to the
+    earlier edge) and at most `top` of them."""
     chosen = []
     for node in kind.intermediate:
         ranked = []
         for index, (src, dst, names) in enumerate(kind.edges):
-            if dst != node:
-                continue
-            allowed = [(float(weights[index][k]), -k, name) for k, name in enumerate(names)
-                       if name not in kind.derive.exclude]
-            strength, _, name = max(allowed)
-            ranked.append((strength, -index, src, name))
-        if kind.derive.top is not None:
-            ranked = sorted(ranked, reverse=True)[:kind.derive.top]
+            picked = pick(index, names) if dst == node else None
+            if picked is not None:
+                ranked.append((picked[0], -index, src, picked[1]))
+        if kind.derive.top is None:
+            ranked.sort(key=lambda item: -item[1])
         else:
-            ranked = sorted(ranked, key=lambda item: -item[1])
+            ranked = sorted(ranked, reverse=True)[:top]
         chosen += [(src, node, name) for _, _, src, name in ranked]
     return DerivedCell(kind.name, tuple(chosen))
 

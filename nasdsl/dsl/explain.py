@@ -7,7 +7,7 @@ import attrs
 from nasdsl.dsl.cost import Setting, plan_cost
 from nasdsl.dsl.plan import Plan, format_plan, naive_plan
 from nasdsl.dsl.rewrites import Options
-from nasdsl.dsl.simplify import choose, count_modules, simplify
+from nasdsl.dsl.simplify import Site, choose_plans, count_modules, simplify
 from nasdsl.dsl.space import Cell, Edge, Space
 
 # The stages of seed 000 Table 2, each adding one kind of rewrite.
@@ -46,10 +46,13 @@ def edge_kinds(space: Space) -> list[EdgeKind]:
 def explain(space: Space, setting: Setting, rewrites: frozenset[str] | None = None,
             tie_params: bool = False, show_plan: bool = False) -> str:
     lines: list[str] = []
+    plans = choose_plans([Site(edge.candidates, cell.channels, cell.size)
+                          for cell in space.network.cells for edge in cell.edges]
+                         if space.network else [], setting, rewrites, tie_params)
     for kind in edge_kinds(space):
         edge = kind.edges[0]
         local = attrs.evolve(setting, size=kind.cell.size)
-        plan = choose(edge.candidates, kind.cell.channels, local, rewrites, tie_params)
+        plan = plans[Site(edge.candidates, kind.cell.channels, kind.cell.size)]
         lines += [kind.title, *_rewrites(plan)]
         lines.append("  " + _costs(plan, edge, kind.cell.channels, local))
         if show_plan:

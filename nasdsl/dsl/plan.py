@@ -140,6 +140,9 @@ class Plan:
     names: tuple[str, ...]
     rewrites: tuple[Rewrite, ...] = ()
     tied: bool = False  # parametric modules were shared: outside the guarantees
+    # Recomputable branches (see `recomputable`) run again in backward instead of keeping
+    # their outputs: less memory for a second forward of each.
+    recompute: bool = False
 
     @property
     def exact(self) -> bool:
@@ -151,6 +154,17 @@ class Plan:
         accumulates statistics of mixtures, which the naive edge's modules never see, so in
         eval mode such a plan matches the naive edge only at the vertex it was trained on."""
         return _stats_after_mix(self.root, mixed=False)
+
+
+def mix_branches(node: Node):
+    """Every weighted or unweighted branch of every mix in the tree, outermost first."""
+    if isinstance(node, Seq):
+        for step in node.steps:
+            yield from mix_branches(step)
+    elif isinstance(node, Mix):
+        for branch in node.branches:
+            yield branch
+            yield from mix_branches(branch.node)
 
 
 def _stats_after_mix(node: Node, mixed: bool) -> bool:
@@ -179,11 +193,11 @@ def naive_plan(ops) -> Plan:
 def format_plan(plan: Plan) -> str:
     """An indented text rendering: the form `--explain` prints and golden tests compare."""
     lines: list[str] = []
-    _format(plan.root, plan.names, 0, lines)
+    _format(plan.root, plan.names, plan.recompute, 0, lines)
     return "\n".join(lines)
 
 
-def _format(node: Node, names, depth: int, lines: list[str]) -> None:
+def _format(node: Node, names, recompute: bool, depth: int, lines: list[str]) -> None:
     pad = "  " * depth
     if isinstance(node, Apply):
         shared = f"  [shared by {', '.join(names[i] for i in (node.candidate, *node.shared_by))}]" \
@@ -193,12 +207,13 @@ def _format(node: Node, names, depth: int, lines: list[str]) -> None:
         if not node.steps:
             lines.append(f"{pad}identity")
         for step in node.steps:
-            _format(step, names, depth, lines)
+            _format(step, names, recompute, depth, lines)
     elif isinstance(node, Mix):
         lines.append(f"{pad}mix")
         for branch in node.branches:
-            lines.append(f"{pad}  * {branch.weight or 'weighted inside'}")
-            _format(branch.node, names, depth + 2, lines)
+            again = "  (recomputed in backward)" if recompute and recomputable(branch) else ""
+            lines.append(f"{pad}  * {branch.weight or 'weighted inside'}{again}")
+            _format(branch.node, names, recompute, depth + 2, lines)
     else:
         lines.append(f"{pad}merged conv {node.extent}x{node.extent} stride {node.stride}")
         for term in node.terms:

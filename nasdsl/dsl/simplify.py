@@ -8,13 +8,15 @@ mix's linear branches are merged by reparameterization.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
 
 import attrs
 
-from nasdsl.dsl.cost import Setting, plan_cost
+from nasdsl.dsl.cost import OBJECTIVES, Cost, Setting, plan_cost
 from nasdsl.dsl.modules import Conv
-from nasdsl.dsl.plan import Apply, Branch, Merged, Mix, Node, Plan, Rewrite, Seq, naive_plan
+from nasdsl.dsl.plan import (Apply, Branch, Merged, Mix, Node, Plan, Rewrite, Seq, mix_branches,
+                             naive_plan, recomputable)
 from nasdsl.dsl.rewrites import REPARAM, RULE_NAMES, STRUCTURAL, Options, seq
 from nasdsl.dsl.space import Op
 from nasdsl.errors import NasError
@@ -44,7 +46,8 @@ def simplify(ops: Iterable[Op], rewrites: Collection[str] = RULE_NAMES,
     root = walk.node(start.root)
     tied = any(m.has_params for r in walk.log if r.rule.startswith("pms") or r.rule == "fms"
                for m in r.modules)
-    return attrs.evolve(start, root=root, rewrites=tuple(walk.log), tied=tied)
+    return attrs.evolve(start, root=root, rewrites=tuple(walk.log), tied=tied,
+                        recompute=bool(walk.log))
 
 
 class _Walk:
@@ -135,7 +138,8 @@ RULE_SETS = ((), ("pms",), ("fms",), ("pms", "fms"), ("reparam",), ("pms", "repa
 
 
 def alternatives(ops: tuple[Op, ...], tie_params: bool = False) -> list[Plan]:
-    """Every distinct plan the rule sets give, merging kernels up to each extent present."""
+    """Every distinct plan the rule sets give, merging kernels up to each extent present,
+    with its recomputable branches recomputed in backward and, where it has any, kept."""
     extents = sorted({m.extent for op in ops for m in op.modules if isinstance(m, Conv)})
     plans: dict[Node, Plan] = {}
     for rules in RULE_SETS:
@@ -143,19 +147,66 @@ def alternatives(ops: tuple[Op, ...], tie_params: bool = False) -> list[Plan]:
         for limit in limits:
             plan = simplify(ops, rules, Options(tie_params=tie_params, max_extent=limit))
             plans.setdefault(plan.root, plan)
-    return list(plans.values())
+    kept = [attrs.evolve(plan, recompute=False) for plan in plans.values()
+            if plan.recompute and any(recomputable(b) for b in mix_branches(plan.root))]
+    return [*plans.values(), *kept]
+
+
+@attrs.frozen
+class Site:
+    """Where an edge runs in the network: its candidates, input channels and input size."""
+
+    ops: tuple[Op, ...]
+    channels: int
+    size: int
 
 
 def choose(ops: tuple[Op, ...], channels: int, setting: Setting,
            rewrites: frozenset[str] | None = None, tie_params: bool = False) -> Plan:
-    """The cheapest plan for the setting's objective, or the plan of exactly `rewrites`.
+    """The plan of one edge at `channels` and the setting's size (see `choose_plans`)."""
+    site = Site(ops, channels, setting.size)
+    return choose_plans([site], setting, rewrites, tie_params)[site]
+
+
+def choose_plans(sites: Iterable[Site], setting: Setting,
+                 rewrites: frozenset[str] | None = None,
+                 tie_params: bool = False) -> dict[Site, Plan]:
+    """A plan for every edge site of a network: the plan of exactly `rewrites`, or the one the
+    cost model prefers for the setting's objective.
+
+    Objectives "time" and "memory" rank each edge's plans on that figure first. "cost" is seed
+    000 Eq. 29 for the whole network, C = (M / M_min + T / T_min) / 2 with M and T summed over
+    the edges (a site listed k times counts k times) and M_min, T_min the sums of each edge's
+    least memory and least time: the sum is separable, so each edge takes the plan with the
+    least M / M_min + T / T_min, and an edge with much memory to save weighs more than one
+    with little.
 
     Where the method runs a single sampled candidate, the naive mix is the cheapest: running
     only that candidate costs no more than any plan, which computes what candidates share
     for all of them and merges kernels of several."""
+    sites = list(sites)
     if rewrites is not None:
-        return simplify(ops, rewrites, Options(tie_params=tie_params))
+        return {site: simplify(site.ops, rewrites, Options(tie_params=tie_params))
+                for site in sites}
     if setting.sampled:
-        return naive_plan(ops)
-    return min(alternatives(ops, tie_params),
-               key=lambda plan: plan_cost(plan, channels, setting).key(setting.objective))
+        return {site: naive_plan(site.ops) for site in sites}
+    costed = {site: [(plan, plan_cost(plan, site.channels, attrs.evolve(setting, size=site.size)))
+                     for plan in alternatives(site.ops, tie_params)]
+              for site in dict.fromkeys(sites)}
+    rank = _ranking(setting.objective, costed, Counter(sites))
+    return {site: min(options, key=lambda option: rank(option[1]))[0]
+            for site, options in costed.items()}
+
+
+def _ranking(objective: str, costed: dict[Site, list[tuple[Plan, Cost]]],
+             counts: Counter) -> Callable[[Cost], tuple]:
+    if objective in ("time", "memory"):
+        return lambda cost: cost.key(objective)
+    if objective not in OBJECTIVES:
+        raise NasError(f"unknown objective '{objective}'", hint=f"choose {', '.join(OBJECTIVES)}")
+    least_bytes = sum(counts[site] * min(cost.saved_bytes for _, cost in options)
+                      for site, options in costed.items())
+    least_seconds = sum(counts[site] * min(cost.seconds for _, cost in options)
+                        for site, options in costed.items())
+    return lambda cost: (cost.saved_bytes / max(least_bytes, 1)
+                         + cost.seconds / max(least_seconds, 1e-12), cost.seconds)

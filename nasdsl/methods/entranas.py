@@ -47,7 +47,7 @@ import torch.nn.functional as F
 
 from nasdsl.backends.torch.network import Cell, Supernet
 from nasdsl.dsl import space as IR
-from nasdsl.dsl.derive import Architecture, DerivedCell, derive_cell
+from nasdsl.dsl.derive import Architecture, DerivedCell, cell_of, derive_cell
 from nasdsl.errors import NasError
 from nasdsl.methods import register
 from nasdsl.methods.base import Method, Option
@@ -274,25 +274,17 @@ def dst_cell(kind: IR.CellKind, q: torch.Tensor, p: torch.Tensor,
     per node by strength (ties to the earlier edge), or by edge where every edge is kept."""
     placed = next(cell for cell in space.network.cells if cell.kind.name == kind.name) \
         if space.network is not None else None
-    chosen = []
-    for node in kind.intermediate:
-        ranked = []
-        for index, (src, dst, names) in enumerate(kind.edges):
-            if dst != node:
-                continue
-            row = q[index, :len(names)].tolist()
-            if max(row) > 0:
-                k = row.index(max(row))
-                ranked.append((row[k], -index, src, names[k]))
-            elif kind.derive.top is None:
-                ranked.append((0.0, -index, src, names[_missing_edge_op(
-                    kind, index, p[index, :len(names)].tolist(), placed)]))
+
+    def kept(index: int, names: tuple[str, ...]) -> tuple[float, str] | None:
+        row = q[index, :len(names)].tolist()
+        if max(row) > 0:
+            return max(row), names[row.index(max(row))]
         if kind.derive.top is None:
-            ranked.sort(key=lambda item: -item[1])
-        else:
-            ranked.sort(reverse=True)
-        chosen += [(src, node, name) for _, _, src, name in ranked]
-    return DerivedCell(kind.name, tuple(chosen))
+            return 0.0, names[_missing_edge_op(kind, index, p[index, :len(names)].tolist(),
+                                               placed)]
+        return None
+
+    return cell_of(kind, kept, top=None)
 
 
 def _missing_edge_op(kind: IR.CellKind, index: int, p: list[float], placed) -> int:

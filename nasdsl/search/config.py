@@ -38,7 +38,7 @@ class SearchConfig:
     simplify: bool | None = None  # None: where the cost model says it pays
     rewrites: str | None = None
     kernel_norm: bool = False
-    objective: str = "time"
+    objective: str = "cost"
     # network and machine
     overrides: tuple[tuple[str, int], ...] = ()
     device: str = "cpu"

@@ -65,6 +65,7 @@ def test_bench_json_schema(bench_files):
     assert darts["simplified"]["activation_ratio"] < 1.0  # nb201's edge simplifies
     gdas = {r["variant"]: r for r in rows if r["method"] == "gdas"}
     assert gdas["simplified"]["activation_bytes"] == gdas["naive"]["activation_bytes"]
+    assert gdas["simplified"]["single_path"] and not darts["simplified"]["single_path"]
 
 
 def test_bench_csv_has_the_json_rows(bench_files):
@@ -80,3 +81,10 @@ def test_bench_rejects_an_unknown_method(capsys):
     """A misspelt method is a located error with a suggestion, not a traceback."""
     assert main(["bench", str(SPACES / "nb201.nas"), "--methods", "dart"]) == 2
     assert "did you mean 'darts'" in capsys.readouterr().err
+
+
+def test_bench_rejects_a_batch_below_one(capsys):
+    """--batch 0 is refused by the argument parser with the reason."""
+    with pytest.raises(SystemExit):
+        main(["bench", str(SPACES / "nb201.nas"), "--batch", "0"])
+    assert "must be at least 1: 0" in capsys.readouterr().err

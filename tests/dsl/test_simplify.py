@@ -2,15 +2,17 @@
 
 import os
 
+import attrs
 import pytest
 
 from nasdsl.dsl.cost import Setting, plan_cost
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.explain import edge_kinds
 from nasdsl.dsl.modules import BatchNorm, ReLU
-from nasdsl.dsl.plan import format_plan, naive_plan
+from nasdsl.dsl.plan import Plan, format_plan, naive_plan
 from nasdsl.dsl.rewrites import Options
-from nasdsl.dsl.simplify import alternatives, choose, count_modules, parse_rewrites, simplify
+from nasdsl.dsl.simplify import (Site, alternatives, choose, choose_plans, count_modules,
+                                 parse_rewrites, simplify)
 from nasdsl.errors import NasError
 from tests.paths import GOLDEN, SPACES
 
@@ -123,10 +125,51 @@ def test_forced_rewrites_are_applied_exactly():
 
 
 def test_alternatives_are_distinct_and_include_naive():
-    """The chooser's candidates are distinct plans, the first the naive mix."""
+    """The chooser's candidates are distinct plans, the first the naive mix; a plan with
+    pooling branches comes both with them recomputed in backward and with them kept."""
     plans = alternatives(darts_edge().candidates)
     assert plans[0].root == naive_plan(darts_edge().candidates).root
-    assert len({p.root for p in plans}) == len(plans) >= 5
+    assert len({(p.root, p.recompute) for p in plans}) == len(plans) >= 5
+    recomputed = {p.root for p in plans if p.recompute}
+    assert recomputed and recomputed <= {p.root for p in plans if not p.recompute}
+
+
+def _network_cost(plans: dict[Site, Plan], sites: list[Site], setting: Setting) -> tuple:
+    costs = [plan_cost(plans[site], site.channels, attrs.evolve(setting, size=site.size))
+             for site in sites]
+    return sum(c.saved_bytes for c in costs), sum(c.seconds for c in costs)
+
+
+@pytest.mark.parametrize("name", ["nb201", "darts", "darts_large"])
+def test_cost_objective_minimizes_eq29_over_the_network(name):
+    """With objective "cost", the plans chosen for a whole network have the least normalized
+    cost (seed 000 Eq. 29, normalized by the sums of each edge's least memory and least time)
+    among the choices of every objective and the naive supernet, and no more memory than the
+    time objective's nor more time than the memory one's."""
+    space = load(SPACES / f"{name}.nas")
+    sites = [Site(edge.candidates, cell.channels, cell.size)
+             for cell in space.network.cells for edge in cell.edges]
+    totals = {}
+    for objective in ("cost", "time", "memory"):
+        setting = Setting(batch=32, objective=objective)
+        totals[objective] = _network_cost(choose_plans(sites, setting), sites, setting)
+    totals["naive"] = _network_cost({site: naive_plan(site.ops) for site in sites}, sites,
+                                    Setting(batch=32))
+    every_plan = {site: [plan_cost(plan, site.channels, Setting(batch=32, size=site.size))
+                         for plan in alternatives(site.ops)] for site in set(sites)}
+    least_bytes = sum(min(c.saved_bytes for c in every_plan[site]) for site in sites)
+    least_seconds = sum(min(c.seconds for c in every_plan[site]) for site in sites)
+    eq29 = {key: bytes_ / least_bytes + seconds / least_seconds
+            for key, (bytes_, seconds) in totals.items()}
+    assert eq29["cost"] <= min(eq29.values()) + 1e-9
+    assert totals["cost"][0] <= totals["time"][0]
+    assert totals["cost"][1] <= totals["memory"][1] + 1e-12
+
+
+def test_unknown_objective_is_a_clear_error():
+    """An objective outside OBJECTIVES names the ones there are."""
+    with pytest.raises(NasError, match="choose cost, time, memory"):
+        choose(darts_edge().candidates, 16, Setting(objective="speed"))
 
 
 def test_parse_rewrites():

@@ -120,7 +120,7 @@ class _Interpreter:
     def mix(self, node: Mix, x):
         total = None
         for branch in node.branches:
-            if self.edge.plan.rewrites and recomputable(branch):
+            if self.edge.plan.recompute and recomputable(branch):
                 out = checkpoint(self._weighted, branch, x, use_reentrant=False)
             else:
                 out = self._weighted(branch, x)

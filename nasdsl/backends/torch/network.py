@@ -17,7 +17,7 @@ from nasdsl.backends.torch.layers import build_layer
 from nasdsl.dsl import space as IR
 from nasdsl.dsl.cost import Setting
 from nasdsl.dsl.plan import Plan
-from nasdsl.dsl.simplify import choose
+from nasdsl.dsl.simplify import Site, choose_plans
 from nasdsl.dsl.topology import all_edge_sets
 
 
@@ -186,7 +186,10 @@ class Supernet(nn.Module):
         self.options = options
         self.kinds = {kind.name: kind for kind in space.cell_kinds}
         self.stages = nn.ModuleList()
-        plans: dict[tuple, Plan] = {}
+        plans = choose_plans(
+            [Site(edge.candidates, cell.channels, cell.size)
+             for cell in network.cells for edge in cell.edges],
+            options.setting, options.rewrites, options.tie_params) if options.simplify else {}
         for stage in network.stages:
             if isinstance(stage, IR.Layer):
                 self.stages.append(nn.Sequential(*(build_layer(m) for m in stage.modules)))
@@ -194,16 +197,8 @@ class Supernet(nn.Module):
             if options.share_source_features:
                 self.stages.append(_shared_source_cell(stage, options))
                 continue
-            cell_plans = None
-            if options.simplify:
-                setting = attrs.evolve(options.setting, size=stage.size)
-                cell_plans = {}
-                for index, edge in enumerate(stage.edges):
-                    key = (edge.candidates, stage.channels, stage.size)
-                    if key not in plans:
-                        plans[key] = choose(edge.candidates, stage.channels, setting,
-                                            options.rewrites, options.tie_params)
-                    cell_plans[index] = plans[key]
+            cell_plans = {index: plans[Site(edge.candidates, stage.channels, stage.size)]
+                          for index, edge in enumerate(stage.edges)} if plans else None
             self.stages.append(Cell(stage, cell_plans, options.normalize_kernels,
                                     options.partial_channels))
         self.arch = ByKind({
