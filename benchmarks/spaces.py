@@ -39,7 +39,8 @@ def main() -> None:
         batch, repeats = (2, 1) if args.quick else (batch, args.repeats)
         for method in methods:
             settings = Settings(space=str(SPACES / f"{space}.nas"), methods=(method,),
-                                batch=batch, repeats=repeats, overrides=overrides)
+                                batch=batch, repeats=repeats, overrides=overrides,
+                                count_flops=False)
             rows, prepared = [], None
             for variant in (NAIVE, SIMPLIFIED):
                 print(f"measuring {space}, {method}, {variant.label} ...", flush=True)

@@ -27,6 +27,8 @@ def add_arguments(parser) -> None:
                              "(default: the cost model chooses)")
     parser.add_argument("--objective", choices=OBJECTIVES, default="cost",
                         help=OBJECTIVE_HELP)
+    parser.add_argument("--no-flops", dest="count_flops", action="store_false",
+                        help="skip counting FLOPs (counting is slow on CPU for merged kernels)")
     parser.add_argument("--kernel-norm", choices=("auto", "off", "both"), default="auto",
                         help="rows with kernel normalization (Eq. 28): auto adds a simplified "
                              "one, both adds naive and simplified ones, off none")
@@ -43,7 +45,7 @@ def settings_from_args(args) -> Settings:
     return Settings(space=args.file, methods=methods, batch=args.batch,
                     device=args.device, repeats=args.repeats,
                     rewrites=args.rewrites, objective=args.objective,
-                    kernel_norm=args.kernel_norm,
+                    kernel_norm=args.kernel_norm, count_flops=args.count_flops,
                     overrides=tuple(parse_override(item) for item in args.set),
                     method_options=method_options(args, list(methods)))
 

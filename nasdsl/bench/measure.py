@@ -50,6 +50,9 @@ class Settings:
     image: tuple[int, int] = (3, 32)  # channels, size: CIFAR-10's
     method_options: tuple[tuple[str, object], ...] = ()
     seed: int = 0
+    # FlopCounterMode sends every op through Python, which is slow on merged-kernel plans
+    # (many small kernel-building ops): scripts that report no FLOPs leave it out.
+    count_flops: bool = True
 
     def variants(self) -> tuple[Variant, ...]:
         return {"off": (NAIVE, SIMPLIFIED), "auto": (NAIVE, SIMPLIFIED, SIMPLIFIED_KN),
@@ -63,7 +66,7 @@ class Row:
     weights: int
     arch_params: int
     activation_bytes: int
-    flops: int
+    flops: int | None  # None where not counted
     step_seconds: float  # median over the repeats
     # The method runs one sampled candidate per edge (GDAS, ROME): its simplified supernet is
     # the naive one unless rewrites are forced.
@@ -100,7 +103,7 @@ def measure(settings: Settings, method: str, variant: Variant,
         search_step(parts.method, net, train, arch, optimizers)
 
     activation = saved_bytes(step, exclude=net)  # the first step also warms up
-    counted = flops(step)
+    counted = flops(step) if settings.count_flops else None
     seconds, cuda_seconds, peak = _time_steps(step, settings.repeats, device)
     arch_count = sum(p.numel() for p in net.arch_parameters())
     return Row(method, variant.label, parameter_count(net) - arch_count, arch_count,

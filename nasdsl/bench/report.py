@@ -35,7 +35,7 @@ def records(rows: list[Row]) -> list[dict]:
         record = attrs.asdict(row)
         record.update({
             "activation_mib": round(row.activation_bytes / MIB, 2),
-            "gflops": round(row.flops / 1e9, 3),
+            "gflops": None if row.flops is None else round(row.flops / 1e9, 3),
             "normalized_cost": round((memory(row) / least_memory
                                       + seconds(row) / least_time) / 2, 3)})
         if row.peak_cuda_bytes is not None:
@@ -43,8 +43,9 @@ def records(rows: list[Row]) -> list[dict]:
         if base is not None:
             record.update({
                 "activation_ratio": round(row.activation_bytes / base.activation_bytes, 3),
-                "flops_ratio": round(row.flops / base.flops, 3),
                 "time_ratio": round(row.step_seconds / base.step_seconds, 3)})
+            if row.flops is not None:
+                record["flops_ratio"] = round(row.flops / base.flops, 3)
             if row.peak_cuda_bytes is not None:
                 record["peak_cuda_ratio"] = round(row.peak_cuda_bytes / base.peak_cuda_bytes, 3)
                 record["cuda_time_ratio"] = round(row.cuda_seconds / base.cuda_seconds, 3)
@@ -99,5 +100,7 @@ def _kept_naive(record: dict) -> bool:
 
 def _cell(record: dict, key: str, form: str, ratio: str, width: int) -> str:
     """A figure and its ratio to naive (blank on the naive row itself)."""
+    if record[key] is None:
+        return "-".rjust(width)
     shown = f"x{record[ratio]:.2f}" if ratio in record else ""
     return f"{record[key]:{form}} {shown:>5}".rjust(width)

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from nasdsl.backends.torch.measure import saved_bytes
-from nasdsl.bench.measure import Row
-from nasdsl.bench.report import records
+from nasdsl.bench.measure import Row, Settings
+from nasdsl.bench.report import records, table
 from nasdsl.cli import main
 from tests.paths import SPACES
 
@@ -35,6 +35,18 @@ def test_ratios_and_normalized_cost_by_hand():
     assert simple["activation_ratio"] == 0.25 and simple["flops_ratio"] == 1.5
     assert simple["time_ratio"] == 0.5
     assert naive["normalized_cost"] == (4 + 2) / 2 and simple["normalized_cost"] == 1.0
+
+
+def test_rows_without_flops_leave_them_blank():
+    """Rows measured without counting FLOPs (--no-flops) have no GFLOP figure or ratio, and
+    the terminal table shows a dash there."""
+    rows = [Row("darts", "naive", 10, 2, 400, None, 2.0),
+            Row("darts", "simplified", 10, 2, 100, None, 1.0)]
+    naive, simple = records(rows)
+    assert simple["gflops"] is None and "flops_ratio" not in simple
+    assert simple["activation_ratio"] == 0.25
+    text = table(Settings(space="x.nas", count_flops=False), "here", rows)
+    assert all(" - " in line for line in text.splitlines()[2:4])
 
 
 @pytest.fixture(scope="module")
