@@ -1,12 +1,15 @@
 """Whole supernets: parity with the reference implementations, naive == simplified."""
 
+import attrs
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nasdsl.backends.torch.network import BuildOptions, Supernet, softmax_weights
+from nasdsl.backends.torch.network import BuildOptions, Cell, Supernet, softmax_weights
+from nasdsl.dsl.cost import Setting
 from nasdsl.dsl.elaborate import load
+from nasdsl.dsl.simplify import Site, choose_plans
 from nasdsl.dsl.printer import print_program
 from tests.paths import SPACES
 from tests.strategies import programs
@@ -142,3 +145,23 @@ def test_architecture_parameters_of_a_kind_named_like_a_module_attribute():
     assert set(arch.state_dict()) == {"kind_to", "kind_train"}
     assert [name for name, _ in arch.items()] == ["to", "train"]
     assert len(list(arch.parameters())) == 2
+
+
+def test_partial_channel_plans_are_chosen_at_the_edges_width():
+    """With PC-DARTS's partial channels each edge is planned at the 1/K of the cell's
+    channels its ops run on (at the full width the cost model would choose other plans)."""
+    space = load(SPACES / "nb201.nas", partial=4)
+    setting = Setting(batch=64)
+    net = Supernet(space, BuildOptions(simplify=True, partial_channels=4, setting=setting))
+    sites = {(c, e): Site(edge.candidates, cell.channels // 4, cell.size)
+             for c, cell in enumerate(space.network.cells) for e, edge in enumerate(cell.edges)}
+    plans = choose_plans(sites.values(), setting)
+
+    def wide(site: Site) -> Site:
+        return attrs.evolve(site, channels=4 * site.channels)
+
+    wide_plans = choose_plans(map(wide, sites.values()), setting)
+    assert any(plans[site] != wide_plans[wide(site)] for site in sites.values())
+    built = [stage for stage in net.stages if isinstance(stage, Cell)]
+    for (c, e), site in sites.items():
+        assert built[c].edges[e].edge.plan == plans[site]

@@ -186,10 +186,13 @@ class Supernet(nn.Module):
         self.options = options
         self.kinds = {kind.name: kind for kind in space.cell_kinds}
         self.stages = nn.ModuleList()
-        plans = choose_plans(
-            [Site(edge.candidates, cell.channels, cell.size)
-             for cell in network.cells for edge in cell.edges],
-            options.setting, options.rewrites, options.tie_params) if options.simplify else {}
+        # An edge's ops run on 1/K of the cell's channels with partial channel connections.
+        def site(cell: IR.Cell, edge: IR.Edge) -> Site:
+            return Site(edge.candidates, cell.channels // options.partial_channels, cell.size)
+
+        plans = choose_plans([site(cell, edge) for cell in network.cells for edge in cell.edges],
+                             options.setting, options.rewrites,
+                             options.tie_params) if options.simplify else {}
         for stage in network.stages:
             if isinstance(stage, IR.Layer):
                 self.stages.append(nn.Sequential(*(build_layer(m) for m in stage.modules)))
@@ -197,7 +200,7 @@ class Supernet(nn.Module):
             if options.share_source_features:
                 self.stages.append(_shared_source_cell(stage, options))
                 continue
-            cell_plans = {index: plans[Site(edge.candidates, stage.channels, stage.size)]
+            cell_plans = {index: plans[site(stage, edge)]
                           for index, edge in enumerate(stage.edges)} if plans else None
             self.stages.append(Cell(stage, cell_plans, options.normalize_kernels,
                                     options.partial_channels))
