@@ -78,8 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--kernel-norm", action=argparse.BooleanOptionalAction, default=False,
                      help="kernel normalization of the convs in searchable edges (Eq. 28)")
     run.add_argument("--rewrites", metavar="LIST", help="force these rewrites (pms,fms,reparam)")
-    run.add_argument("--objective", choices=OBJECTIVES, default="cost",
-                          help=OBJECTIVE_HELP)
+    run.add_argument("--objective", choices=OBJECTIVES, default="cost", help=OBJECTIVE_HELP)
     run.add_argument("--dataset", default="digits",
                      help="digits (embedded, default), cifar10, cifar100, imagefolder, "
                           "imagenet16-120")

@@ -87,10 +87,10 @@ class _Tensor:
 class _Estimator:
     """One method per plan node kind, and one per module kind."""
 
-    def __init__(self, setting: Setting, recompute: bool):
+    def __init__(self, setting: Setting, recompute: bool, device: Device):
         self.setting = setting
         self.recompute = recompute
-        self.device = DEVICES[setting.target]
+        self.device = device
         self.saved: dict[int, int] = {}
         self.flops = 0.0
         self.seconds = 0.0
@@ -244,14 +244,16 @@ class _Estimator:
         return self.tensor(module.c_out, 1)
 
 
-def estimate(node: Node, channels: int, setting: Setting, recompute: bool = True) -> Cost:
+def estimate(node: Node, channels: int, setting: Setting, recompute: bool = True,
+             device: Device | None = None) -> Cost:
     """The cost of running `node` on an input of `channels` at the setting's batch and size
     (the input counts among the saved tensors where a layer keeps it, as torch counts it);
-    `recompute`: recomputable branches are run again in backward."""
-    estimator = _Estimator(setting, recompute)
+    `recompute`: recomputable branches are run again in backward; `device`: throughputs
+    other than the setting's target's (benchmarks/calibrate.py fits them)."""
+    estimator = _Estimator(setting, recompute, device or DEVICES[setting.target])
     estimator.run(node, estimator.tensor(channels, setting.size))
     return Cost(estimator.flops, sum(estimator.saved.values()), estimator.seconds)
 
 
-def plan_cost(plan: Plan, channels: int, setting: Setting) -> Cost:
-    return estimate(plan.root, channels, setting, recompute=plan.recompute)
+def plan_cost(plan: Plan, channels: int, setting: Setting, device: Device | None = None) -> Cost:
+    return estimate(plan.root, channels, setting, recompute=plan.recompute, device=device)
