@@ -119,7 +119,7 @@ def main() -> None:
     text += markdown_table(["figures", "dense GFLOP/s", "depthwise GFLOP/s", "elementwise GB/s",
                             "us per layer", "ms per recomputed branch", "median error",
                             "pick / best"], rows)
-    write(args.out, "calibration", text)
+    write(args.out, "calibrate", text)
 
 
 def _rate(seconds_per_unit: float, scale: float) -> str:
