@@ -685,20 +685,24 @@ def _linear_core(draw, channels: int) -> list:
 
 
 @st.composite
-def candidate_sets(draw, max_candidates: int = 8) -> CandidateSet:
+def candidate_sets(draw, max_candidates: int = 8, exact: bool = False) -> CandidateSet:
     """An edge's candidates: chains of up to 8 modules, many with a linear core, with shared
-    prefixes, suffixes and middles planted among random subsets of them."""
+    prefixes, suffixes and middles planted among random subsets of them. With `exact`, only
+    what exact rewrites share is planted (prefixes of parameter-free modules, suffixes of
+    linear batch-independent ones), and the cores are linear: most of these edges simplify to
+    exact plans."""
     from nasdsl.dsl import modules as M
     from nasdsl.dsl.space import Op
     channels = draw(st.integers(2, 4))
     stride = draw(st.sampled_from([1, 1, 2]))
     count = draw(st.integers(2, max_candidates))
-    chains = [_linear_core(draw, channels) if draw(st.booleans()) else
+    chains = [_linear_core(draw, channels) if exact or draw(st.booleans()) else
               [_edge_module(draw, channels) for _ in range(draw(st.integers(0, 4)))]
               for _ in range(count)]
-    for where in ("prefix", "suffix", "middle"):
+    for where in ("prefix", "suffix") if exact else ("prefix", "suffix", "middle"):
         if draw(st.integers(0, 9)) < 7:
-            run = _shareable_run(draw, channels)
+            run = [M.AvgPool(3, 1, True)] if exact and where == "suffix" else \
+                _shareable_run(draw, channels)
             members = draw(st.lists(st.integers(0, count - 1), min_size=2, max_size=count,
                                     unique=True))
             for member in members:
@@ -713,7 +717,11 @@ def candidate_sets(draw, max_candidates: int = 8) -> CandidateSet:
     ops = []
     for index, chain in enumerate(chains):
         chain = chain[:8]
-        if draw(st.integers(0, 9)) == 0:
-            chain = [M.Zero(1)]
+        if draw(st.integers(0, 4)) == 0:
+            # A `zero` alone, or anywhere in a chain: what follows it (a bias, an affine BN,
+            # an identity, another zero) decides whether the chain still outputs zero.
+            cut = draw(st.integers(0, len(chain)))
+            chain = chain[:cut] + [M.Zero(1)] + chain[cut:] if draw(st.booleans()) \
+                else [M.Zero(1)]
         ops.append(Op(f"op{index}", tuple(_place_stride(chain, stride))))
     return CandidateSet(tuple(ops), channels, stride)

@@ -4,13 +4,17 @@ A module is a concrete computation: its channels are numbers, not expressions. M
 interned (building one with the same attributes twice gives the same object), so "the same
 module" is a pointer comparison, which is what the simplifier asks most often.
 
-Facts are what the simplification passes reason from (DESIGN section 3), never names:
+Facts are what the simplification passes and the checker reason from, never names:
   has_params           the module owns trainable weights
   linear               f(a x + b y) = a f(x) + b f(y) in training mode
   batch_dependent      the output for one sample depends on the batch (BN in training mode)
   keeps_running_stats  the module updates buffers in training mode (BN running mean / var)
   kernel_expressible   the module is exactly a convolution with some kernel
+  maps_zero_to_zero    f(0) = 0, in training and in eval mode: what follows a `zero` keeps
+                       the chain zero (a bias or BN's beta does not)
   stride_capable       the module can take the stride of the place an op is put at
+  accepts, produces    the forms of tensor it takes and gives: feature maps (batch,
+                       channels, height, width) or vectors (batch, channels)
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from typing import ClassVar
 import attrs
 
 REQUIRED = object()  # marks a keyword attribute without a default
+
+# The two forms a tensor takes between modules.
+MAPS, VECTORS = "feature maps", "vectors"
 
 
 class _Interned(type):
@@ -44,6 +51,9 @@ class Module(metaclass=_Interned):
     stride_capable: ClassVar[bool] = False
     linear: ClassVar[bool] = False
     batch_dependent: ClassVar[bool] = False
+    maps_zero_to_zero: ClassVar[bool] = False
+    accepts: ClassVar[tuple[str, ...]] = (MAPS,)
+    produces: ClassVar[str | None] = None  # None: the form it was given
 
     @property
     def has_params(self) -> bool:
@@ -134,6 +144,9 @@ def _kind(name: str):
 
 @_kind("relu")
 class ReLU(Module):
+    maps_zero_to_zero = True
+    accepts = (MAPS, VECTORS)
+
     @classmethod
     def build(cls, values: dict, placement: Placement) -> ReLU:
         return cls()
@@ -142,6 +155,8 @@ class ReLU(Module):
 @_kind("identity")
 class Identity(Module):
     linear = True
+    maps_zero_to_zero = True
+    accepts = (MAPS, VECTORS)
 
     @property
     def kernel_expressible(self) -> bool:
@@ -160,6 +175,7 @@ class Zero(Module):
     attributes = {"stride": Attr(int, 1, _stride)}
     stride_capable = True
     linear = True
+    maps_zero_to_zero = True
 
     @property
     def kernel_expressible(self) -> bool:
@@ -195,6 +211,10 @@ class Conv(Module):
 
     @property
     def linear(self) -> bool:  # type: ignore[override] - a bias makes it affine
+        return not self.bias
+
+    @property
+    def maps_zero_to_zero(self) -> bool:  # type: ignore[override]
         return not self.bias
 
     @property
@@ -247,6 +267,12 @@ class BatchNorm(Module):
         return self.affine
 
     @property
+    def maps_zero_to_zero(self) -> bool:  # type: ignore[override]
+        """Zeros have batch mean 0, and a BN that only ever sees zeros keeps a running mean
+        of 0: it outputs 0 in both modes, plus beta where it is affine."""
+        return not self.affine
+
+    @property
     def keeps_running_stats(self) -> bool:
         return self.track_running_stats
 
@@ -267,6 +293,7 @@ class AvgPool(Module):
                   "count_include_pad": Attr(bool, True)}
     stride_capable = True
     linear = True
+    maps_zero_to_zero = True
 
     @property
     def kernel_expressible(self) -> bool:
@@ -283,6 +310,7 @@ class MaxPool(Module):
     stride: int = 1
     attributes = {"kernel": Attr(int, REQUIRED, _odd_kernel), "stride": Attr(int, 1, _stride)}
     stride_capable = True
+    maps_zero_to_zero = True
 
     @classmethod
     def build(cls, values, placement):
@@ -311,6 +339,10 @@ class FactorizedReduce(Module):
     @property
     def keeps_running_stats(self) -> bool:
         return self.track_running_stats
+
+    @property
+    def maps_zero_to_zero(self) -> bool:  # type: ignore[override] - its convs have no bias
+        return not self.affine
 
     def out_channels(self, c_in: int) -> int:
         return self.c_out
@@ -347,6 +379,10 @@ class ResNetBlock(Module):
     def keeps_running_stats(self) -> bool:
         return self.track_running_stats
 
+    @property
+    def maps_zero_to_zero(self) -> bool:  # type: ignore[override] - its convs have no bias
+        return not self.affine
+
     def out_channels(self, c_in: int) -> int:
         return self.c_out
 
@@ -358,7 +394,11 @@ class ResNetBlock(Module):
 
 @_kind("global_avg_pool")
 class GlobalAvgPool(Module):
+    """The mean over height and width: feature maps in, vectors out."""
+
     linear = True
+    maps_zero_to_zero = True
+    produces = VECTORS
 
     def out_size(self, size: int) -> int:
         return 1
@@ -370,11 +410,12 @@ class GlobalAvgPool(Module):
 
 @_kind("linear")
 class Linear(Module):
-    """A fully connected layer with bias, on the flattened input."""
+    """A fully connected layer with bias, on vectors (after a global pooling)."""
 
     c_in: int
     c_out: int
     attributes = {"out": _OUT}
+    accepts = (VECTORS,)
 
     @property
     def has_params(self) -> bool:
@@ -396,6 +437,13 @@ class AttributeProblem(Exception):
         super().__init__(message)
         self.attribute = attribute
         self.message = message
+
+
+def is_zero_chain(modules) -> bool:
+    """Whether a chain of modules outputs zeros whatever its input: it has a `zero`, and every
+    module after the last one maps zero to zero."""
+    last = max((i for i, module in enumerate(modules) if isinstance(module, Zero)), default=None)
+    return last is not None and all(module.maps_zero_to_zero for module in modules[last + 1:])
 
 
 KINDS: dict[str, type[Module]] = {cls.kind: cls for cls in (

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import attrs
 
-from nasdsl.dsl.modules import AvgPool, Conv, Identity, Module, Zero
+from nasdsl.dsl.modules import AvgPool, Conv, Identity, Module, Zero, is_zero_chain
 from nasdsl.dsl.plan import Apply, Branch, Merged, Mix, Node, Rewrite, Seq, Term, Weight
 
 
@@ -124,15 +124,20 @@ def _weighted(mix: Mix) -> bool:
 # --- the rules ----------------------------------------------------------------------------
 
 def drop_zero(mix: Mix, options: Options) -> Result:
-    """A `zero` candidate adds nothing to the sum: leave it out (exact)."""
-    zeros = [i for i, b in enumerate(mix.branches)
-             if any(isinstance(s, Apply) and isinstance(s.module, Zero) for s in steps_of(b.node))]
+    """A candidate that outputs zeros whatever its input adds nothing to the sum: leave it
+    out (exact). A `zero` followed by a bias or an affine BN outputs that bias, not zero."""
+    zeros = [i for i, b in enumerate(mix.branches) if _outputs_zero(b.node)]
     if not zeros:
         return None
     kept = tuple(b for i, b in enumerate(mix.branches) if i not in zeros)
     modules = tuple(s.module for i in zeros for s in steps_of(mix.branches[i].node))
     candidates = tuple(_candidates(mix.branches[i].node) for i in zeros)
     return Mix(kept), Rewrite("drop-zero", modules, tuple(c for cs in candidates for c in cs), True)
+
+
+def _outputs_zero(node: Node) -> bool:
+    steps = steps_of(node)
+    return all(isinstance(s, Apply) for s in steps) and is_zero_chain([s.module for s in steps])
 
 
 def partial_sharing(mix: Mix, options: Options) -> Result:

@@ -12,7 +12,7 @@ from itertools import combinations
 
 import attrs
 
-from nasdsl.dsl.modules import Module, Zero
+from nasdsl.dsl.modules import Module, is_zero_chain
 from nasdsl.errors import NasError
 
 
@@ -25,7 +25,8 @@ class Op:
 
     @property
     def is_zero(self) -> bool:
-        return any(isinstance(module, Zero) for module in self.modules)
+        """The op outputs zeros whatever its input (see `modules.is_zero_chain`)."""
+        return is_zero_chain(self.modules)
 
 
 @attrs.frozen

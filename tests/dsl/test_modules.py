@@ -2,8 +2,8 @@
 
 import pickle
 
-from nasdsl.dsl.modules import (AvgPool, BatchNorm, Conv, FactorizedReduce, Identity, MaxPool,
-                                ReLU, Zero)
+from nasdsl.dsl.modules import (AvgPool, BatchNorm, Conv, FactorizedReduce, GlobalAvgPool,
+                                Identity, Linear, MaxPool, ReLU, ResNetBlock, Zero, is_zero_chain)
 
 
 def test_equal_attributes_give_the_same_object():
@@ -66,3 +66,24 @@ def test_strides_and_sizes():
     assert Zero(2).out_size(7) == 4
     assert Conv(4, 4, 3, stride=2).out_size(32) == 16
     assert Identity().out_size(32) == 32
+
+
+def test_zero_maps_facts():
+    """A bias, an affine BN (its beta) and a linear layer move zero; the rest keep it."""
+    keep = (ReLU(), Identity(), Zero(), Conv(4, 4, 1), BatchNorm(4, affine=False), AvgPool(3),
+            MaxPool(3), FactorizedReduce(4, 4, affine=False), GlobalAvgPool())
+    move = (Conv(4, 4, 1, bias=True), BatchNorm(4, affine=True), FactorizedReduce(4, 4),
+            ResNetBlock(4, 4), Linear(4, 10))
+    assert all(m.maps_zero_to_zero for m in keep)
+    assert not any(m.maps_zero_to_zero for m in move)
+
+
+def test_a_chain_is_zero_only_if_what_follows_its_zero_keeps_zero():
+    """zero -> conv(bias) outputs the bias and zero -> affine bn outputs beta: not zero
+    chains; a ReLU before the zero, or a bias-free conv after it, changes nothing."""
+    assert is_zero_chain((Zero(),))
+    assert is_zero_chain((ReLU(), Conv(4, 4, 3, bias=True), Zero(), Conv(4, 4, 1)))
+    assert is_zero_chain((Zero(), Conv(4, 4, 1, bias=True), Zero()))
+    assert not is_zero_chain((Zero(), Conv(4, 4, 1, bias=True)))
+    assert not is_zero_chain((Zero(), BatchNorm(4, affine=True)))
+    assert not is_zero_chain((ReLU(), Conv(4, 4, 1)))

@@ -4,15 +4,18 @@ import os
 
 import attrs
 import pytest
+import torch
 
 from nasdsl.dsl.cost import Setting, plan_cost
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.explain import edge_kinds
-from nasdsl.dsl.modules import BatchNorm, ReLU
+from nasdsl.backends.torch.edge import NaiveEdge, PlanEdge
+from nasdsl.dsl.modules import BatchNorm, Conv, ReLU, Zero
 from nasdsl.dsl.plan import Plan, format_plan, naive_plan
 from nasdsl.dsl.rewrites import Options
 from nasdsl.dsl.simplify import (Site, alternatives, choose, choose_plans, count_modules,
                                  parse_rewrites, simplify)
+from nasdsl.dsl.space import Op
 from nasdsl.errors import NasError
 from tests.paths import GOLDEN, SPACES
 
@@ -190,3 +193,28 @@ def test_no_sharing_across_parts_of_different_shapes():
            Op("b", (AvgPool(1, 2, True), ReLU())))
     plan = simplify(ops, ("pms", "fms"))
     assert plan.rewrites == ()
+
+
+@pytest.mark.parametrize("after", [Conv(4, 4, 1, bias=True), BatchNorm(4, affine=True)],
+                         ids=["conv-with-bias", "affine-bn"])
+def test_a_zero_followed_by_a_bias_is_not_dropped(after):
+    """`zero -> conv(bias=true)` outputs the bias and `zero -> bn` outputs beta: drop-zero
+    keeps them, so every plan, the cost model's included, equals naive at every vertex."""
+    ops = (Op("moved", (Zero(1), after)), Op("conv", (ReLU(), Conv(4, 4, 3))),
+           Op("none", (Zero(1),)))
+    assert not ops[0].is_zero and ops[2].is_zero
+    torch.manual_seed(0)
+    naive = NaiveEdge(ops).double()
+    for module in naive.modules():
+        if isinstance(module, torch.nn.BatchNorm2d) or isinstance(module, torch.nn.Conv2d):
+            if getattr(module, "bias", None) is not None:
+                torch.nn.init.uniform_(module.bias, 0.5, 1.0)
+    x = torch.randn(2, 4, 6, 6, dtype=torch.float64)
+    chosen = choose(ops, 4, Setting(batch=2, size=6))
+    for plan in (*alternatives(ops), chosen):
+        planned = PlanEdge(ops, plan).double()
+        planned.load_state_dict(naive.state_dict())
+        assert "moved" not in [plan.names[i] for r in plan.rewrites if r.rule == "drop-zero"
+                               for i in r.candidates]
+        for weights in torch.eye(3, dtype=torch.float64):
+            torch.testing.assert_close(planned(x, weights), naive(x, weights))

@@ -281,3 +281,17 @@ def test_an_edge_with_only_none_is_rejected(tmp_path):
     space = load(path, overrides={"C": 4, "N": 1})
     with pytest.raises(NasError, match="edge 0 -> 1 of cell 'cell'"):
         rome().prepare_space(space, lambda: iter(()), torch.device("cpu"), None)
+
+
+def test_a_zero_followed_by_a_bias_is_sampled_like_any_op(tmp_path):
+    """`zero -> conv(kernel=1)` with the search's bias outputs the bias, not zero: ROME masks
+    only ops that really output zeros (the test drop-zero uses)."""
+    text = (SPACES / "nb201.nas").read_text().replace(
+        "op none = zero\n", "op none = zero\nop biased = zero -> conv(kernel=1)\n").replace(
+        "candidates none,", "candidates none, biased,")
+    path = tmp_path / "biased.nas"
+    path.write_text(text)
+    space = load(path, overrides={"C": 4, "N": 1})
+    (kind,) = space.cell_kinds
+    rows = rome_module.allowed_ops(kind, space)
+    assert all(row[:2] == [False, True] for row in rows)
