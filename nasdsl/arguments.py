@@ -14,3 +14,9 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
     return value
+
+
+def add_set(parser) -> None:
+    """--set NAME=VALUE, repeatable: the network's `let`s a command overrides."""
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a `let` of the network, e.g. --set C=8 --set N=1")

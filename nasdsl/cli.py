@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nasdsl.arguments import positive
+from nasdsl.arguments import add_set, positive
 from nasdsl.bench.command import add_arguments as add_bench_arguments
 from nasdsl.bench.command import bench_command
 from nasdsl.dsl.cost import OBJECTIVE_HELP, OBJECTIVES, Setting
@@ -15,7 +15,7 @@ from nasdsl.dsl.simplify import parse_rewrites
 from nasdsl.dsl.summary import summarize
 from nasdsl.errors import NasError
 from nasdsl.methods import method_names
-from nasdsl.search.command import add_method_options, run_command
+from nasdsl.search.command import add_method_options, parse_override, run_command
 
 EXIT_USER_ERROR = 2
 
@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="batch of the measured training step (default 8)")
     show.add_argument("--no-cost", action="store_true",
                       help="skip building the supernets and measuring a step")
+    add_set(show)
     show.set_defaults(command=_show)
 
     simplify = commands.add_parser(
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     simplify.add_argument("--tie-params", action="store_true",
                           help="also share modules with parameters (ties their weights: a "
                                "different supernet, outside the exactness guarantees)")
+    add_set(simplify)
     simplify.set_defaults(command=_simplify)
 
     run = commands.add_parser("run", help="search a space with a one-shot method")
@@ -106,8 +108,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="PC-DARTS: 1/K of the channels through each edge (default 4)")
     run.add_argument("--arch-warmup", type=int, default=15,
                      help="PC-DARTS: epochs before the architecture steps (default 15)")
-    run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                     help="override a `let` of the network, e.g. --set C=8 --set N=1")
+    add_set(run)
     run.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     run.add_argument("--benchmark", metavar="PATH",
                      help="NAS-Bench-201 table (.csv) or official file, for NB201-shaped "
@@ -124,6 +125,10 @@ def _parser() -> argparse.ArgumentParser:
     add_method_options(bench)
     bench.set_defaults(command=bench_command)
     return parser
+
+
+def _overrides(args) -> dict[str, int]:
+    return dict(parse_override(item) for item in args.set)
 
 
 def _check(args) -> int:
@@ -143,7 +148,7 @@ def _check(args) -> int:
 
 
 def _show(args) -> int:
-    space = load(args.file)
+    space = load(args.file, overrides=_overrides(args))
     for warning in space.warnings:
         print(warning.render(), file=sys.stderr)
     print(summarize(space), end="")
@@ -154,7 +159,7 @@ def _show(args) -> int:
 
 
 def _simplify(args) -> int:
-    space = load(args.file)
+    space = load(args.file, overrides=_overrides(args))
     rewrites = parse_rewrites(args.rewrites) if args.rewrites is not None else None
     setting = Setting(batch=args.batch, target=args.target, objective=args.objective)
     print(explain(space, setting, rewrites, args.tie_params, args.explain), end="")

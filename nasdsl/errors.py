@@ -84,6 +84,9 @@ def _source_order(error: NasError) -> tuple:
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """A hint naming the closest known spelling, or an empty string."""
-    close = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
+    """A hint naming the closest known spelling (the same letters in another case first), or
+    an empty string."""
+    known = sorted(set(known))
+    same = [candidate for candidate in known if candidate.lower() == name.lower()]
+    close = same or difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""

@@ -143,3 +143,35 @@ def test_run_with_a_bad_setting_is_a_clear_error(capsys):
     assert "unknown search method 'dartz'" in err and "did you mean 'darts'?" in err
     assert main(["run", "nb201", "--set", "C", "--no-progress"]) == 2
     assert "--set takes NAME=NUMBER" in capsys.readouterr().err
+
+
+def test_a_misspelt_set_name_is_an_error_in_every_command(capsys):
+    """`--set` of a name the network does not `let` (a typo would run the full-size network)
+    is an error naming the network's lets, in run, show, simplify and bench alike."""
+    for command in (["run", "nb201", "--no-progress"], ["show", "nb201", "--no-cost"],
+                    ["simplify", "nb201"], ["bench", "nb201"]):
+        assert main([*command, "--set", "c=4"]) == 2, command
+        err = capsys.readouterr().err
+        assert "network 'nb201' has no `let c`" in err and "did you mean 'C'?" in err
+
+
+def test_show_and_simplify_preview_the_set_configuration(capsys):
+    """`nasdsl show --set` and `nasdsl simplify --set` describe the network that will run."""
+    assert main(["show", "nb201", "--set", "C=4", "--no-cost"]) == 0
+    assert "cells cell x5: 4 channels" in capsys.readouterr().out
+    assert main(["simplify", "nb201", "--set", "C=4"]) == 0
+    assert "(4 channels, 32x32 in)" in capsys.readouterr().out
+
+
+def test_a_literal_class_count_that_the_data_does_not_have(tmp_path, capsys):
+    """A head of `linear(out=5)` without `let classes`, run on the 10 digits: a located error
+    before any training, saying how to make the head follow the data."""
+    text = (SPACES / "nb201.nas").read_text().replace("    let classes = 10\n", "").replace(
+        "linear(out=classes)", "linear(out=5)")
+    path = tmp_path / "five.nas"
+    path.write_text(text)
+    assert main(["run", str(path), "--epochs", "1", "--out", str(tmp_path / "run"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "the head gives 5 class scores, but the data has 10 classes" in err
+    assert f"{path}:" in err and "`let classes = ...`" in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from nasdsl.arguments import positive
+from nasdsl.arguments import add_set, positive
 from nasdsl.bench.measure import Settings, machine, measure
 from nasdsl.bench.report import table, to_csv, to_json
 from nasdsl.dsl.cost import OBJECTIVE_HELP, OBJECTIVES
@@ -32,8 +32,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--kernel-norm", choices=("auto", "off", "both"), default="auto",
                         help="rows with kernel normalization (Eq. 28): auto adds a simplified "
                              "one, both adds naive and simplified ones, off none")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a `let` of the network, e.g. --set C=8")
+    add_set(parser)
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     parser.add_argument("--csv", metavar="FILE", help="also write the rows as CSV")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import attrs
 
 from nasdsl.dsl import syntax as S
-from nasdsl.dsl.modules import KINDS, REQUIRED, Attr, AttributeProblem, Placement
+from nasdsl.dsl.modules import KINDS, MAPS, REQUIRED, VECTORS, Attr, AttributeProblem, Placement
 from nasdsl.dsl.space import Cell, CellKind, DeriveRule, Edge, Layer, Network, Op, Space
 from nasdsl.dsl.sources import read_sources, resolve
 from nasdsl.errors import Location, NasCheckError, NasError, NasErrors, did_you_mean
@@ -30,17 +30,20 @@ OUTPUT_RULES = ("last", "concat")
 
 def load(name_or_path: str | Path, *, phase: str = "search",
          overrides: dict[str, int] | None = None,
-         image: tuple[int, int] | None = None, partial: int = 1) -> Space:
+         image: tuple[int, int] | None = None, classes: int | None = None,
+         partial: int = 1) -> Space:
     """Read, check and elaborate a space; raise `NasErrors` listing every error found.
 
     `phase` "search" applies the network's `search` settings inside cells; "eval" builds the
-    modules as a stand-alone network uses them. `overrides` replace `let` values (classes=100);
-    `image` (channels, size) replaces the network's `input(...)`, for the data at hand.
-    `partial` K places the edges' ops at 1/K of the cell's channels (PC-DARTS).
+    modules as a stand-alone network uses them. `overrides` replace `let` values (C=8); a name
+    the network does not `let` is an error. `image` (channels, size) replaces the network's
+    `input(...)` and `classes` its `let classes`, for the data at hand: a head that gives
+    another number of class scores is an error. `partial` K places the edges' ops at 1/K of
+    the cell's channels (PC-DARTS).
     """
     path = resolve(str(name_or_path))
     sources = read_sources(path)
-    elaborator = Elaborator(phase, overrides or {}, image, partial)
+    elaborator = Elaborator(phase, overrides or {}, image, partial, classes)
     for error in sources.errors:
         elaborator.report(error)
     space = elaborator.space(sources.root, sources.programs)
@@ -51,12 +54,15 @@ def load(name_or_path: str | Path, *, phase: str = "search",
 
 @attrs.define
 class _ChainState:
-    """What flows along a chain being expanded: channels, resolution factor, modules so far."""
+    """What flows along a chain being expanded: channels, resolution factor, the form of the
+    tensor (feature maps or vectors), modules so far."""
 
     placement: Placement
     searching: bool = False  # inside a cell while searching: `search` settings apply
     stride_wanted: int = 1
     stride_done: int = 1
+    form: str = MAPS
+    head: bool = False  # only the head may turn feature maps into vectors
     modules: list = attrs.Factory(list)
 
 
@@ -64,11 +70,13 @@ class Elaborator:
     """Walks the syntax tree; one method per kind of definition and statement."""
 
     def __init__(self, phase: str, overrides: dict[str, int],
-                 image: tuple[int, int] | None = None, partial: int = 1):
+                 image: tuple[int, int] | None = None, partial: int = 1,
+                 classes: int | None = None):
         self.phase = phase
         self.overrides = overrides
         self.image = image
         self.partial = partial
+        self.classes = classes
         self.errors: list[NasError] = []
         self.warnings: list[NasError] = []
         self._seen: set[tuple] = set()
@@ -266,6 +274,8 @@ class Elaborator:
 
     def build_module(self, call: S.Call, env: dict, state: _ChainState) -> bool:
         kind = KINDS[call.name]
+        if not self.shape_fits(kind, call, state):
+            return False
         checked = self.given_attributes(kind, call, env)
         if checked is None:
             return False
@@ -288,6 +298,27 @@ class Elaborator:
         state.stride_done *= module.stride
         state.placement = attrs.evolve(state.placement,
                                        channels=module.out_channels(state.placement.channels))
+        return True
+
+    def shape_fits(self, kind, call: S.Call, state: _ChainState) -> bool:
+        """Whether the module takes the form of tensor that reaches it (feature maps or
+        vectors), and may give the form it gives there: turning feature maps into vectors
+        is the head's alone, since ops, preprocessing, the stem and layers feed cells."""
+        if state.form not in kind.accepts:
+            hint = "put global_avg_pool before it" if state.form == MAPS else \
+                "global_avg_pool made vectors of the feature maps; after it come only " \
+                f"modules that take vectors ({', '.join(_taking(VECTORS))})"
+            self.error(f"{kind.kind} works on {' or '.join(kind.accepts)}, but here it gets "
+                       f"{state.form}", call.at, hint)
+            return False
+        produced = kind.produces or state.form
+        if produced != state.form and not state.head:
+            self.error(f"{kind.kind} turns {state.form} into {produced}, which only the head "
+                       "may do", call.at,
+                       "an op, a preprocess, the stem and a layer keep feature maps for the "
+                       "cells after them")
+            return False
+        state.form = produced
         return True
 
     def default(self, kind, name: str, state: _ChainState):
@@ -568,20 +599,23 @@ class Elaborator:
             {"channels": 3, "size": 32}
         stages: list[Layer | Cell] = []
         history: list[tuple[int, int]] = []  # (channels, size) of each stage's output
-        ok = True
         # After a stage fails, the history is wrong: placing later cells on it would report
         # channel and resolution mismatches that fixing the first error removes.
-        flowing = True
-        roles = {type(stmt) for stmt in net.body}
-        for required, keyword in ((S.Stem, "stem"), (S.Cells, "cells"), (S.Head, "head")):
-            if required not in roles:
-                self.error(f"network '{net.name}' has no '{keyword}' statement", net.at)
-                ok = False
+        ok = flowing = self.stage_order(net)
+        lets = {stmt.name for stmt in net.body if isinstance(stmt, S.Let)}
+        for name in sorted(set(self.overrides) - lets):
+            self.error(f"--set {name}=...: network '{net.name}' has no `let {name}`", net.at,
+                       did_you_mean(name, lets) or _names_hint(lets, "lets") or
+                       "the network has no `let` to set")
+            ok = False
+        given = dict(self.overrides)
+        if self.classes is not None and "classes" in lets:
+            given["classes"] = self.classes
         for stmt in net.body:
             if isinstance(stmt, S.Let):
                 if stmt.name in env:
                     self.error(f"'{stmt.name}' is defined twice", stmt.at)
-                value = self.overrides.get(stmt.name, self.evaluate(stmt.value, env))
+                value = given.get(stmt.name, self.evaluate(stmt.value, env))
                 if value is None:
                     ok = False
                 env[stmt.name] = value
@@ -597,7 +631,8 @@ class Elaborator:
             elif isinstance(stmt, (S.Stem, S.Layer, S.Head)):
                 current = history[-1] if history else (image["channels"], image["size"])
                 state = self.chain_state(current[0], current[0], in_cell=False)
-                if self.expand(stmt.body, env, state):
+                state.head = isinstance(stmt, S.Head)
+                if self.expand(stmt.body, env, state) and self.head_output(stmt, state, lets):
                     modules = tuple(state.modules)
                     size = current[1]
                     for module in modules:
@@ -609,10 +644,54 @@ class Elaborator:
             elif isinstance(stmt, S.Cells):
                 placed = self.cells_stmt(stmt, env, kinds, stages, history, image, flowing)
                 ok, flowing = ok and placed, flowing and placed
-        classes = env.get("classes", history[-1][0] if history else 0)
+        classes = history[-1][0] if history else 0
         if not ok:
             return None
         return Network(net.name, image["channels"], image["size"], classes, tuple(stages))
+
+    def stage_order(self, net: S.NetworkDef) -> bool:
+        """A network has one stem, first among its stages, and one head, last: the cells and
+        layers between them work on feature maps, the head makes the class scores."""
+        ok = True
+        stages = [stmt for stmt in net.body if isinstance(stmt, (S.Stem, S.Cells, S.Layer,
+                                                                  S.Head))]
+        for cls, keyword, place in ((S.Stem, "stem", 0), (S.Cells, "cells", None),
+                                    (S.Head, "head", -1)):
+            found = [stmt for stmt in stages if isinstance(stmt, cls)]
+            if not found:
+                self.error(f"network '{net.name}' has no '{keyword}' statement", net.at)
+                ok = False
+            elif place is not None and len(found) > 1:
+                self.error(f"network '{net.name}' has two '{keyword}' statements", found[1].at,
+                           f"the first is at {found[0].at}; use 'layer' for the stages "
+                           "between the stem and the head")
+                ok = False
+            elif place is not None and stages[place] is not found[0]:
+                where = "first" if place == 0 else "last"
+                self.error(f"the {keyword} must be the network's {where} stage", found[0].at,
+                           f"move the '{keyword}' statement {'above' if place == 0 else 'below'}"
+                           " every 'cells' and 'layer' statement")
+                ok = False
+        return ok
+
+    def head_output(self, stmt, state: _ChainState, lets: set[str]) -> bool:
+        """The head ends in one vector of class scores per image, as many as the data has
+        classes when that is known."""
+        if not isinstance(stmt, S.Head):
+            return True
+        if state.form != VECTORS:
+            self.error("the head ends in feature maps, not in a vector of class scores per "
+                       "image", stmt.at, "end it with global_avg_pool -> linear(out=classes)")
+            return False
+        produced = state.placement.channels
+        if self.classes is not None and produced != self.classes:
+            self.error(f"the head gives {produced} class scores, but the data has "
+                       f"{self.classes} classes", stmt.at,
+                       "write `let classes = ...` in the network and `linear(out=classes)` in "
+                       "the head: `classes` then follows the data" if "classes" not in lets
+                       else "make the head's last layer give `classes` outputs")
+            return False
+        return True
 
     def input_stmt(self, stmt: S.Input, env, image: dict) -> bool:
         ok = True
@@ -682,6 +761,10 @@ class Elaborator:
             stages.append(cell)
             history.append((cell.out_channels, cell.out_size))
         return True
+
+
+def _taking(form: str) -> list[str]:
+    return sorted(name for name, kind in KINDS.items() if form in kind.accepts)
 
 
 def _keyword(stmt) -> str:

@@ -174,7 +174,7 @@ class ZeroOneShot(BetaDarts, PcDarts):
         """Load pruned text as the loop loaded the original: same overrides, classes, image,
         and this method's load options (PC-DARTS's partial channels)."""
         network = space.network
-        return load(path, overrides={**dict(self.config.overrides), "classes": network.classes},
+        return load(path, overrides=dict(self.config.overrides), classes=network.classes,
                     image=(network.input_channels, network.input_size), **self.load_options())
 
     def _report(self, space: Space, mask, level: float, settings: dict) -> dict:

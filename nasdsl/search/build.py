@@ -60,8 +60,8 @@ def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
 def loaded_space(config: SearchConfig, method: Method, classes: int,
                          image: tuple[int, int]) -> Space:
     """The space as the method loads it, before it prepares it."""
-    space = load(config.space, overrides={**dict(config.overrides), "classes": classes},
-                 image=image, **method.load_options())
+    space = load(config.space, overrides=dict(config.overrides), image=image, classes=classes,
+                 **method.load_options())
     if space.network is None:
         raise NasError(f"{config.space} has no network to search",
                        hint="a space to search needs a `network` definition")

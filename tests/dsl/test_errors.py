@@ -178,7 +178,11 @@ CHECK = [
         id="misspelt-variable"),
     pytest.param(
         ("out=3 * C)", "out=3 * c)"),
-        33, 33, "unknown name 'c'", "known names: C, classes",
+        33, 33, "unknown name 'c'", "did you mean 'C'?",
+        id="variable-in-another-case"),
+    pytest.param(
+        ("out=3 * C)", "out=3 * width)"),
+        33, 33, "unknown name 'width'", "known names: C, classes",
         id="unknown-variable-lists-known-names"),
     pytest.param(
         ("op pool = avg_pool(kernel=3)", "op pool = conv3"),
@@ -363,6 +367,39 @@ CHECK = [
         ("    stem conv(kernel=3, out=3 * C) -> bn\n", ""),
         28, 1, "network 'tiny' has no 'stem' statement", "",
         id="network-without-stem"),
+    # the form of tensors: feature maps until the head, vectors after its global pooling
+    pytest.param(
+        ("op pool = avg_pool(kernel=3)", "op pool = avg_pool(kernel=3) -> global_avg_pool"),
+        9, 33, "global_avg_pool turns feature maps into vectors, which only the head may do",
+        "an op, a preprocess, the stem and a layer keep feature maps for the cells after them",
+        id="global-pool-in-an-op"),
+    pytest.param(
+        ("stem conv(kernel=3, out=3 * C) -> bn", "stem conv(kernel=3, out=3 * C) -> linear"),
+        33, 39, "linear works on vectors, but here it gets feature maps",
+        "put global_avg_pool before it",
+        id="linear-in-the-stem"),
+    pytest.param(
+        ("head global_avg_pool -> linear", "head global_avg_pool -> bn -> linear"),
+        36, 29, "bn works on feature maps, but here it gets vectors",
+        "global_avg_pool made vectors of the feature maps; after it come only modules that "
+        "take vectors (identity, linear, relu)",
+        id="feature-map-module-after-the-pooling"),
+    pytest.param(
+        ("head global_avg_pool -> linear(out=classes)", "head relu"),
+        36, 5, "the head ends in feature maps, not in a vector of class scores per image",
+        "end it with global_avg_pool -> linear(out=classes)",
+        id="head-without-pooling"),
+    pytest.param(
+        ("linear(out=classes)\n", "linear(out=classes)\n    layer relu\n"),
+        36, 5, "the head must be the network's last stage",
+        "move the 'head' statement below every 'cells' and 'layer' statement",
+        id="stage-after-the-head"),
+    pytest.param(
+        ("    stem conv(kernel=3, out=3 * C) -> bn\n",
+         "    stem conv(kernel=3, out=3 * C) -> bn\n    stem bn\n"),
+        34, 5, "network 'tiny' has two 'stem' statements",
+        "the first is at {file}:33:5; use 'layer' for the stages between the stem and the head",
+        id="two-stems"),
     # chains
     pytest.param(
         ("op conv3 = rcb(k=3)", "op conv3 = rcb"),
