@@ -533,13 +533,14 @@ def _cell_def(draw, kind: DrawnKind, needs_preprocess: bool) -> S.CellDef:
 
 
 @st.composite
-def programs(draw) -> S.Program:
-    """Whole spaces that `load` accepts: chains with parameters, ops, one or two cell kinds
-    (perhaps a reduction cell), and a network placing them, in any order in the file."""
+def programs(draw, max_kinds: int = 2) -> S.Program:
+    """Whole spaces that `load` accepts: chains with parameters, ops, one to `max_kinds` cell
+    kinds (some perhaps reduction cells), and a network placing them, in any order in the
+    file."""
     drawn_chains = draw(chains())
     drawn_ops = draw(ops(drawn_chains))
     can_reduce = any(op.stride2 for op in drawn_ops)
-    names = draw(st.lists(identifiers(), min_size=1, max_size=2, unique=True))
+    names = draw(st.lists(identifiers(), min_size=1, max_size=max_kinds, unique=True))
     kinds = [draw(cell_kinds(drawn_ops, name, can_reduce and draw(st.booleans())))
              for name in names]
     network, needs_preprocess = _network(draw, kinds, drawn_chains)

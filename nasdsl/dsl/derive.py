@@ -103,46 +103,94 @@ def from_nb201(text: str, kind: str = "cell") -> Architecture:
 def to_genotype(arch: Architecture, space: Space) -> str:
     """A DARTS Genotype string: per cell kind, (op, source) pairs in derivation order.
 
-    Where a node keeps another number of inputs than the derivation rule's (a learned
-    topology, EnTranNAS-DST), the pairs are listed per node: `normal=[[('op', 0), ...],
-    [...], ...]`, one list per intermediate node."""
+    A space of at most one normal and one reduction cell kind takes DARTS's own form,
+    `Genotype(normal=[...], normal_concat=[...], reduce=[...], reduce_concat=[...])`. Any
+    other space keys its cells by kind name: `Genotype(cells={'a': [...], 'b': [...]},
+    concat={'a': [...], 'b': [...]})`. Where a node keeps another number of inputs than the
+    derivation rule's (a learned topology, EnTranNAS-DST), a cell's pairs are listed per node:
+    `[[('op', 0), ...], [...], ...]`, one list per intermediate node."""
+    pairs, concat = {}, {}
+    for cell in arch.cells:
+        kind = _kind(space, cell.kind)
+        pairs[kind.name] = _pairs_text(cell, kind)
+        concat[kind.name] = list(kind.intermediate) if kind.output == "concat" \
+            else [kind.intermediate[-1]]
+    if not darts_form(space):
+        cells = ", ".join(f"{name!r}: [{text}]" for name, text in pairs.items())
+        concats = ", ".join(f"{name!r}: {value}" for name, value in concat.items())
+        return f"Genotype(cells={{{cells}}}, concat={{{concats}}})"
     parts = []
     for cell in arch.cells:
-        kind = next(k for k in space.cell_kinds if k.name == cell.kind)
-        role = "reduce" if kind.reduction else "normal"
-        pairs = ", ".join(f"('{op}', {src})" for src, _, op in cell.edges)
-        if not _fixed_in_degree(cell, kind):
-            pairs = ", ".join(
-                "[" + ", ".join(f"('{op}', {src})" for src, dst, op in cell.edges if dst == node)
-                + "]" for node in kind.intermediate)
-        concat = list(kind.intermediate) if kind.output == "concat" else [kind.intermediate[-1]]
-        parts.append(f"{role}=[{pairs}], {role}_concat={concat}")
+        role = _role(_kind(space, cell.kind))
+        parts.append(f"{role}=[{pairs[cell.kind]}], {role}_concat={concat[cell.kind]}")
     return f"Genotype({', '.join(parts)})"
 
 
+def darts_form(space: Space) -> bool:
+    """Whether the space's genotypes take DARTS's form: one normal and one reduction cell
+    kind at most, so that `normal` and `reduce` name them."""
+    roles = [_role(kind) for kind in space.cell_kinds]
+    return roles.count("normal") <= 1 and roles.count("reduce") <= 1
+
+
+def _role(kind: CellKind) -> str:
+    return "reduce" if kind.reduction else "normal"
+
+
+def _kind(space: Space, name: str) -> CellKind:
+    return next(k for k in space.cell_kinds if k.name == name)
+
+
+def _pairs_text(cell: DerivedCell, kind: CellKind) -> str:
+    if _fixed_in_degree(cell, kind):
+        return ", ".join(f"('{op}', {src})" for src, _, op in cell.edges)
+    return ", ".join(
+        "[" + ", ".join(f"('{op}', {src})" for src, dst, op in cell.edges if dst == node)
+        + "]" for node in kind.intermediate)
+
+
+_GENOTYPE_HINT = ("expected Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, "
+                  "5], reduce=[...], reduce_concat=[...]), or for a space of more cell kinds "
+                  "Genotype(cells={'kind': [...], ...}, concat={...})")
+
+
 def from_genotype(text: str, space: Space) -> Architecture:
-    """Read a DARTS Genotype string back; each node's pairs come in order, `top` a node."""
+    """Read a DARTS Genotype string back, in either form (see `to_genotype`); each node's
+    pairs come in order, `top` a node, or per node in lists."""
     try:
         call = ast.parse(text.strip(), mode="eval").body
         fields = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
-    except (SyntaxError, ValueError, AttributeError):
-        raise NasError(f"not a DARTS genotype: {text[:60]!r}",
-                       hint="expected Genotype(normal=[('sep_conv_3x3', 0), ...], "
-                            "normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=[...])") \
-            from None
+    except (SyntaxError, ValueError, AttributeError, TypeError):
+        raise NasError(f"not a DARTS genotype: {text[:60]!r}", hint=_GENOTYPE_HINT) from None
+    if "cells" in fields:
+        by_kind = fields["cells"]
+    elif darts_form(space):
+        by_kind = {kind.name: fields.get(_role(kind)) for kind in space.cell_kinds}
+    else:
+        names = ", ".join(kind.name for kind in space.cell_kinds)
+        raise NasError(f"this space has the cell kinds {names}: its genotypes name each kind",
+                       hint="Genotype(cells={'kind': [('op', input), ...], ...}, concat={...})")
+    if not isinstance(by_kind, dict):
+        raise NasError(f"not a DARTS genotype: {text[:60]!r}", hint=_GENOTYPE_HINT)
     cells = []
     for kind in space.cell_kinds:
-        pairs = fields.get("reduce" if kind.reduction else "normal")
+        pairs = by_kind.get(kind.name)
         if isinstance(pairs, list) and pairs and all(isinstance(p, list) for p in pairs):
             cells.append(_cell_per_node(kind, pairs))
             continue
         per_node = kind.derive.top or 1
-        if pairs is None or len(pairs) != per_node * kind.nodes:
+        if not isinstance(pairs, list) or len(pairs) != per_node * kind.nodes or not all(
+                _is_pair(pair) for pair in pairs):
             raise NasError(f"the genotype does not fit cell '{kind.name}': expected "
                            f"{per_node * kind.nodes} (op, input) pairs")
         edges = tuple((src, kind.inputs + k // per_node, op) for k, (op, src) in enumerate(pairs))
         cells.append(DerivedCell(kind.name, edges))
     return Architecture(tuple(cells))
+
+
+def _is_pair(pair) -> bool:
+    return (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)
+            and isinstance(pair[1], int) and not isinstance(pair[1], bool))
 
 
 def _fixed_in_degree(cell: DerivedCell, kind: CellKind) -> bool:
@@ -161,8 +209,7 @@ def _cell_per_node(kind: CellKind, nodes: list) -> DerivedCell:
     edges = []
     for node, pairs in zip(kind.intermediate, nodes):
         for pair in pairs:
-            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)
-                    and isinstance(pair[1], int) and 0 <= pair[1] < node):
+            if not (_is_pair(pair) and 0 <= pair[1] < node):
                 raise NasError(f"the genotype does not fit cell '{kind.name}': node {node} has "
                                f"the pair {pair!r}, not an (op, earlier node) pair")
             edges.append((pair[1], node, pair[0]))

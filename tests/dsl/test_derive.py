@@ -1,13 +1,17 @@
 """Derived architectures: the derivation rules, arch strings, genotypes, derived .nas files."""
 
+import ast
 import random
 
 import pytest
+from hypothesis import given, settings
 
-from nasdsl.dsl.derive import (derive, derived_text, from_genotype, from_nb201, to_genotype,
-                               to_nb201)
+from nasdsl.dsl.derive import (darts_form, derive, derived_text, from_genotype, from_nb201,
+                               to_genotype, to_nb201)
 from nasdsl.dsl.elaborate import load
+from nasdsl.dsl.printer import print_program
 from nasdsl.errors import NasError
+from tests import strategies
 from tests.paths import SPACES
 
 
@@ -78,3 +82,38 @@ def test_derived_nas_files_load_with_one_candidate_per_edge(name, tmp_path):
     again = derive(derived, ones)
     assert {c.kind: sorted(c.edges) for c in again.cells} == \
         {c.kind: sorted(c.edges) for c in arch.cells}
+
+
+@settings(max_examples=100, deadline=None)
+@given(strategies.programs(max_kinds=4), strategies.st.integers(0, 2**16))
+def test_genotypes_of_any_space_read_back(tmp_path_factory, program, seed):
+    """On a generated space of one to four cell kinds, a derived architecture's genotype is
+    valid Python with no repeated key, and reads back to the same architecture: DARTS's form
+    where one normal and one reduction kind at most, keyed by kind name otherwise."""
+    path = tmp_path_factory.mktemp("genotype") / "space.nas"
+    path.write_text(print_program(program))
+    space = load(path)
+    arch = derive(space, random_weights(space, seed))
+    text = to_genotype(arch, space)
+    call = ast.parse(text, mode="eval").body
+    assert len({kw.arg for kw in call.keywords}) == len(call.keywords)
+    assert text.startswith("Genotype(cells=") != darts_form(space)
+    assert from_genotype(text, space) == arch
+
+
+def test_two_normal_kinds_are_keyed_by_name(tmp_path):
+    """Two normal cell kinds cannot share DARTS's `normal=` key: each is written under its
+    name, and the DARTS form is refused for such a space with a hint."""
+    text = (SPACES / "nb201.nas").read_text().replace("cell cell {", "cell first {") \
+        .replace("    cells cell * N channels C\n", "    cells first * N channels C\n")
+    cell = text[text.index("cell first {"):text.index("}", text.index("cell first {")) + 1]
+    text = text.replace(cell, cell + "\n" + cell.replace("cell first", "cell cell"))
+    path = tmp_path / "two.nas"
+    path.write_text(text)
+    space = load(path)
+    arch = derive(space, random_weights(space, 0))
+    genotype = to_genotype(arch, space)
+    assert genotype.startswith("Genotype(cells={'first': [")
+    assert from_genotype(genotype, space) == arch
+    with pytest.raises(NasError, match="its genotypes name each kind"):
+        from_genotype("Genotype(normal=[], normal_concat=[])", space)
