@@ -21,7 +21,7 @@ from common import SPACES, arguments, header, markdown_table, write
 from nasdsl.backends.torch.edge import PlanEdge
 from nasdsl.dsl.cost import DEVICES, Device, Setting, plan_cost
 from nasdsl.dsl.elaborate import load
-from nasdsl.dsl.simplify import alternatives
+from nasdsl.dsl.simplify import alternatives, edge_site
 
 SPACES_AND_BATCHES = (("nb201", 32), ("darts", 16), ("darts_large", 8))
 INFINITE = 1e30
@@ -53,22 +53,23 @@ def measure(quick: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
         seen = set()
         for cell in space.network.cells:
             for edge in cell.edges:
-                key = (edge.candidates, cell.channels, cell.size)
-                if key in seen:
+                site = edge_site(cell, edge)
+                if site in seen:
                     continue
-                seen.add(key)
-                print(f"timing {name}, {cell.channels} channels at {cell.size}x{cell.size}, "
+                seen.add(site)
+                channels, size = site.channels, site.size
+                print(f"timing {name}, {channels} channels at {size}x{size}, "
                       f"stride {edge.stride} ...", flush=True)
-                setting = Setting(batch=batch, size=cell.size)
-                x = torch.randn(batch, cell.channels, cell.size, cell.size, requires_grad=True)
+                setting = Setting(batch=batch, size=size)
+                x = torch.randn(batch, channels, size, size, requires_grad=True)
                 w = torch.softmax(torch.randn(len(edge.candidates)), 0).requires_grad_()
                 for plan in alternatives(edge.candidates):
-                    features.append([plan_cost(plan, cell.channels, setting,
+                    features.append([plan_cost(plan, channels, setting,
                                                unit_device(figure)).seconds
                                      for figure in range(5)])
                     measured.append(seconds(PlanEdge(edge.candidates, plan), x, w,
                                             1 if quick else 3))
-                    edges.append(f"{name} {cell.channels}x{cell.size} s{edge.stride}")
+                    edges.append(f"{name} {channels}x{size} s{edge.stride}")
     return np.array(features), np.array(measured), edges
 
 

@@ -7,7 +7,8 @@ import attrs
 from nasdsl.dsl.cost import Setting, plan_cost
 from nasdsl.dsl.plan import Plan, format_plan, naive_plan
 from nasdsl.dsl.rewrites import Options
-from nasdsl.dsl.simplify import Site, choose_plans, count_modules, simplify
+from nasdsl.dsl.simplify import (Site, choose_plans, count_modules, edge_site, network_sites,
+                                 simplify)
 from nasdsl.dsl.space import Cell, Edge, Space
 
 # The stages of seed 000 Table 2, each adding one kind of rewrite.
@@ -24,11 +25,15 @@ class EdgeKind:
     edges: tuple[Edge, ...]
 
     @property
+    def site(self) -> Site:
+        return edge_site(self.cell, self.edges[0])
+
+    @property
     def title(self) -> str:
-        first = self.edges[0]
+        first, site = self.edges[0], self.site
         places = " ".join(f"{e.src}->{e.dst}" for e in self.edges)
         return (f"cell {self.cell.kind.name}, stride {first.stride}, edges {places} "
-                f"({self.cell.channels} channels, {self.cell.size}x{self.cell.size} in)")
+                f"({site.channels} channels, {site.size}x{site.size} in)")
 
 
 def edge_kinds(space: Space) -> list[EdgeKind]:
@@ -46,15 +51,14 @@ def edge_kinds(space: Space) -> list[EdgeKind]:
 def explain(space: Space, setting: Setting, rewrites: frozenset[str] | None = None,
             tie_params: bool = False, show_plan: bool = False) -> str:
     lines: list[str] = []
-    plans = choose_plans([Site(edge.candidates, cell.channels, cell.size)
-                          for cell in space.network.cells for edge in cell.edges]
-                         if space.network else [], setting, rewrites, tie_params)
+    plans = choose_plans(network_sites(space.network) if space.network else [], setting,
+                         rewrites, tie_params)
     for kind in edge_kinds(space):
-        edge = kind.edges[0]
-        local = attrs.evolve(setting, size=kind.cell.size)
-        plan = plans[Site(edge.candidates, kind.cell.channels, kind.cell.size)]
+        edge, site = kind.edges[0], kind.site
+        local = attrs.evolve(setting, size=site.size)
+        plan = plans[site]
         lines += [kind.title, *_rewrites(plan)]
-        lines.append("  " + _costs(plan, edge, kind.cell.channels, local))
+        lines.append("  " + _costs(plan, edge, site.channels, local))
         if show_plan:
             lines += ["  plan:", *("    " + line for line in format_plan(plan).splitlines())]
         lines += _table(edge, tie_params)

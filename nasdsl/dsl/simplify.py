@@ -18,7 +18,7 @@ from nasdsl.dsl.modules import Conv
 from nasdsl.dsl.plan import (Apply, Branch, Merged, Mix, Node, Plan, Rewrite, Seq, mix_branches,
                              naive_plan, recomputable)
 from nasdsl.dsl.rewrites import REPARAM, RULE_NAMES, STRUCTURAL, Options, seq
-from nasdsl.dsl.space import Op
+from nasdsl.dsl.space import Cell, Edge, Network, Op
 from nasdsl.errors import NasError
 
 
@@ -159,6 +159,17 @@ class Site:
     ops: tuple[Op, ...]
     channels: int
     size: int
+
+
+def edge_site(cell: Cell, edge: Edge, partial: int = 1) -> Site:
+    """The site of an edge of a cell: its ops run on 1/`partial` of the cell's channels
+    (PC-DARTS), at the resolution of the node the edge leaves."""
+    return Site(edge.candidates, cell.channels // partial, cell.node_size(edge.src))
+
+
+def network_sites(network: Network, partial: int = 1) -> list[Site]:
+    """The site of every edge of every cell of a network, in network order."""
+    return [edge_site(cell, edge, partial) for cell in network.cells for edge in cell.edges]
 
 
 def choose(ops: tuple[Op, ...], channels: int, setting: Setting,

@@ -106,6 +106,11 @@ class Cell:
     def out_size(self) -> int:
         return -(-self.size // 2) if self.kind.reduction else self.size
 
+    def node_size(self, node: int) -> int:
+        """The resolution of a node's tensor: the cell's inputs (preprocessed) at `size`, the
+        intermediate nodes at `out_size` (half of it in a reduction cell)."""
+        return self.size if node < self.kind.inputs else self.out_size
+
 
 @attrs.frozen
 class Layer:

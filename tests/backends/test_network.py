@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from nasdsl.backends.torch.network import BuildOptions, Cell, Supernet, softmax_weights
 from nasdsl.dsl.cost import Setting
 from nasdsl.dsl.elaborate import load
-from nasdsl.dsl.simplify import Site, choose_plans
+from nasdsl.dsl.simplify import Site, choose_plans, edge_site, network_sites
 from nasdsl.dsl.printer import print_program
 from tests.paths import SPACES
 from tests.strategies import programs
@@ -153,7 +153,7 @@ def test_partial_channel_plans_are_chosen_at_the_edges_width():
     space = load(SPACES / "nb201.nas", partial=4)
     setting = Setting(batch=64)
     net = Supernet(space, BuildOptions(simplify=True, partial_channels=4, setting=setting))
-    sites = {(c, e): Site(edge.candidates, cell.channels // 4, cell.size)
+    sites = {(c, e): edge_site(cell, edge, 4)
              for c, cell in enumerate(space.network.cells) for e, edge in enumerate(cell.edges)}
     plans = choose_plans(sites.values(), setting)
 
@@ -165,3 +165,25 @@ def test_partial_channel_plans_are_chosen_at_the_edges_width():
     built = [stage for stage in net.stages if isinstance(stage, Cell)]
     for (c, e), site in sites.items():
         assert built[c].edges[e].edge.plan == plans[site]
+
+
+@pytest.mark.parametrize("partial", [1, 4])
+def test_every_site_has_the_size_its_edge_sees_at_run_time(partial):
+    """The cost model plans each edge at the channels and resolution of the tensor that
+    reaches it: an edge between intermediate nodes of a reduction cell runs at half the
+    cell's input resolution."""
+    space = load(SPACES / "darts.nas", overrides={"C": 4, "N": 1}, partial=partial)
+    net = Supernet(space, BuildOptions(simplify=False, partial_channels=partial))
+    seen = []
+    cells = [stage for stage in net.stages if isinstance(stage, Cell)]
+    for cell in cells:
+        for edge in cell.edges:
+            inner = edge.edge if partial > 1 else edge
+            inner.register_forward_pre_hook(
+                lambda module, args: seen.append((args[0].shape[1], args[0].shape[-1])))
+    net(torch.randn(2, 3, 32, 32), softmax_weights(net))
+    sites = network_sites(space.network, partial)
+    assert [(site.channels, site.size) for site in sites] == seen
+    reduce = next(cell for cell in space.network.cells if cell.kind.reduction)
+    assert {site.size for site in sites if any(site.ops is e.candidates for e in reduce.edges)} \
+        == {reduce.size, reduce.size // 2}

@@ -17,7 +17,7 @@ from nasdsl.backends.torch.layers import build_layer
 from nasdsl.dsl import space as IR
 from nasdsl.dsl.cost import Setting
 from nasdsl.dsl.plan import Plan
-from nasdsl.dsl.simplify import Site, choose_plans
+from nasdsl.dsl.simplify import choose_plans, edge_site, network_sites
 from nasdsl.dsl.topology import all_edge_sets
 
 
@@ -186,12 +186,8 @@ class Supernet(nn.Module):
         self.options = options
         self.kinds = {kind.name: kind for kind in space.cell_kinds}
         self.stages = nn.ModuleList()
-        # An edge's ops run on 1/K of the cell's channels with partial channel connections.
-        def site(cell: IR.Cell, edge: IR.Edge) -> Site:
-            return Site(edge.candidates, cell.channels // options.partial_channels, cell.size)
-
-        plans = choose_plans([site(cell, edge) for cell in network.cells for edge in cell.edges],
-                             options.setting, options.rewrites,
+        partial = options.partial_channels
+        plans = choose_plans(network_sites(network, partial), options.setting, options.rewrites,
                              options.tie_params) if options.simplify else {}
         for stage in network.stages:
             if isinstance(stage, IR.Layer):
@@ -200,7 +196,7 @@ class Supernet(nn.Module):
             if options.share_source_features:
                 self.stages.append(_shared_source_cell(stage, options))
                 continue
-            cell_plans = {index: plans[site(stage, edge)]
+            cell_plans = {index: plans[edge_site(stage, edge, partial)]
                           for index, edge in enumerate(stage.edges)} if plans else None
             self.stages.append(Cell(stage, cell_plans, options.normalize_kernels,
                                     options.partial_channels))
