@@ -64,6 +64,7 @@ class _ChainState:
     form: str = MAPS
     head: bool = False  # only the head may turn feature maps into vectors
     modules: list = attrs.Factory(list)
+    written_strides: list = attrs.Factory(list)  # where the chain writes `stride=`
 
 
 class Elaborator:
@@ -280,6 +281,8 @@ class Elaborator:
         if checked is None:
             return False
         given, where = checked
+        if "stride" in given:
+            state.written_strides.append(where["stride"])
         if given.pop("search_only", False) and self.phase != "search":
             return True
         values = {name: given[name] if name in given else self.default(kind, name, state)
@@ -410,8 +413,23 @@ class Elaborator:
         return placed
 
     def build_op(self, op: S.OpDef, form: S.StrideForm, stride: int, channels: int) -> Op | None:
-        state = self.chain_state(channels, channels, in_cell=True, stride=stride)
+        """The op's chain at an edge of `stride`. The rule: an op whose chain writes no
+        `stride=` gives the edge's stride to its first module that can stride (a conv, a pool,
+        a zero); an op that writes one strides as written, and its strides must multiply to
+        the edge's."""
+        state = self.chain_state(channels, channels, in_cell=True)
         if not self.expand(form.body, {}, state):
+            return None
+        written = state.written_strides
+        if stride > 1 and not written:
+            state = self.chain_state(channels, channels, in_cell=True, stride=stride)
+            self.expand(form.body, {}, state)
+        if state.stride_done != stride and written:
+            self.error(f"op '{op.name}' writes its strides and they make {state.stride_done}, but "
+                       f"its edge has stride {stride}", written[0],
+                       f"an op that writes `stride=` strides as written: make its strides "
+                       f"multiply to {stride}, leave them out (the first conv, pool or zero then "
+                       f"takes the edge's stride), or give the op a 'stride {stride}:' form")
             return None
         if state.stride_done != stride:
             self.error(f"op '{op.name}' has stride {state.stride_done} but its edge has stride "

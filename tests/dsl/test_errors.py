@@ -345,6 +345,16 @@ CHECK = [
         "form",
         id="op-without-stride-2-on-reduction-edge"),
     pytest.param(
+        ("op pool = avg_pool(kernel=3)\n",
+         "op pool = avg_pool(kernel=3)\n"
+         "op mb = conv(kernel=1, stride=1) -> conv(kernel=3, depthwise=true) -> conv(kernel=1)\n",
+         "candidates skip, conv3, pool", "candidates skip, conv3, pool, mb"),
+        10, 24, "op 'mb' writes its strides and they make 1, but its edge has stride 2",
+        "an op that writes `stride=` strides as written: make its strides multiply to 2, leave "
+        "them out (the first conv, pool or zero then takes the edge's stride), or give the op "
+        "a 'stride 2:' form",
+        id="op-writing-a-stride-placed-at-stride-2"),
+    pytest.param(
         ("    stride 2: factorized_reduce\n", ""),
         24, 16, "op 'skip' has no form for stride 2",
         "add 'stride 2: ...' to op 'skip' at {file}:4:1",
@@ -592,3 +602,24 @@ def test_an_import_name_too_long_for_the_file_system(tmp_path):
     """An import whose name the file system refuses is an import not found, not an OSError."""
     error = the_error(tmp_path, 'import "' + "a" * 300 + '"\n' + BASE)
     assert error.message == f"imported file not found: {'a' * 300}"
+
+
+def test_an_op_that_writes_its_stride_strides_where_written(tmp_path):
+    """An inverted-residual-like op writes stride=2 on its depthwise conv in its stride-2 form:
+    the stride is there, not on the first 1x1 conv, which an op without written strides
+    strides."""
+    path = tmp_path / "space.nas"
+    path.write_text(edit(
+        "op pool = avg_pool(kernel=3)\n",
+        "op pool = avg_pool(kernel=3)\n"
+        "op mb {\n"
+        "    stride 1: conv(kernel=1) -> conv(kernel=3, depthwise=true) -> conv(kernel=1)\n"
+        "    stride 2: conv(kernel=1) -> conv(kernel=3, depthwise=true, stride=2) -> "
+        "conv(kernel=1)\n"
+        "}\n"
+        "op plain = conv(kernel=1) -> conv(kernel=3, depthwise=true) -> conv(kernel=1)\n",
+        "candidates skip, conv3, pool", "candidates skip, conv3, pool, mb, plain"))
+    reduce = next(cell for cell in load(path).network.cells if cell.kind.reduction)
+    ops = {op.name: op for op in reduce.edges[0].candidates}
+    assert [m.stride for m in ops["mb"].modules] == [1, 2, 1]
+    assert [m.stride for m in ops["plain"].modules] == [2, 1, 1]
