@@ -213,8 +213,9 @@ class _Estimator:
 
     def module_factorized_reduce(self, module: M.FactorizedReduce, x):
         relu = self.module_relu(M.ReLU(), x)
-        shifted = self.tensor(x.channels, x.size)
-        self.keep(shifted)
+        # The shifted input is a view of the ReLU's output (saved already), padded into a
+        # tensor of its own only at odd sizes.
+        shifted = self.tensor(x.channels, x.size) if x.size % 2 else relu
         half = M.Conv(module.c_in, module.c_out // 2, 1, stride=2)
         self.module_conv(half, relu)
         self.module_conv(half, shifted)

@@ -6,8 +6,11 @@ import torch
 from torch import nn
 
 from nasdsl.backends.torch.edge import PlanEdge
+from nasdsl.backends.torch.layers import FactorizedReduce
 from nasdsl.backends.torch.measure import flops, parameter_count, saved_bytes
-from nasdsl.dsl.cost import Setting, plan_cost
+from nasdsl.dsl import modules as M
+from nasdsl.dsl.cost import Setting, estimate, plan_cost
+from nasdsl.dsl.plan import Apply
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.explain import edge_kinds
 from nasdsl.dsl.simplify import alternatives
@@ -50,13 +53,32 @@ def test_cost_model_matches_measurement(name):
     and FLOPs are within 10% of what torch measures."""
     space = load(SPACES / f"{name}.nas", overrides={"C": 8})
     for kind in edge_kinds(space):
-        ops, cell = kind.edges[0].candidates, kind.cell
+        ops, site = kind.edges[0].candidates, kind.site
         for plan in alternatives(ops):
             edge = PlanEdge(ops, plan)
-            x = torch.randn(2, cell.channels, cell.size, cell.size, requires_grad=True)
+            x = torch.randn(2, site.channels, site.size, site.size, requires_grad=True)
             w = torch.softmax(torch.randn(len(ops)), 0).requires_grad_()
-            model = plan_cost(plan, cell.channels, Setting(batch=2, size=cell.size))
+            model = plan_cost(plan, site.channels, Setting(batch=2, size=site.size))
             measured_bytes = saved_bytes(lambda: edge(x, w), exclude=edge)
             measured_flops = flops(lambda: edge(x, w).sum().backward())
             assert measured_bytes == pytest.approx(model.saved_bytes, rel=0.10)
             assert measured_flops == pytest.approx(model.flops, rel=0.10)
+
+
+@pytest.mark.parametrize("size", [8, 7])
+def test_factorized_reduce_keeps_what_the_reference_code_keeps(size):
+    """DARTS's FactorizedReduce feeds its second conv a view of the ReLU's output, which
+    saves no copy for backward: ours keeps the same bytes on even sizes, pads a copy only on
+    odd ones, and the cost model counts both."""
+    layer = FactorizedReduce(6, 8, affine=True, track_running_stats=True)
+    x = torch.randn(2, 6, size, size, requires_grad=True)
+
+    def reference():  # DARTS operations.py
+        relu = layer.relu(x)
+        return layer.bn(torch.cat([layer.convs[0](relu), layer.convs[1](relu[:, :, 1:, 1:])], 1))
+
+    measured = saved_bytes(lambda: layer(x), exclude=layer)
+    if size % 2 == 0:
+        assert measured == saved_bytes(reference, exclude=layer)
+    model = estimate(Apply(M.FactorizedReduce(6, 8), 0, 0), 6, Setting(batch=2, size=size))
+    assert model.saved_bytes == pytest.approx(measured, rel=0.02)

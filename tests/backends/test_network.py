@@ -187,3 +187,16 @@ def test_every_site_has_the_size_its_edge_sees_at_run_time(partial):
     reduce = next(cell for cell in space.network.cells if cell.kind.reduction)
     assert {site.size for site in sites if any(site.ops is e.candidates for e in reduce.edges)} \
         == {reduce.size, reduce.size // 2}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "reference_mib"), [("nb201", 226.84), ("darts", 958.01)])
+def test_naive_supernets_save_what_the_reference_code_saves(name, reference_mib):
+    """At batch 8 the naive NB201 and DARTS supernets save for backward what the reference
+    implementations' networks save (measured with the same hooks), within 0.1%."""
+    from nasdsl.backends.torch.measure import saved_bytes
+    torch.manual_seed(0)
+    net = Supernet(load(SPACES / f"{name}.nas"), BuildOptions(simplify=False))
+    x = torch.randn(8, 3, 32, 32)
+    mib = saved_bytes(lambda: net(x, softmax_weights(net)), exclude=net) / 2**20
+    assert mib == pytest.approx(reference_mib, rel=1e-3)

@@ -40,20 +40,25 @@ def kernel_of(conv: nn.Conv2d) -> torch.Tensor:
 
 class FactorizedReduce(nn.Module):
     """ReLU, two 1x1 convs of stride 2 on the input and on the input shifted by one pixel,
-    concatenated, BN (DARTS / NAS-Bench-201 reference code; padded as in NAS-Bench-201 so
-    that odd sizes work too)."""
+    concatenated, BN (DARTS / NAS-Bench-201 reference code).
+
+    The shifted input is a view of the ReLU's output, as in DARTS's code, so the second conv
+    saves no copy for backward. Only an odd size is padded by a zero row and column (as
+    NAS-Bench-201 pads), so that both halves have ceil(size / 2) pixels a side; on even sizes
+    the padded row would never be read by the stride-2 conv."""
 
     def __init__(self, c_in: int, c_out: int, affine: bool, track_running_stats: bool):
         super().__init__()
         self.relu = nn.ReLU(inplace=False)
         self.convs = nn.ModuleList(nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
                                    for _ in range(2))
-        self.pad = nn.ConstantPad2d((0, 1, 0, 1), 0)
         self.bn = nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats)
 
     def forward(self, x):
         x = self.relu(x)
-        shifted = self.pad(x)[:, :, 1:, 1:]
+        shifted = x[:, :, 1:, 1:]
+        if x.shape[2] % 2 or x.shape[3] % 2:
+            shifted = F.pad(shifted, (0, 1, 0, 1))
         return self.bn(torch.cat([self.convs[0](x), self.convs[1](shifted)], dim=1))
 
 
