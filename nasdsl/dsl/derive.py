@@ -11,14 +11,16 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from nasdsl.dsl import syntax as S
+from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.printer import print_program
 from nasdsl.dsl.space import CellKind, Space
-from nasdsl.errors import NasError
+from nasdsl.errors import NasError, NasErrors, did_you_mean
 
 
 @attrs.frozen
 class DerivedCell:
-    """The edges kept in one cell kind, each with its one op, in derivation order."""
+    """The edges kept in one cell kind, each with its one op, in derivation order: node by
+    node, each node's fixed edges first, then its derived ones."""
 
     kind: str
     edges: tuple[tuple[int, int, str], ...]
@@ -33,11 +35,12 @@ class Architecture:
 
 
 def derive_cell(kind: CellKind, weights: Sequence[Sequence[float]]) -> DerivedCell:
-    """Read one cell off its mixing weights (rows: edges, columns: candidates).
+    """Read one cell off its mixing weights (rows: searchable edges, columns: candidates).
 
     Every edge keeps its strongest op (`derive all`, NB201), or each node keeps the `top`
     incoming edges whose strongest allowed op is strongest, with that op (DARTS's rule).
     Excluded ops are never chosen; ties go to the earlier candidate, then the earlier edge.
+    Fixed edges are kept as they are, besides the `top` derived ones.
     """
     def strongest(index: int, names: tuple[str, ...]) -> tuple[float, str]:
         allowed = [(float(weights[index][k]), -k, name) for k, name in enumerate(names)
@@ -50,12 +53,13 @@ def derive_cell(kind: CellKind, weights: Sequence[Sequence[float]]) -> DerivedCe
 
 def cell_of(kind: CellKind, pick: Callable[[int, tuple[str, ...]], tuple[float, str] | None],
             top: int | None) -> DerivedCell:
-    """The cell whose nodes take the incoming edges `pick` keeps (it gives an edge's strength
-    and op from the edge's index and candidate names, or None to leave the edge out): per
-    node in edge order where the kind derives every edge, else strongest first (ties to the
-    earlier edge) and at most `top` of them."""
+    """The cell whose nodes take their fixed edges and the searchable edges `pick` keeps (it
+    gives an edge's strength and op from the edge's index and candidate names, or None to
+    leave the edge out): per node in edge order where the kind derives every edge, else
+    strongest first (ties to the earlier edge) and at most `top` of them."""
     chosen = []
     for node in kind.intermediate:
+        chosen += kind.fixed_into(node)
         ranked = []
         for index, (src, dst, names) in enumerate(kind.edges):
             picked = pick(index, names) if dst == node else None
@@ -70,7 +74,7 @@ def cell_of(kind: CellKind, pick: Callable[[int, tuple[str, ...]], tuple[float, 
 
 
 def derive(space: Space, weights: Mapping[str, Sequence[Sequence[float]]]) -> Architecture:
-    return Architecture(tuple(derive_cell(kind, weights[kind.name])
+    return Architecture(tuple(derive_cell(kind, weights.get(kind.name, ()))
                               for kind in space.cell_kinds))
 
 
@@ -185,7 +189,9 @@ def from_genotype(text: str, space: Space) -> Architecture:
                            f"{per_node * kind.nodes} (op, input) pairs")
         edges = tuple((src, kind.inputs + k // per_node, op) for k, (op, src) in enumerate(pairs))
         cells.append(DerivedCell(kind.name, edges))
-    return Architecture(tuple(cells))
+    arch = Architecture(tuple(cells))
+    check_architecture(space, arch, "the genotype")
+    return arch
 
 
 def _is_pair(pair) -> bool:
@@ -219,20 +225,59 @@ def _cell_per_node(kind: CellKind, nodes: list) -> DerivedCell:
 # --- derived spaces as .nas text ------------------------------------------------------------
 
 def derived_program(programs: Sequence[S.Program], arch: Architecture) -> S.Program:
-    """A stand-alone .nas program of the derived architecture: every definition the space's
-    files hold (imports inlined), each cell reduced to its kept edges with one op each."""
-    items = []
-    for program in programs:
-        for item in program.items:
-            if isinstance(item, S.Import):
-                continue
-            if isinstance(item, S.CellDef):
-                item = _derived_cell_def(item, arch.cell(item.name))
-            items.append(item)
-    return S.Program(tuple(items))
+    """A stand-alone .nas program of the derived architecture: the definitions of the space's
+    files (imports inlined) that its network uses, in their order, each cell reduced to its
+    kept edges with one op each. What no derived cell uses is left out, so that the file
+    holds what runs and loads without "never used" warnings."""
+    definitions = [item for program in programs for item in program.items
+                   if not isinstance(item, S.Import)]
+    derived = {cell.kind for cell in arch.cells}
+    definitions = [_derived_cell_def(item, arch.cell(item.name))
+                   if isinstance(item, S.CellDef) and item.name in derived else item
+                   for item in definitions]
+    used = _used(definitions)
+    return S.Program(tuple(item for item in definitions
+                           if isinstance(item, S.NetworkDef) or (type(item), item.name) in used))
+
+
+def _used(definitions: Sequence) -> set[tuple[type, str]]:
+    """(kind of definition, name) of every definition the network reaches: the cells it
+    places, their ops, and the chains these call, transitively."""
+    table = {(type(item), item.name): item for item in definitions
+             if not isinstance(item, S.NetworkDef)}
+    found: set[tuple[type, str]] = set()
+    pending = [item for item in definitions if isinstance(item, S.NetworkDef)]
+    while pending:
+        for key in _references(pending.pop()):
+            if key in table and key not in found:
+                found.add(key)
+                pending.append(table[key])
+    return found
+
+
+def _references(item) -> list[tuple[type, str]]:
+    """The definitions one definition names: chains it calls, ops it lists, cells it places."""
+    calls: list[S.Call] = []
+    found: list[tuple[type, str]] = []
+    if isinstance(item, S.ChainDef):
+        calls += item.body
+    elif isinstance(item, S.OpDef):
+        calls += [call for form in item.forms for call in form.body]
+    elif isinstance(item, S.CellDef):
+        for stmt in item.body:
+            calls += getattr(stmt, "body", ())
+            found += [(S.OpDef, ref.name) for ref in getattr(stmt, "ops", ())]
+    else:
+        for stmt in item.body:
+            calls += getattr(stmt, "body", ())
+            if isinstance(stmt, S.Cells):
+                found.append((S.CellDef, stmt.cell.name))
+    return found + [(S.ChainDef, call.name) for call in calls]
 
 
 def _derived_cell_def(cell: S.CellDef, derived: DerivedCell) -> S.CellDef:
+    """The cell with its derived edges, each fixed with its one op: a pair kept twice (two
+    ops from one input) is listed twice, its `edge s -> d:` statements in the same order."""
     kept = (S.Inputs, S.Nodes, S.Preprocess, S.Reduction, S.Combine, S.Output)
     body = [stmt for stmt in cell.body if isinstance(stmt, kept)]
     ordered = sorted(derived.edges, key=lambda edge: (edge[1], edge[0]))
@@ -246,3 +291,44 @@ def _derived_cell_def(cell: S.CellDef, derived: DerivedCell) -> S.CellDef:
 
 def derived_text(programs: Sequence[S.Program], arch: Architecture) -> str:
     return print_program(derived_program(programs, arch))
+
+
+def check_architecture(space: Space, arch: Architecture, source: str = "the architecture"
+                       ) -> None:
+    """Raise a NasError, speaking of `source` (the genotype or arch string a user gave),
+    unless every derived edge joins an earlier node to an intermediate node of its cell with
+    an op the space defines, and every intermediate node has an input."""
+    ops = sorted({item.name for program in space.programs for item in program.items
+                  if isinstance(item, S.OpDef)})
+    kinds = {kind.name: kind for kind in space.cell_kinds}
+    for cell in arch.cells:
+        kind = kinds.get(cell.kind)
+        if kind is None:
+            raise NasError(f"{source} has a cell '{cell.kind}' that {space.file} does not have",
+                           hint=did_you_mean(cell.kind, kinds) or f"cells: {', '.join(kinds)}")
+        for src, dst, op in cell.edges:
+            if dst not in kind.intermediate or not 0 <= src < dst:
+                raise NasError(f"{source} gives node {dst} of cell '{kind.name}' an input from "
+                               f"node {src}: cell '{kind.name}' has inputs 0..{kind.inputs - 1} "
+                               f"and intermediate nodes {kind.inputs}..{kind.intermediate[-1]}, "
+                               "each fed by earlier nodes")
+            if op not in ops:
+                raise NasError(f"{source} gives node {dst} of cell '{kind.name}' the op '{op}', "
+                               f"which {space.file} does not define",
+                               hint=did_you_mean(op, ops) or f"ops: {', '.join(ops)}")
+        for node in kind.intermediate:
+            if not any(dst == node for _, dst, _ in cell.edges):
+                raise NasError(f"{source} gives node {node} of cell '{kind.name}' no input")
+
+
+def derived_space(space: Space, arch: Architecture, source: str = "the architecture",
+                  **load_options) -> Space:
+    """The derived architecture as a space of its own (every edge fixed), checked and
+    elaborated from its .nas text without a file (`load_options` as `load` takes them, e.g.
+    phase="eval"); an error speaks of `source`, not of text the user never wrote."""
+    check_architecture(space, arch, source)
+    try:
+        return load(f"<{source}>", text=derived_text(space.programs, arch), **load_options)
+    except NasErrors as errors:
+        raise NasError(f"{source} does not build in {space.file}: "
+                       + "; ".join(error.message for error in errors.errors)) from None

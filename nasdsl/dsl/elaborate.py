@@ -31,7 +31,7 @@ OUTPUT_RULES = ("last", "concat")
 def load(name_or_path: str | Path, *, phase: str = "search",
          overrides: dict[str, int] | None = None,
          image: tuple[int, int] | None = None, classes: int | None = None,
-         partial: int = 1) -> Space:
+         partial: int = 1, text: str | None = None) -> Space:
     """Read, check and elaborate a space; raise `NasErrors` listing every error found.
 
     `phase` "search" applies the network's `search` settings inside cells; "eval" builds the
@@ -39,10 +39,11 @@ def load(name_or_path: str | Path, *, phase: str = "search",
     the network does not `let` is an error. `image` (channels, size) replaces the network's
     `input(...)` and `classes` its `let classes`, for the data at hand: a head that gives
     another number of class scores is an error. `partial` K places the edges' ops at 1/K of
-    the cell's channels (PC-DARTS).
+    the cell's channels (PC-DARTS). `text`: the file's text, where it is not on disk (a
+    derived architecture's space, named `name_or_path`).
     """
-    path = resolve(str(name_or_path))
-    sources = read_sources(path)
+    path = resolve(str(name_or_path)) if text is None else Path(name_or_path)
+    sources = read_sources(path, text)
     elaborator = Elaborator(phase, overrides or {}, image, partial, classes)
     for error in sources.errors:
         elaborator.report(error)
@@ -463,12 +464,14 @@ class Elaborator:
         if candidates_stmt is None:
             self.error(f"cell '{cell.name}' has no candidate set", cell.at,
                        "add 'candidates op1, op2, ...'")
-        edges = self.cell_edges(cell, get(S.Edges), inputs, nodes or 0, candidates)
+        every = self.cell_edges(cell, get(S.Edges), inputs, nodes or 0, candidates)
+        edges = tuple(edge for edge in every if len(edge[2]) != 1)
+        fixed = tuple(edge for edge in every if len(edge[2]) == 1)
         combine = self.rule(get(S.Combine), COMBINE_RULES, "combine")
         output = self.rule(get(S.Output), OUTPUT_RULES, "output")
-        derive = self.derive_rule(get(S.Derive), cell, edges, inputs, nodes or 0)
+        derive = self.derive_rule(get(S.Derive), cell, edges, inputs, nodes or 0, fixed)
         return CellKind(cell.name, inputs, nodes or 0, edges, combine, output,
-                        get(S.Reduction) is not None, derive)
+                        get(S.Reduction) is not None, derive, fixed)
 
     def count_stmt(self, stmt, default, keyword: str, cell: S.CellDef | None = None) -> int | None:
         if stmt is None:
@@ -494,9 +497,15 @@ class Elaborator:
         return tuple(names)
 
     def cell_edges(self, cell, stmt, inputs, nodes, candidates):
+        """Every edge of the cell with its candidate names, in the order of its `edges`
+        statement. A pair listed k times there is k parallel edges (NASNet's cells take two
+        ops from one input); its `edge s -> d:` statements give the copies their candidates
+        in order, and each copy must end with one candidate: parallel edges are fixed."""
         last = inputs + nodes - 1
+        refs: list[S.EdgeRef | None] = []
         if stmt is None or stmt.edges is None:
             pairs = [(src, dst) for dst in range(inputs, last + 1) for src in range(dst)]
+            refs = [None] * len(pairs)
         else:
             pairs = []
             for ref in stmt.edges:
@@ -506,23 +515,38 @@ class Elaborator:
                 elif ref.src >= ref.dst:
                     self.error(f"edge {ref.src} -> {ref.dst} goes backwards: a cell is acyclic, "
                                "so edges go from a lower node number to a higher one", ref.at)
-                elif (ref.src, ref.dst) in pairs:
-                    self.error(f"edge {ref.src} -> {ref.dst} is listed twice", ref.at)
                 else:
                     pairs.append((ref.src, ref.dst))
+                    refs.append(ref)
             for dst in range(inputs, last + 1):
                 if not any(pair[1] == dst for pair in pairs):
                     self.error(f"node {dst} of cell '{cell.name}' has no incoming edge", stmt.at)
-        sets = {pair: candidates for pair in pairs}
-        for stmt in cell.body:
-            if isinstance(stmt, S.EdgeOverride):
-                pair = (stmt.edge.src, stmt.edge.dst)
-                if pair not in sets:
-                    self.error(f"edge {pair[0]} -> {pair[1]} is not an edge of cell "
-                               f"'{cell.name}'", stmt.edge.at)
-                else:
-                    sets[pair] = self.candidate_names(stmt.ops)
-        return tuple((src, dst, sets[(src, dst)]) for src, dst in pairs)
+        sets = [candidates] * len(pairs)
+        given: dict[tuple[int, int], int] = {}
+        for override in cell.body:
+            if not isinstance(override, S.EdgeOverride):
+                continue
+            pair = (override.edge.src, override.edge.dst)
+            copies = [index for index, other in enumerate(pairs) if other == pair]
+            count = given[pair] = given.get(pair, 0) + 1
+            if not copies:
+                self.error(f"edge {pair[0]} -> {pair[1]} is not an edge of cell "
+                           f"'{cell.name}'", override.edge.at)
+            elif count > len(copies):
+                times = "once" if len(copies) == 1 else f"{len(copies)} times"
+                self.error(f"edge {pair[0]} -> {pair[1]} is listed {times} in 'edges' but this is "
+                           f"'edge {pair[0]} -> {pair[1]}:' statement {count}", override.edge.at,
+                           "list the pair in 'edges' once for each parallel edge")
+            else:
+                sets[copies[count - 1]] = self.candidate_names(override.ops)
+        for index, pair in enumerate(pairs):
+            repeated = pairs.count(pair) > 1
+            if repeated and len(sets[index]) != 1 and pairs.index(pair) == index:
+                self.error(f"edge {pair[0]} -> {pair[1]} is listed {pairs.count(pair)} times: "
+                           "parallel edges are fixed, with one op each", refs[index].at,
+                           f"give each copy its op with an 'edge {pair[0]} -> {pair[1]}: op' "
+                           "statement, or list the pair once")
+        return tuple((src, dst, names) for (src, dst), names in zip(pairs, sets))
 
     def rule(self, stmt, known: tuple[str, ...], keyword: str) -> str:
         if stmt is None:
@@ -533,7 +557,7 @@ class Elaborator:
             return known[0]
         return stmt.rule.name
 
-    def derive_rule(self, stmt, cell, edges, inputs, nodes) -> DeriveRule:
+    def derive_rule(self, stmt, cell, edges, inputs, nodes, fixed=()) -> DeriveRule:
         if stmt is None:
             return DeriveRule()
         exclude = tuple(ref.name for ref in stmt.exclude)
@@ -551,9 +575,14 @@ class Elaborator:
         elif stmt.top is not None:
             for node in range(inputs, inputs + nodes):
                 count = sum(1 for edge in edges if edge[1] == node)
+                pinned = sum(1 for edge in fixed if edge[1] == node)
                 if 0 < count < stmt.top:  # a node without edges is reported with the edges
+                    what = "searchable incoming edge" if pinned else "incoming edge"
                     self.error(f"'derive top {stmt.top}' but node {node} of cell '{cell.name}' "
-                               f"has {count} incoming edge{'s' if count != 1 else ''}", stmt.at)
+                               f"has {count} {what}{'s' if count != 1 else ''}", stmt.at,
+                               f"its {pinned} fixed edge{'s' if pinned != 1 else ''} (one op "
+                               f"each) {'are' if pinned != 1 else 'is'} kept besides the "
+                               f"{stmt.top} derived" if pinned else "")
                     break
         return DeriveRule(stmt.top, exclude)
 
@@ -592,21 +621,24 @@ class Elaborator:
                            f"{state.placement.channels} where the cell needs {channels}", stmt.at)
                 return None
             preprocess.append(tuple(state.modules))
-        edges = []
-        if channels % self.partial:
+        if channels % self.partial and kind.edges:
             self.error(f"cell '{kind.name}' at {channels} channels cannot send 1/{self.partial} "
                        "of them through its edges", at,
                        "partial channel connections need channels divisible by K")
             return None
-        for src, dst, names in kind.edges:
-            stride = 2 if kind.reduction and src < kind.inputs else 1
-            ops = [self.place_op(self.ops[name], stride, channels // self.partial,
-                                 _ref_at(definition, name))
-                   for name in names]
-            if any(op is None for op in ops):
-                return None
-            edges.append(Edge(src, dst, stride, tuple(ops)))
-        return Cell(kind, channels, size, tuple(preprocess), tuple(edges))
+        # Partial channel connections belong to the search: fixed edges run at full width.
+        placed: dict[bool, list[Edge]] = {True: [], False: []}
+        for searched, listed in ((True, kind.edges), (False, kind.fixed)):
+            width = channels // self.partial if searched else channels
+            for src, dst, names in listed:
+                stride = 2 if kind.reduction and src < kind.inputs else 1
+                ops = [self.place_op(self.ops[name], stride, width, _ref_at(definition, name))
+                       for name in names]
+                if any(op is None for op in ops):
+                    return None
+                placed[searched].append(Edge(src, dst, stride, tuple(ops)))
+        return Cell(kind, channels, size, tuple(preprocess), tuple(placed[True]),
+                    tuple(placed[False]))
 
     # --- the network --------------------------------------------------------------------------
 

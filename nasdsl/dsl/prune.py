@@ -47,10 +47,16 @@ def derivable(kind: CellKind, names: Sequence[str]) -> tuple[str, ...]:
     return tuple(name for name in names if name not in kind.derive.exclude)
 
 
+# Pruning leaves every set at least this many candidates: an edge of one candidate is fixed
+# (no longer searched, always kept), which would change the cell the search derives.
+MIN_KEPT = 2
+
+
 def removable(kind: CellKind, names: Sequence[str]) -> tuple[str, ...]:
-    """The candidates of a set that pruning may remove: any, as long as the set keeps one
-    candidate that derivation may choose (an edge left with only `none` could not be derived)."""
-    if len(names) < 2:
+    """The candidates of a set that pruning may remove: any, as long as the set keeps
+    MIN_KEPT candidates, one of which derivation may choose (an edge left with only `none`
+    could not be derived)."""
+    if len(names) <= MIN_KEPT:
         return ()
     spare = len(derivable(kind, names)) > 1
     return tuple(name for name in names if spare or name in kind.derive.exclude)
@@ -110,6 +116,8 @@ def _pruned_cell_def(cell: S.CellDef, kind: CellKind,
             body.append(S.Candidates(_refs(union)))
             body += [S.EdgeOverride(S.EdgeRef(src, dst), _refs(names))
                      for (src, dst, _), names in zip(kind.edges, kept)]
+            body += [S.EdgeOverride(S.EdgeRef(src, dst), _refs(names))
+                     for src, dst, names in kind.fixed]
         elif isinstance(stmt, S.EdgeOverride):
             continue  # replaced by the edges above
         elif isinstance(stmt, S.Derive):

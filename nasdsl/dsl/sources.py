@@ -42,8 +42,9 @@ class Sources:
     errors: tuple[NasError, ...]
 
 
-def read_sources(root_path: Path) -> Sources:
-    """Parse the root file and, depth first, the files it imports.
+def read_sources(root_path: Path, root_text: str | None = None) -> Sources:
+    """Parse the root file (or `root_text`, a file that is not on disk, under that name)
+    and, depth first, the files it imports.
 
     Syntax errors and import problems are collected, not raised, so one run reports the
     problems of every file it could read.
@@ -61,7 +62,8 @@ def read_sources(root_path: Path) -> Sources:
         if key in loaded:
             return
         try:
-            text = path.read_text(encoding="utf-8")
+            text = root_text if root_text is not None and not chain else \
+                path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             errors.append(NasCheckError(f"cannot read {path}: {error}", at))
             return

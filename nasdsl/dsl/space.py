@@ -54,6 +54,13 @@ class CellKind:
 
     Nodes 0..inputs-1 are the cell's inputs, the next `nodes` are intermediate nodes. All
     cells of one kind share architecture parameters.
+
+    `edges` are the searchable edges, those with several candidates: the search mixes and
+    derives them, and architecture parameters have a row for each. `fixed` are the edges with
+    one candidate: part of the network, not of the search; they always run, unweighted, are
+    kept by every derived architecture and add nothing to the architecture count. Both keep
+    the order of the cell's `edges` statement; a pair of nodes may be joined by several
+    (parallel) fixed edges.
     """
 
     name: str
@@ -64,13 +71,19 @@ class CellKind:
     output: str = "last"
     reduction: bool = False
     derive: DeriveRule = DeriveRule()
+    fixed: tuple[tuple[int, int, tuple[str, ...]], ...] = ()
 
     @property
     def intermediate(self) -> range:
         return range(self.inputs, self.inputs + self.nodes)
 
     def incoming(self, node: int) -> list[tuple[int, int, tuple[str, ...]]]:
+        """The searchable edges into `node`."""
         return [edge for edge in self.edges if edge[1] == node]
+
+    def fixed_into(self, node: int) -> list[tuple[int, int, str]]:
+        """The fixed edges into `node`, as (source, node, op)."""
+        return [(src, dst, names[0]) for src, dst, names in self.fixed if dst == node]
 
     def choices(self, edge: tuple[int, int, tuple[str, ...]]) -> int:
         return sum(1 for name in edge[2] if name not in self.derive.exclude)
@@ -90,13 +103,15 @@ class CellKind:
 
 @attrs.frozen
 class Cell:
-    """One cell of the network: a kind placed at channels and resolution."""
+    """One cell of the network: a kind placed at channels and resolution, its searchable
+    edges and its fixed ones (one candidate each) in the kind's orders."""
 
     kind: CellKind
     channels: int
     size: int
     preprocess: tuple[tuple[Module, ...], ...]
     edges: tuple[Edge, ...]
+    fixed: tuple[Edge, ...] = ()
 
     @property
     def out_channels(self) -> int:

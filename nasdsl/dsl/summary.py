@@ -34,14 +34,22 @@ def _cell_kind(kind: CellKind) -> list[str]:
         derive += f", never {', '.join(kind.derive.exclude)}"
     lines = [f"cell {kind.name}{' (reduction)' if kind.reduction else ''}: "
              f"{kind.inputs} input{'s' if kind.inputs != 1 else ''}, intermediate nodes {nodes}, "
-             f"{len(kind.edges)} edges, combine {kind.combine}, output {kind.output}",
+             f"{len(kind.edges)} edges{_fixed_count(kind)}, combine {kind.combine}, "
+             f"output {kind.output}",
              f"  derive: {derive}; {_count(kind.architecture_count())} architectures"]
     by_set: dict[tuple[str, ...], list[str]] = {}
     for src, dst, names in kind.edges:
         by_set.setdefault(names, []).append(f"{src}->{dst}")
     for names, edges in by_set.items():
         lines.append(f"  edges {' '.join(edges)}: {len(names)} candidates: {', '.join(names)}")
+    if kind.fixed:
+        lines.append("  fixed: " + ", ".join(f"{src}->{dst} {names[0]}"
+                                             for src, dst, names in kind.fixed))
     return lines
+
+
+def _fixed_count(kind: CellKind) -> str:
+    return f" and {len(kind.fixed)} fixed" if kind.fixed else ""
 
 
 def _first_cell(space: Space, kind: CellKind) -> Cell | None:
@@ -57,7 +65,7 @@ def _candidate_chains(cell: Cell) -> list[str]:
             lines.append(f"  input {index} preprocess: {' -> '.join(str(m) for m in modules)}")
     lines.append(f"  candidate ops at {cell.channels} channels:")
     shown = set()
-    for edge in sorted(cell.edges, key=lambda edge: edge.stride):
+    for edge in sorted((*cell.edges, *cell.fixed), key=lambda edge: edge.stride):
         for op in edge.candidates:
             if (op.name, edge.stride) in shown:
                 continue

@@ -27,7 +27,13 @@ def edge_sets(kind: CellKind, node: int) -> list[tuple[int, ...]]:
     return list(combinations(incoming, min(kind.derive.top, len(incoming))))
 
 
+def choosing_nodes(kind: CellKind) -> list[int]:
+    """The intermediate nodes with searchable incoming edges: those with a topology to
+    choose (a node of fixed edges only keeps them all)."""
+    return [node for node in kind.intermediate if node_edges(kind, node)]
+
+
 def all_edge_sets(kind: CellKind) -> list[tuple[int, tuple[int, ...]]]:
-    """(node, edge set) for every intermediate node and every set it may keep, node by node:
-    the choices of ROME-v1, one topology parameter each (seed 001 Eq. 4)."""
-    return [(node, chosen) for node in kind.intermediate for chosen in edge_sets(kind, node)]
+    """(node, edge set) for every node with searchable edges and every set it may keep, node
+    by node: the choices of ROME-v1, one topology parameter each (seed 001 Eq. 4)."""
+    return [(node, chosen) for node in choosing_nodes(kind) for chosen in edge_sets(kind, node)]

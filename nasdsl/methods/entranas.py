@@ -81,7 +81,7 @@ class EnTranNAS(Method):
     def prepare_space(self, space, batches, device, run_dir):
         """The space unchanged, once the Engine-cells are known to fit it."""
         cells = [(index, stage.kind.name) for index, stage in enumerate(space.network.stages)
-                 if isinstance(stage, IR.Cell)]
+                 if isinstance(stage, IR.Cell) and stage.kind.edges]
         engine_cells(self.option("engine-cells"), cells)
         return space
 
@@ -210,7 +210,7 @@ def engine_cells(text: str, cells: list[tuple[int, str]]) -> set[int]:
 def transit_stages(net: Supernet, text: str) -> list[int]:
     """The stage indices of the supernet's Transit-cells: every cell not an Engine-cell."""
     cells = [(index, stage.kind.name) for index, stage in enumerate(net.stages)
-             if isinstance(stage, Cell)]
+             if isinstance(stage, Cell) and stage.kind.name in net.kinds]
     engines = engine_cells(text, cells)
     return [index for index, _ in cells if index not in engines]
 
@@ -247,7 +247,9 @@ def sparsify(p: torch.Tensor, kind: IR.CellKind, t: torch.Tensor) -> torch.Tenso
     q = torch.zeros_like(p)
     for position, node in enumerate(kind.intermediate):
         rows = torch.tensor([i for i, edge in enumerate(kind.edges) if edge[1] == node],
-                            device=p.device)
+                            device=p.device, dtype=torch.long)
+        if not len(rows):
+            continue  # a node of fixed edges only
         block = p[rows]
         normalized = block / block.max()  # Eq. 7: connection normalization over the node
         q = q.index_put((rows,), F.relu(normalized - t[position]))  # Eq. 8
@@ -257,12 +259,15 @@ def sparsify(p: torch.Tensor, kind: IR.CellKind, t: torch.Tensor) -> torch.Tenso
 # --- derived architectures ----------------------------------------------------------------
 
 def cell_mask(kind: IR.CellKind, cell: DerivedCell) -> torch.Tensor:
-    """A derived cell as a bool per edge and candidate."""
+    """A derived cell as a bool per searchable edge and candidate (its fixed edges run
+    anyway). A searchable edge is the only edge between its two nodes."""
     edges = {(src, dst): index for index, (src, dst, _) in enumerate(kind.edges)}
     mask = torch.zeros(len(kind.edges), max(len(names) for _, _, names in kind.edges),
                        dtype=torch.bool)
     for src, dst, op in cell.edges:
-        index = edges[(src, dst)]
+        index = edges.get((src, dst))
+        if index is None:
+            continue  # a fixed edge
         mask[index, kind.edges[index][2].index(op)] = True
     return mask
 

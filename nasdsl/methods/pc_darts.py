@@ -37,8 +37,9 @@ class PcDarts(Method):
             parts = beta.new_zeros(beta.shape)
             for node in kind.intermediate:
                 index = [i for i, edge in enumerate(kind.edges) if edge[1] == node]
-                parts = parts.index_put((torch.tensor(index, device=beta.device),),
-                                        torch.softmax(beta[index], dim=0))
+                if index:  # a node of fixed edges only has nothing to normalize
+                    parts = parts.index_put((torch.tensor(index, device=beta.device),),
+                                            torch.softmax(beta[index], dim=0))
             weights[name] = parts
         return weights
 

@@ -62,7 +62,7 @@ import torch.nn.functional as F
 from nasdsl.backends.torch.network import Supernet
 from nasdsl.dsl.derive import Architecture, DerivedCell
 from nasdsl.dsl.space import CellKind, Space
-from nasdsl.dsl.topology import all_edge_sets, edge_sets, node_edges
+from nasdsl.dsl.topology import all_edge_sets, choosing_nodes, edge_sets, node_edges
 from nasdsl.errors import NasError
 from nasdsl.methods import register
 from nasdsl.methods.base import Method, Option
@@ -152,18 +152,18 @@ def kind_layout(net: Supernet, name: str, version: int) -> KindLayout:
     allowed = torch.zeros_like(mask)
     for index, row in enumerate(allowed_ops(kind, net.space)):
         allowed[index, :len(row)] = torch.tensor(row)
-    sets = tuple(tuple(edge_sets(kind, node)) for node in kind.intermediate)
+    nodes = choosing_nodes(kind)
+    sets = tuple(tuple(edge_sets(kind, node)) for node in nodes)
     if kind.derive.top is None:
         return KindLayout(allowed & mask, sets)
     dtype = net.arch[name].dtype
     if version == 2:
-        choices = [list(node_edges(kind, node)) for node in kind.intermediate]
+        choices = [list(node_edges(kind, node)) for node in nodes]
         members = torch.eye(len(kind.edges), dtype=dtype)
         picks = kind.derive.top
     else:
         flat = all_edge_sets(kind)
-        choices = [[j for j, (owner, _) in enumerate(flat) if owner == node]
-                   for node in kind.intermediate]
+        choices = [[j for j, (owner, _) in enumerate(flat) if owner == node] for node in nodes]
         members = torch.zeros(len(flat), len(kind.edges), dtype=dtype)
         for j, (_, chosen) in enumerate(flat):
             members[j, list(chosen)] = 1.0
@@ -376,9 +376,11 @@ class Rome(Method):
         arch = self.argmax_architecture(net)
         cells = []
         for kind in space.cell_kinds:
+            kept = [(kind.edges[edge][0], kind.edges[edge][1], kind.edges[edge][2][op])
+                    for edge, op in arch.get(kind.name, ())]
             cells.append(DerivedCell(kind.name, tuple(
-                (kind.edges[edge][0], kind.edges[edge][1], kind.edges[edge][2][op])
-                for edge, op in arch[kind.name])))
+                edge for node in kind.intermediate
+                for edge in (*kind.fixed_into(node), *(e for e in kept if e[1] == node)))))
         return Architecture(tuple(cells))
 
     def eval_logits(self, net, x: torch.Tensor) -> torch.Tensor:

@@ -201,6 +201,7 @@ class ZeroOneShot(BetaDarts, PcDarts):
         if self.option("excluded-candidates") == "mask":
             excluded = [(kind, index, name) for kind, sets in mask.items()
                         for index, names in enumerate(sets)
+                        if len(prune.derivable(kinds[kind], names)) >= prune.MIN_KEPT
                         for name in names if name in kinds[kind].derive.exclude]
             self._record(kinds, mask, count(mask) / total, excluded, None)
             mask = _without(mask, excluded)
@@ -282,20 +283,26 @@ class ZeroOneShotRnd(ZeroOneShot):
     options = (PRUNE_LEVEL,)
 
     def prune_mask(self, space: Space, batches, device) -> dict:
-        """Each candidate kept with probability xi (Bernoulli), and in a set that would keep
-        no candidate derivation may choose, one such drawn uniformly."""
+        """Each candidate kept with probability xi (Bernoulli); a set that would keep no
+        candidate derivation may choose gets one such, drawn uniformly, and a set left with
+        fewer than two candidates (an edge of one would be fixed, no longer searched) gets
+        others drawn uniformly: the seed keeps at least one per set (Sec. 5.2)."""
         generator = torch.Generator().manual_seed(self.config.seed)
+
+        def draw(choices):
+            return choices[int(torch.randint(len(choices), (1,), generator=generator))]
+
         mask = {}
         for kind in space.cell_kinds:
             sets = []
             for _, _, names in kind.edges:
                 draws = torch.rand(len(names), generator=generator) < self.level
-                kept = [name for name, keep in zip(names, draws.tolist()) if keep]
-                if not prune.derivable(kind, kept):
-                    choices = prune.derivable(kind, names)
-                    pick = choices[int(torch.randint(len(choices), (1,), generator=generator))]
-                    kept = [name for name in names if name in kept or name == pick]
-                sets.append(tuple(kept))
+                kept = {name for name, keep in zip(names, draws.tolist()) if keep}
+                if not prune.derivable(kind, tuple(kept)):
+                    kept.add(draw(prune.derivable(kind, names)))
+                while len(kept) < min(prune.MIN_KEPT, len(names)):
+                    kept.add(draw([name for name in names if name not in kept]))
+                sets.append(tuple(name for name in names if name in kept))
             mask[kind.name] = tuple(sets)
         return mask
 

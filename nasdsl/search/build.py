@@ -65,6 +65,10 @@ def loaded_space(config: SearchConfig, method: Method, classes: int,
     if space.network is None:
         raise NasError(f"{config.space} has no network to search",
                        hint="a space to search needs a `network` definition")
+    if not any(kind.edges for kind in space.cell_kinds):
+        raise NasError(f"{config.space} has nothing to search: every edge has one op",
+                       hint="an edge is searched when it has two candidates or more; a "
+                            "derived space is trained, not searched")
     return space
 
 

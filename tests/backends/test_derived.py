@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from nasdsl.backends.torch.derived import DerivedNetwork
-from nasdsl.dsl.derive import derived_text, from_genotype, from_nb201
+from nasdsl.dsl.derive import derived_space, derived_text, from_genotype, from_nb201
 from nasdsl.dsl.elaborate import load
+from nasdsl.errors import NasError
 from tests.paths import SPACES
 
 DARTS_V2 = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
@@ -73,3 +74,32 @@ def test_a_supernet_space_is_not_a_derived_network():
     """Building an evaluation network from a space with several ops per edge is refused."""
     with pytest.raises(ValueError, match="not derived"):
         DerivedNetwork(load(SPACES / "nb201.nas", phase="eval"))
+
+
+def test_a_node_may_take_two_ops_from_one_input():
+    """NASNet's and AmoebaNet's cells take two ops from the same input: DARTS V2 with node 2
+    taking both of its sep_conv_3x3 from input 0 builds two parallel edges, with the
+    reference size (the same ops at the same channels as DARTS V2's)."""
+    space = load(SPACES / "darts.nas")
+    genotype = DARTS_V2.replace("normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)",
+                                "normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 0)")
+    derived = derived_space(space, from_genotype(genotype, space), "the genotype",
+                            phase="eval", overrides={"C": 36, "N": 6})
+    normal = next(kind for kind in derived.cell_kinds if not kind.reduction)
+    assert normal.fixed_into(2) == [(0, 2, "sep_conv_3x3"), (0, 2, "sep_conv_3x3")]
+    assert count(DerivedNetwork(derived).parameters()) == 3_349_342
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("('dil_conv_3x3', 2)", "('dil_conv_9x9', 2)"),
+     "the genotype gives node 5 of cell 'normal' the op 'dil_conv_9x9', which "),
+    (("('dil_conv_3x3', 2)", "('dil_conv_3x3', 7)"),
+     "the genotype gives node 5 of cell 'normal' an input from node 7"),
+])
+def test_a_genotype_that_does_not_fit_speaks_of_the_genotype(change, message):
+    """A genotype with an op the space does not define or an input that is not an earlier
+    node is reported as a fault of the genotype, not of generated text."""
+    space = load(SPACES / "darts.nas")
+    with pytest.raises(NasError) as caught:
+        from_genotype(DARTS_V2.replace(*change), space)
+    assert caught.value.render().startswith(f"error: {message}")

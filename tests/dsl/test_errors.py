@@ -305,9 +305,26 @@ CHECK = [
         22, 1, "cell 'reduce' needs a 'nodes' statement", "",
         id="cell-without-nodes"),
     pytest.param(
-        ("    derive top 2", "    edge 0 -> 2: none\n    derive top 2"),
+        ("    derive top 2 exclude none", "    edge 0 -> 2: none, pool\n"
+         "    derive top 2 exclude none, pool"),
         20, 5, "edge 0 -> 2 of cell 'normal' has no candidate left after 'exclude'", "",
         id="exclude-empties-an-edge"),
+    pytest.param(
+        ("    derive top 2", "    edge 0 -> 2: none\n    derive top 2"),
+        20, 5, "'derive top 2' but node 2 of cell 'normal' has 1 searchable incoming edge",
+        "its 1 fixed edge (one op each) is kept besides the 2 derived",
+        id="derive-top-counts-searchable-edges"),
+    pytest.param(
+        ("edges all", "edges 0 -> 2, 0 -> 2, 1 -> 2, 0 -> 3, 1 -> 3, 2 -> 3"),
+        16, 11, "edge 0 -> 2 is listed 2 times: parallel edges are fixed, with one op each",
+        "give each copy its op with an 'edge 0 -> 2: op' statement, or list the pair once",
+        id="parallel-edges-without-their-ops"),
+    pytest.param(
+        ("    derive top 2", "    edge 0 -> 2: pool, skip\n    edge 0 -> 2: skip, none\n"
+         "    derive top 2"),
+        20, 10, "edge 0 -> 2 is listed once in 'edges' but this is 'edge 0 -> 2:' statement 2",
+        "list the pair in 'edges' once for each parallel edge",
+        id="second-override-of-one-edge"),
     pytest.param(
         ("derive top 2", "derive top 3"),
         19, 5, "'derive top 3' but node 2 of cell 'normal' has 2 incoming edges", "",

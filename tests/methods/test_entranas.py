@@ -259,7 +259,7 @@ def test_dst_derives_any_number_of_inputs_per_node(tmp_path):
     path.write_text(derived_text(space.programs, arch))
     derived = load(path)
     assert derived.architecture_count() == 1
-    assert [len(derived.cell_kinds[0].incoming(node)) for node in range(2, 6)] == degrees
+    assert [len(derived.cell_kinds[0].fixed_into(node)) for node in range(2, 6)] == degrees
     ran = record_candidates(net)
     m.logits(net, X)
     transit = cells(net)[2][0]

@@ -272,15 +272,20 @@ def test_temperature_anneals_and_options_are_checked():
     assert all(f"set_arch.kind_{name}" in net.state_dict() for name in net.set_arch)
 
 
-def test_an_edge_with_only_none_is_rejected(tmp_path):
-    """A space with an edge whose only candidate is `none` gets a clear error."""
+def test_an_edge_with_nothing_rome_may_sample_is_rejected(tmp_path):
+    """A searchable edge whose candidates are `none` and ops the derivation excludes gets a
+    clear error; an edge whose only op is `none` is fixed, not searched, and is accepted."""
     text = (SPACES / "nb201.nas").read_text().replace(
-        "    derive all", "    edge 0 -> 1: none\n    derive all")
+        "    derive all", "    edge 0 -> 1: none, avg_pool_3x3\n    edge 0 -> 2: none\n"
+        "    derive all exclude avg_pool_3x3")
     path = tmp_path / "only_none.nas"
     path.write_text(text)
     space = load(path, overrides={"C": 4, "N": 1})
     with pytest.raises(NasError, match="edge 0 -> 1 of cell 'cell'"):
         rome().prepare_space(space, lambda: iter(()), torch.device("cpu"), None)
+    path.write_text(text.replace("edge 0 -> 1: none, avg_pool_3x3", "edge 0 -> 1: none"))
+    space = load(path, overrides={"C": 4, "N": 1})
+    assert rome().prepare_space(space, lambda: iter(()), torch.device("cpu"), None) is space
 
 
 def test_a_zero_followed_by_a_bias_is_sampled_like_any_op(tmp_path):

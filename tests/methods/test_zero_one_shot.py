@@ -48,9 +48,9 @@ network tiny {
 """
 
 
-def method_for(name="zero-one-shot", space="nb201", **options):
+def method_for(name="zero-one-shot", space="nb201", overrides=TINY, **options):
     fields = {key: options.pop(key) for key in ("partial_k", "seed") if key in options}
-    config = SearchConfig(space=str(SPACES / f"{space}.nas"), method=name, overrides=TINY,
+    config = SearchConfig(space=str(SPACES / f"{space}.nas"), method=name, overrides=overrides,
                           method_options=tuple(options.items()), **fields)
     return get_method(name)(config)
 
@@ -92,7 +92,7 @@ def test_importance_is_alg1_relative_change_of_the_ranking(tmp_path):
     normalizes (s = 0); Alg. 1 then prunes the conv, the lower score."""
     path = tmp_path / "two.nas"
     path.write_text(TWO_CANDIDATES)
-    method = method_for(partial_k=1, **{"prune-level": 0.6, "prune-batches": 2})
+    method = method_for(partial_k=1, overrides=(), **{"prune-level": 0.6, "prune-batches": 2})
     space = load(path, **method.load_options())
     torch.manual_seed(0)
     net = method.ranking_net(space, CPU)
@@ -103,8 +103,26 @@ def test_importance_is_alg1_relative_change_of_the_ranking(tmp_path):
     assert r_full < samples
     assert scores[("c", 0, "conv1")] == pytest.approx((r_full - samples) / r_full, rel=1e-6)
     assert abs(scores[("c", 0, "none")]) < 1e-4
+    # An edge keeps two candidates at least (one would make it fixed): nothing to prune here.
     pruned = method.prepare_space(space, random_batches(channels=2, size=6), CPU, None)
-    assert kept(pruned) == {"c": (("none",),)}
+    assert kept(pruned) == {"c": (("none", "conv1"),)}
+
+
+def test_alg1_removes_the_least_important_candidate(tmp_path):
+    """With a third candidate, one iteration of Alg. 1 removes the candidate of lowest s_j,
+    and stops at two."""
+    path = tmp_path / "three.nas"
+    path.write_text(TWO_CANDIDATES.replace("candidates none, conv1", "candidates none, conv1, conv3")
+                    .replace("op none = zero", "op none = zero\nop conv3 = relu -> conv(kernel=3) -> bn"))
+    method = method_for(partial_k=1, overrides=(), **{"prune-level": 0.1, "prune-batches": 2})
+    space = load(path, **method.load_options())
+    batches = random_batches(channels=2, size=6)
+    torch.manual_seed(0)
+    scores = method.importance(method.ranking_net(space, CPU), [x for x, _ in batches()],
+                               [("c", 0, name) for name in ("none", "conv1", "conv3")])
+    lowest = min(scores, key=scores.get)[2]
+    pruned = method.prepare_space(space, batches, CPU, None)
+    assert kept(pruned) == {"c": (tuple(n for n in ("none", "conv1", "conv3") if n != lowest),)}
 
 
 def test_batched_rankings_equal_separate_forwards(monkeypatch):
@@ -161,15 +179,18 @@ def test_darts_keeps_xi_of_its_candidates_without_none():
 def test_candidates_derivation_excludes_are_masked_first_or_ranked(tmp_path, excluded):
     """By default a candidate derivation never chooses (`none` under `derive ... exclude`) is
     masked before any ranking, as ETENAS does; with `rank` Alg. 1 scores it like the others."""
-    path = tmp_path / "three.nas"
-    path.write_text(TWO_CANDIDATES.replace("candidates none, conv1", "candidates none, conv1, pool")
+    path = tmp_path / "four.nas"
+    path.write_text(TWO_CANDIDATES.replace("candidates none, conv1",
+                                           "candidates none, conv1, pool, conv3")
                     .replace("derive all", "derive all exclude none")
-                    .replace("op none = zero", "op none = zero\nop pool = avg_pool(kernel=3)"))
-    method = method_for(partial_k=1, **{"excluded-candidates": excluded, "prune-batches": 1})
+                    .replace("op none = zero", "op none = zero\nop pool = avg_pool(kernel=3)\n"
+                                               "op conv3 = relu -> conv(kernel=3) -> bn"))
+    method = method_for(partial_k=1, overrides=(),
+                        **{"excluded-candidates": excluded, "prune-batches": 1})
     space = load(path, **method.load_options())
     pruned = method.prepare_space(space, random_batches(channels=2, size=6), CPU, None)
     (names,) = kept(pruned)["c"]
-    assert len(names) == 1 and names != ("none",)  # 1/3 <= 0.5, and a derivable one left
+    assert len(names) == 2 and set(names) != {"none"}  # 2/4 <= 0.5, and a derivable one left
     importances = [step["removed"][0]["importance"] for step in method.history]
     assert len(importances) == 2
     if excluded == "mask":
@@ -179,7 +200,8 @@ def test_candidates_derivation_excludes_are_masked_first_or_ranked(tmp_path, exc
 
 def test_random_mask_keeps_about_xi_and_a_derivable_candidate_per_edge():
     """A Bernoulli(xi) mask keeps about xi of DARTS's candidates, and even at a low xi every
-    edge keeps a candidate that derivation may choose (not `none`)."""
+    edge keeps a candidate that derivation may choose (not `none`) and a second one, so that
+    it stays searchable."""
     fractions = []
     space = tiny_space(method_for("zero-one-shot-rnd", "darts"), "darts")
     for seed in range(30):
@@ -189,7 +211,8 @@ def test_random_mask_keeps_about_xi_and_a_derivable_candidate_per_edge():
             mask = method.prune_mask(space, None, CPU)
             prune.check_mask(space, mask)
             for kind in space.cell_kinds:
-                assert all(prune.derivable(kind, names) for names in mask[kind.name])
+                assert all(prune.derivable(kind, names) and len(names) >= 2
+                           for names in mask[kind.name])
             if level == 0.5:
                 fractions.append(prune.candidate_count(mask) / prune.candidate_count(kept(space)))
     assert 0.47 < sum(fractions) / len(fractions) < 0.55

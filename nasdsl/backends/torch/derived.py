@@ -37,15 +37,13 @@ class DerivedNetwork(nn.Module):
                  normalize_kernels: bool = False):
         super().__init__()
         for kind in space.cell_kinds:
-            if any(len(names) != 1 for _, _, names in kind.edges):
+            if kind.edges:
                 raise ValueError(f"cell '{kind.name}' is not derived: an edge has several ops")
+        # Every edge has one op, so every edge is fixed: the body has no architecture
+        # parameters and runs each op unweighted.
         self.body = Supernet(space, BuildOptions(simplify=False,
                                                  normalize_kernels=normalize_kernels))
-        for stage in self.body.stages:
-            if isinstance(stage, Cell):
-                stage.drop_path = drop_path
-        self.body.arch.requires_grad_(False)
-        self._ones = {name: torch.ones_like(alpha) for name, alpha in self.body.arch.items()}
+        self.set_drop_path(drop_path)
         cells = [i for i, stage in enumerate(self.body.stages) if isinstance(stage, Cell)]
         # DARTS attaches it after cell 2L/3 (0-based): the second reduction cell of 20.
         self.aux_stage = cells[2 * len(cells) // 3] if auxiliary else None
@@ -60,8 +58,7 @@ class DerivedNetwork(nn.Module):
                 stage.drop_path = probability
 
     def forward(self, x: torch.Tensor):
-        ones = {name: w.to(x.device, x.dtype) for name, w in self._ones.items()}
-        outputs = self.body.features(x, ones)
+        outputs = self.body.features(x, {})
         if self.auxiliary is not None and self.training:
             return outputs[-1], self.auxiliary(outputs[self.aux_stage])
         return outputs[-1]

@@ -50,11 +50,6 @@ class NaiveEdge(nn.Module):
                 active: torch.Tensor) -> torch.Tensor:
         return sum(weights[k] * self.ops[k](x) for k in active.nonzero().flatten().tolist())
 
-    @property
-    def is_identity(self) -> bool:
-        """A single candidate that passes its input on unchanged (drop path spares it)."""
-        return len(self.ops) == 1 and all(isinstance(layer, nn.Identity) for layer in self.ops[0])
-
 
 class PlanEdge(NaiveEdge):
     """The same candidates' layers, evaluated as the plan says."""

@@ -73,8 +73,6 @@ class PartialChannels(nn.Module):
     def ops(self):
         return self.edge.ops
 
-    is_identity = False
-
     def forward(self, x: torch.Tensor, weights: torch.Tensor,
                 sampled: torch.Tensor | None = None,
                 active: torch.Tensor | None = None) -> torch.Tensor:
@@ -87,12 +85,13 @@ class PartialChannels(nn.Module):
 
 
 class Cell(nn.Module):
+    """One cell: preprocessing of its inputs, its searchable edges (`edges`, mixed as the
+    search says) and its fixed edges (`fixed`, each its one op, unweighted), node by node."""
+
     def __init__(self, cell: IR.Cell, plans: dict[int, Plan] | None, normalize: bool,
                  partial: int = 1):
         super().__init__()
-        self.kind = cell.kind
-        self.preprocess = nn.ModuleList(
-            nn.Sequential(*(build_layer(m) for m in modules)) for modules in cell.preprocess)
+        self._init_common(cell, normalize)
         # A plan without rewrites is the naive mix: NaiveEdge computes it and can run a
         # sampled candidate alone.
         edges = [PlanEdge(edge.candidates, plans[index], normalize)
@@ -101,12 +100,24 @@ class Cell(nn.Module):
                  for index, edge in enumerate(cell.edges)]
         self.edges = nn.ModuleList(edge if partial == 1 else PartialChannels(edge, partial)
                                    for edge in edges)
+
+    def _init_common(self, cell: IR.Cell, normalize: bool) -> None:
+        """What every cell has, whatever holds its searchable edges' layers: the kind, the
+        preprocessing, the fixed edges and which edges enter each node."""
+        self.kind = cell.kind
+        self.preprocess = nn.ModuleList(
+            nn.Sequential(*(build_layer(m) for m in modules)) for modules in cell.preprocess)
+        self.fixed = nn.ModuleList(
+            nn.Sequential(*(build_layer(m, normalize) for m in edge.candidates[0].modules))
+            for edge in cell.fixed)
         self._incoming = {node: [(i, e.src) for i, e in enumerate(cell.edges) if e.dst == node]
                           for node in cell.kind.intermediate}
+        self._fixed_into = {node: [(i, e.src) for i, e in enumerate(cell.fixed) if e.dst == node]
+                            for node in cell.kind.intermediate}
 
     drop_path = 0.0  # DARTS's drop path on every edge output but identities, in training
 
-    def forward(self, inputs: list[torch.Tensor], weights: torch.Tensor,
+    def forward(self, inputs: list[torch.Tensor], weights: torch.Tensor | None,
                 sampled: torch.Tensor | None = None,
                 edge_weights: torch.Tensor | None = None,
                 active: torch.Tensor | None = None) -> torch.Tensor:
@@ -114,31 +125,53 @@ class Cell(nn.Module):
         run, and an edge with none active is left out (a derived sub-graph)."""
         states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
         for node in self.kind.intermediate:
-            states.append(sum(
-                self._edge(i, states[src], weights, sampled, active) * (
-                    1 if edge_weights is None else edge_weights[i])
-                for i, src in self._incoming[node] if (sampled is None or sampled[i] >= 0)
-                and (active is None or bool(active[i].any()))))
+            terms = self._fixed_terms(node, states)
+            for i, src in self._incoming[node]:
+                if (sampled is None or sampled[i] >= 0) and (active is None or
+                                                             bool(active[i].any())):
+                    out = self._edge(i, states[src], weights, sampled, active)
+                    terms.append(out if edge_weights is None else out * edge_weights[i])
             if sampled is not None and edge_weights is not None:
                 # Edges left out of a sampled topology add their gate, zero in value, so that
                 # its straight-through gradient still reaches the topology parameters: what
                 # NaiveEdge does for unsampled candidates, one level up (ROME, seed 001).
-                states[-1] = states[-1] + sum(edge_weights[i] for i, _ in self._incoming[node]
-                                              if sampled[i] < 0)
+                terms += [edge_weights[i] for i, _ in self._incoming[node] if sampled[i] < 0]
+            states.append(add_all(terms))
         if self.kind.output == "concat":
             return torch.cat(states[self.kind.inputs:], dim=1)
         return states[-1]
+
+    def _fixed_terms(self, node: int, states: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The outputs of the fixed edges into `node`."""
+        return [self._dropped(self.fixed[i](states[src]), self.fixed[i])
+                for i, src in self._fixed_into[node]]
 
     def _edge(self, index: int, x: torch.Tensor, weights: torch.Tensor,
               sampled: torch.Tensor | None, active: torch.Tensor | None = None) -> torch.Tensor:
         edge = self.edges[index]
         out = edge(x, weights[index, :len(edge.ops)], None if sampled is None else sampled[index],
                    None if active is None else active[index, :len(edge.ops)])
-        if self.training and self.drop_path > 0 and not edge.is_identity:
-            keep = 1.0 - self.drop_path
-            mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype)
-            out = out / keep * mask.bernoulli_(keep)
-        return out
+        return self._dropped(out)
+
+    def _dropped(self, out: torch.Tensor, layers: nn.Module | None = None) -> torch.Tensor:
+        """DARTS's drop path, in training: the output zeroed for a random part of the
+        batch and rescaled; an identity (layers all nn.Identity) is spared."""
+        if not (self.training and self.drop_path > 0):
+            return out
+        if layers is not None and all(isinstance(layer, nn.Identity) for layer in layers):
+            return out
+        keep = 1.0 - self.drop_path
+        mask = torch.empty(out.shape[0], 1, 1, 1, device=out.device, dtype=out.dtype)
+        return out / keep * mask.bernoulli_(keep)
+
+
+def add_all(terms: list[torch.Tensor]) -> torch.Tensor:
+    """The sum of a node's terms, without the extra tensor that `sum` makes of 0 + the first
+    (the terms may be tensors of the node's shape or scalars, never all scalars)."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
 
 
 class ByKind(nn.Module):
@@ -184,7 +217,8 @@ class Supernet(nn.Module):
         network = space.network
         self.space = space
         self.options = options
-        self.kinds = {kind.name: kind for kind in space.cell_kinds}
+        # The kinds the search has parameters for: those with searchable edges.
+        self.kinds = {kind.name: kind for kind in space.cell_kinds if kind.edges}
         self.stages = nn.ModuleList()
         partial = options.partial_channels
         plans = choose_plans(network_sites(network, partial), options.setting, options.rewrites,
@@ -260,9 +294,8 @@ class Supernet(nn.Module):
                 start = outputs or [x]
                 inputs = ([start[0]] * stage.kind.inputs + start)[-stage.kind.inputs:]
                 kind = stage.kind.name
-                mix = weights[index] if index in weights else weights[kind]
-                outputs.append(stage(inputs, mix, *(_entry(table, index, kind)
-                                                    for table in (sampled, edge_weights, active))))
+                outputs.append(stage(inputs, *(_entry(table, index, kind) for table in
+                                               (weights, sampled, edge_weights, active))))
             else:
                 outputs.append(stage(outputs[-1] if outputs else x))
         return outputs

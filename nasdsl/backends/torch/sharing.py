@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from nasdsl.backends.torch.layers import build_layer
-from nasdsl.backends.torch.network import Cell
+from nasdsl.backends.torch.network import Cell, add_all
 from nasdsl.dsl import space as IR
 from nasdsl.dsl.modules import Module
 
@@ -42,10 +42,8 @@ class SharedSourceCell(Cell):
 
     def __init__(self, cell: IR.Cell, share_prefixes: bool = True, normalize: bool = False):
         nn.Module.__init__(self)  # Cell's own constructor would build per-edge layers
-        self.kind = cell.kind
+        self._init_common(cell, normalize)
         self.share_prefixes = share_prefixes
-        self.preprocess = nn.ModuleList(
-            nn.Sequential(*(build_layer(m) for m in modules)) for modules in cell.preprocess)
         # Per source, its distinct candidate ops; per edge, where each candidate's op sits.
         self._ops: dict[int, list[IR.Op]] = {}
         self._slots: list[list[int]] = []
@@ -61,8 +59,6 @@ class SharedSourceCell(Cell):
             str(src): nn.ModuleList(
                 nn.Sequential(*(build_layer(m, normalize) for m in op.modules)) for op in ops)
             for src, ops in self._ops.items()})
-        self._incoming = {node: [(i, e.src) for i, e in enumerate(cell.edges) if e.dst == node]
-                          for node in cell.kind.intermediate}
 
     def forward(self, inputs: list[torch.Tensor], weights: torch.Tensor,
                 sampled: torch.Tensor | None = None,
@@ -73,12 +69,12 @@ class SharedSourceCell(Cell):
         states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
         features = _Features(self, states)
         for node in self.kind.intermediate:
-            terms = []
+            terms = self._fixed_terms(node, states)
             for index, src in self._incoming[node]:
                 term = self._edge(index, src, features, weights, sampled, active)
                 if term is not None:
                     terms.append(term if edge_weights is None else term * edge_weights[index])
-            states.append(sum(terms))
+            states.append(add_all(terms))
         if self.kind.output == "concat":
             return torch.cat(states[self.kind.inputs:], dim=1)
         return states[-1]
