@@ -43,6 +43,7 @@ from pathlib import Path
 import attrs
 
 from nasdsl.dsl.derive import from_nb201
+from nasdsl.dsl.space import CellKind
 from nasdsl.errors import Location, NasError, did_you_mean
 
 ENV_VAR = "NASDSL_NB201_BENCHMARK"
@@ -98,6 +99,29 @@ class Benchmark:
     def optimum(self) -> Figures:
         """The best value of each figure over all architectures of the benchmark."""
         return _copy(self.best)
+
+    def check_cell(self, kind: CellKind) -> None:
+        """Raise a NasError unless every cell `kind` can derive is one of the benchmark's: one
+        input, three intermediate nodes each fed by every earlier node, the benchmark's ops
+        (checked before a search, not found after it)."""
+        problem = None
+        pairs = sorted((src, dst) for src, dst, _ in (*kind.edges, *kind.fixed))
+        if kind.inputs != 1 or kind.nodes != 3:
+            problem = (f"it has {kind.inputs} input{'s' if kind.inputs != 1 else ''} and "
+                       f"{kind.nodes} intermediate nodes, NAS-Bench-201's cell 1 and 3")
+        elif pairs != sorted((src, dst) for dst in (1, 2, 3) for src in range(dst)):
+            problem = "its edges are not NAS-Bench-201's 6, every earlier node into each node"
+        else:
+            known = set().union(*map(_ops, self.table))
+            strange = sorted({name for _, _, names in (*kind.edges, *kind.fixed)
+                              for name in names} - known)
+            if strange:
+                problem = (f"the benchmark has no op {', '.join(strange)}; its ops are "
+                           f"{', '.join(sorted(known))}")
+        if problem:
+            raise NasError(f"cell '{kind.name}' cannot be looked up in the NAS-Bench-201 "
+                           f"benchmark {self.path}: {problem}",
+                           hint="search without --benchmark, or with NAS-Bench-201's cell")
 
     def _unknown(self, arch: str) -> NasError:
         from_nb201(arch)  # a malformed string gets its own message

@@ -594,7 +594,14 @@ class Elaborator:
         stmts = {getattr(s, "reduced", None): s for s in definition.body
                  if isinstance(s, S.Preprocess)}
         for index, (c_in, s_in) in enumerate(arriving):
-            stmt = stmts.get(s_in != size) if s_in in (size, 2 * size) else None
+            if s_in not in (size, 2 * size):
+                self.error(f"input {index} of cell '{kind.name}' arrives at resolution {s_in} but "
+                           f"the cell works at {size}: a cell takes inputs at its resolution "
+                           "or at twice it (which 'preprocess_reduced' halves), not others", at,
+                           "give the cell fewer inputs: each may come from at most one "
+                           "reduction back")
+                return None
+            stmt = stmts.get(s_in != size)
             if s_in != size and stmt is None:
                 self.error(f"input {index} of cell '{kind.name}' arrives at resolution {s_in} but "
                            f"the cell works at {size}", at,

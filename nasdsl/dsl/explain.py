@@ -7,8 +7,8 @@ import attrs
 from nasdsl.dsl.cost import Setting, plan_cost
 from nasdsl.dsl.plan import Plan, format_plan, naive_plan
 from nasdsl.dsl.rewrites import Options
-from nasdsl.dsl.simplify import (Site, choose_plans, count_modules, edge_site, network_sites,
-                                 simplify)
+from nasdsl.dsl.simplify import (Site, alternatives, choose_plans, count_modules, edge_site,
+                                 network_sites, simplify)
 from nasdsl.dsl.space import Cell, Edge, Space
 
 # The stages of seed 000 Table 2, each adding one kind of rewrite.
@@ -57,7 +57,7 @@ def explain(space: Space, setting: Setting, rewrites: frozenset[str] | None = No
         edge, site = kind.edges[0], kind.site
         local = attrs.evolve(setting, size=site.size)
         plan = plans[site]
-        lines += [kind.title, *_rewrites(plan)]
+        lines += [kind.title, *_rewrites(plan, edge, rewrites, tie_params)]
         lines.append("  " + _costs(plan, edge, site.channels, local))
         if show_plan:
             lines += ["  plan:", *("    " + line for line in format_plan(plan).splitlines())]
@@ -66,9 +66,19 @@ def explain(space: Space, setting: Setting, rewrites: frozenset[str] | None = No
     return "\n".join(lines)
 
 
-def _rewrites(plan: Plan) -> list[str]:
+def _rewrites(plan: Plan, edge: Edge, forced: frozenset[str] | None,
+              tie_params: bool) -> list[str]:
+    """What simplified the edge, or why nothing did: no rule asked for applies, no rule
+    applies at all, or the cost model found the naive mix cheapest."""
+    if not plan.rewrites and forced is not None:
+        asked = ", ".join(sorted(forced)) or "none"
+        return [f"  none of the rewrites asked for ({asked}) applies to these candidates: the "
+                "naive mix"]
     if not plan.rewrites:
-        return ["  no rewrite pays: the naive mix"]
+        compared = len(alternatives(edge.candidates, tie_params))
+        if compared == 1:
+            return ["  no rewrite applies to these candidates: the naive mix"]
+        return [f"  no rewrite pays: the naive mix, the cheapest of the {compared} plans compared"]
     lines = []
     for rewrite in plan.rewrites:
         modules = ", ".join(str(m) for m in rewrite.modules[:4]) + \

@@ -44,6 +44,8 @@ def simplify(ops: Iterable[Op], rewrites: Collection[str] = RULE_NAMES,
         return start
     walk = _Walk(frozenset(rewrites), options)
     root = walk.node(start.root)
+    if not walk.log:
+        return start  # no rule applied: the naive mix as it is
     tied = any(m.has_params for r in walk.log if r.rule.startswith("pms") or r.rule == "fms"
                for m in r.modules)
     return attrs.evolve(start, root=root, rewrites=tuple(walk.log), tied=tied,

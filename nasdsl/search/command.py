@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from nasdsl.errors import NasError
+from nasdsl.search.build import nb201_shaped
 from nasdsl.search.config import SearchConfig
 from nasdsl.search.loop import Search
 from nasdsl.search.results import CONFIG, RESULT, write_json
@@ -96,9 +97,12 @@ def run_command(args) -> int:
         config = config_from_args(args)
         name = f"{Path(config.space).stem}-{config.method}-{time.strftime('%Y%m%d-%H%M%S')}"
         run_dir = Path(args.out or Path("runs") / name)
-    result = Search(config, run_dir, progress=not args.no_progress).run()
+    search = Search(config, run_dir, progress=not args.no_progress)
+    benchmark = _benchmark(config, search.space)  # before training: a wrong one fails now
+    result = search.run()
     print(_summary(result))
-    _report_benchmark(config, result)
+    if benchmark is not None:
+        _report_benchmark(benchmark, result)
     return 0
 
 
@@ -114,15 +118,27 @@ def _summary(result) -> str:
     return "\n".join(lines)
 
 
-def _report_benchmark(config: SearchConfig, result) -> None:
-    """For an NB201-shaped space with a benchmark source: the derived architecture's figures
-    beside the benchmark's optimum, printed and added to result.json."""
-    from nasdsl.benchmarks.nb201 import format_lookup, open_benchmark
-    if not result.nb201:
-        return
+def _benchmark(config: SearchConfig, space):
+    """The NAS-Bench-201 benchmark the derived cell will be looked up in, opened and checked
+    against the space's cell; None without one. `--benchmark` on a space whose derived cells
+    have no arch string is an error; the environment variable applies where they do."""
+    from nasdsl.benchmarks.nb201 import ENV_VAR, open_benchmark
+    if not nb201_shaped(space):
+        if config.benchmark is not None:
+            raise NasError(f"--benchmark looks up NAS-Bench-201 cells, and {config.space} is not "
+                           "NAS-Bench-201-shaped (one cell kind of one input, every edge kept)",
+                           hint=f"leave out --benchmark (or unset {ENV_VAR})")
+        return None
     benchmark = open_benchmark(config.benchmark)
-    if benchmark is None:
-        return
+    if benchmark is not None:
+        benchmark.check_cell(space.cell_kinds[0])
+    return benchmark
+
+
+def _report_benchmark(benchmark, result) -> None:
+    """The derived architecture's figures beside the benchmark's optimum, printed and added
+    to result.json."""
+    from nasdsl.benchmarks.nb201 import format_lookup
     figures, optimum = benchmark.lookup(result.arch_text), benchmark.optimum()
     print(format_lookup(result.arch_text, figures, optimum))
     path = result.run_dir / RESULT

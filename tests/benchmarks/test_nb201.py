@@ -280,3 +280,37 @@ def test_format_lookup_without_valid_figures_has_no_empty_column():
     """A benchmark with test figures only prints no gap where valid would be."""
     text = format_lookup(A, {"imagenet16-120": {"test": 47.3111}}, {})
     assert text.splitlines()[1] == "  imagenet16-120  test 47.31"
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    (("    nodes 3", "    nodes 4"),
+     "it has 1 input and 4 intermediate nodes, NAS-Bench-201's cell 1 and 3"),
+    (("op avg_pool_3x3 =", "op max_pool_3x3 = max_pool(kernel=3)\nop avg_pool_3x3 ="),
+     "the benchmark has no op max_pool_3x3"),
+])
+def test_a_cell_the_benchmark_cannot_hold_is_found_before_the_search(tmp_path, capsys, change,
+                                                                     problem):
+    """A 5-node cell or another op with --benchmark: the error comes before any epoch, and
+    says what does not fit (not, after the search, a hint about edge order)."""
+    from nasdsl.cli import main
+    from tests.paths import SPACES
+    text = (SPACES / "nb201.nas").read_text().replace(*change)
+    if "max_pool" in change[1]:
+        text = text.replace("avg_pool_3x3\n", "avg_pool_3x3, max_pool_3x3\n")
+    path = write(tmp_path, text, "space.nas")
+    table = write(tmp_path, FULL_CSV)
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--benchmark", str(table), "--set", "C=2", "--set", "N=1",
+                 "--subset", "32", "--epochs", "1", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and "cannot be looked up" in err
+    assert not (out / "log.jsonl").exists()
+
+
+def test_benchmark_with_a_space_that_has_no_arch_strings(tmp_path, capsys):
+    """--benchmark with the DARTS space is an error before the search, not silently ignored."""
+    from nasdsl.cli import main
+    assert main(["run", "darts", "--benchmark", str(write(tmp_path, FULL_CSV)), "--set", "C=2",
+                 "--set", "N=1", "--subset", "32", "--epochs", "1", "--out",
+                 str(tmp_path / "run"), "--no-progress"]) == 2
+    assert "--benchmark looks up NAS-Bench-201 cells" in capsys.readouterr().err

@@ -640,3 +640,20 @@ def test_an_op_that_writes_its_stride_strides_where_written(tmp_path):
     ops = {op.name: op for op in reduce.edges[0].candidates}
     assert [m.stride for m in ops["mb"].modules] == [1, 2, 1]
     assert [m.stride for m in ops["plain"].modules] == [2, 1, 1]
+
+
+def test_an_input_two_reductions_back_is_unsupported(tmp_path):
+    """A 3-input cell after two reductions gets an input at 4x its resolution: the error says
+    that is not supported, instead of suggesting the preprocess_reduced the cell has."""
+    cell = ("inputs 3 preprocess relu -> conv(kernel=1) -> bn "
+            "preprocess_reduced factorized_reduce nodes 2 candidates none, skip output concat")
+    text = (f"op none = zero\nop skip {{ stride 1: identity stride 2: factorized_reduce }}\n"
+            f"cell normal {{ {cell} }}\ncell reduce {{ reduction {cell} }}\n"
+            "network n {\n    stem conv(kernel=3, out=8)\n    cells normal * 1 channels 8\n"
+            "    cells reduce * 2 channels 8\n    cells normal * 1 channels 8\n"
+            "    head global_avg_pool -> linear(out=10)\n}\n")
+    error = the_error(tmp_path, text)
+    assert where(error)[:2] == (9, 5)
+    assert "arrives at resolution 32 but the cell works at 8: a cell takes inputs at its " \
+        "resolution or at twice it" in error.message
+    assert "preprocess_reduced factorized_reduce" not in error.hint

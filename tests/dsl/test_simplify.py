@@ -227,3 +227,18 @@ def test_a_zero_followed_by_a_bias_is_not_dropped(after):
                                for i in r.candidates]
         for weights in torch.eye(3, dtype=torch.float64):
             torch.testing.assert_close(planned(x, weights), naive(x, weights))
+
+
+def test_explain_says_why_an_edge_stays_naive(tmp_path):
+    """`simplify --rewrites all` on candidates no rule applies to says so, instead of "no
+    rewrite pays"; the cost model's answer says whether any plan was there to compare."""
+    from nasdsl.dsl.explain import explain
+    path = tmp_path / "plain.nas"
+    path.write_text("op a = relu\nop b = identity\ncell c { nodes 1 candidates a, b }\n"
+                    "network n { stem conv(kernel=3, out=8) cells c * 1 channels 8 "
+                    "head global_avg_pool -> linear(out=10) }\n")
+    space = load(path)
+    forced = explain(space, Setting(), parse_rewrites("all"))
+    assert "none of the rewrites asked for (fms, pms, reparam) applies" in forced
+    assert "no rewrite applies to these candidates: the naive mix" in explain(space, Setting())
+    assert "no rewrite pays" not in forced
