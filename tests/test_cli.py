@@ -175,3 +175,15 @@ def test_a_literal_class_count_that_the_data_does_not_have(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "the head gives 5 class scores, but the data has 10 classes" in err
     assert f"{path}:" in err and "`let classes = ...`" in err
+
+
+def test_an_unknown_or_missing_device_is_a_clear_error(capsys):
+    """--device meta, mps, a garbage string or a CUDA device this machine lacks: exit 2 with
+    what devices there are, never a KeyError from the cost model or torch's assertion."""
+    import torch
+    missing = ["cuda:99"] + ([] if torch.cuda.is_available() else ["cuda"])
+    for device in ["meta", "mps", "gpu0", "cpu:1", *missing]:
+        assert main(["bench", "nb201", "--set", "C=2", "--set", "N=1", "--batch", "2",
+                     "--repeats", "1", "--device", device]) == 2, device
+        err = capsys.readouterr().err
+        assert f"device '{device}'" in err and "this machine has cpu" in err, err

@@ -18,6 +18,7 @@ import attrs
 
 from nasdsl.dsl import modules as M
 from nasdsl.dsl.plan import Apply, Merged, Mix, Node, Plan, Seq, recomputable
+from nasdsl.errors import NasError
 
 INDEX_BYTES = 8  # max pooling keeps int64 indices
 
@@ -63,6 +64,14 @@ DEVICES = {
     "cuda": Device(dense_flops=20e12, depthwise_flops=1e12, bandwidth=1e12, overhead=10e-6,
                    recompute_overhead=50e-6),
 }
+
+
+def target_device(target: str) -> Device:
+    """The throughputs of a target by name: those of cpu or cuda."""
+    if target not in DEVICES:
+        raise NasError(f"the cost model knows no target '{target}'",
+                       hint=f"targets: {', '.join(DEVICES)}")
+    return DEVICES[target]
 
 
 @attrs.frozen
@@ -251,7 +260,7 @@ def estimate(node: Node, channels: int, setting: Setting, recompute: bool = True
     (the input counts among the saved tensors where a layer keeps it, as torch counts it);
     `recompute`: recomputable branches are run again in backward; `device`: throughputs
     other than the setting's target's (benchmarks/calibrate.py fits them)."""
-    estimator = _Estimator(setting, recompute, device or DEVICES[setting.target])
+    estimator = _Estimator(setting, recompute, device or target_device(setting.target))
     estimator.run(node, estimator.tensor(channels, setting.size))
     return Cost(estimator.flops, sum(estimator.saved.values()), estimator.seconds)
 

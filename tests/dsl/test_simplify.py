@@ -242,3 +242,9 @@ def test_explain_says_why_an_edge_stays_naive(tmp_path):
     assert "none of the rewrites asked for (fms, pms, reparam) applies" in forced
     assert "no rewrite applies to these candidates: the naive mix" in explain(space, Setting())
     assert "no rewrite pays" not in forced
+
+
+def test_an_unknown_cost_target_is_a_clear_error():
+    """The cost model asked for a target it has no figures for says which it has."""
+    with pytest.raises(NasError, match="the cost model knows no target 'mps'"):
+        plan_cost(naive_plan(darts_edge().candidates), 16, Setting(target="mps"))

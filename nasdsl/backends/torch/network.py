@@ -19,6 +19,7 @@ from nasdsl.dsl.cost import Setting
 from nasdsl.dsl.plan import Plan
 from nasdsl.dsl.simplify import choose_plans, edge_site, network_sites
 from nasdsl.dsl.topology import all_edge_sets
+from nasdsl.errors import NasError
 
 
 @attrs.frozen
@@ -48,8 +49,21 @@ class BuildOptions:
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device a `--device` value names: cpu, cuda, cuda:N or auto (cuda where this
+    machine has it); anything else, or a CUDA device this machine lacks, is a NasError that
+    says which devices there are."""
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    here = "cpu" + "".join(f", cuda:{index}" for index in range(count))
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda" if count else "cpu")
+    kind, _, index = name.partition(":")
+    if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
+        raise NasError(f"unknown device '{name}'",
+                       hint=f"devices are cpu, cuda, cuda:N or auto; this machine has {here}")
+    if kind == "cuda" and int(index or 0) >= count:
+        what = "no CUDA device" if not count else f"{count} CUDA device{'s' if count > 1 else ''}"
+        raise NasError(f"device '{name}' is not available: this machine has {what}",
+                       hint=f"use one of {here}, or auto")
     return torch.device(name)
 
 
