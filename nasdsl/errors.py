@@ -13,6 +13,9 @@ from collections.abc import Iterable
 import attrs
 
 
+EXCERPT_WIDTH = 120  # characters of a source line an error shows
+
+
 @attrs.frozen
 class Location:
     """A position in a source text; line and column count from 1."""
@@ -25,11 +28,20 @@ class Location:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 
-    def excerpt(self) -> str:
+    def excerpt(self, width: int = EXCERPT_WIDTH) -> str:
+        """The line with a caret under the column. Every character shows as one column (a
+        tab, a form feed or a line separator as a space, so the caret stays under its
+        character), and a line wider than `width` is clipped around the column."""
         if not self.source_line:
             return ""
-        text = self.source_line.rstrip("\n").expandtabs(1)
-        return f"    {text}\n    {' ' * (self.column - 1)}^"
+        text = "".join(ch if ch.isprintable() else " " for ch in self.source_line.rstrip("\r\n"))
+        caret = min(self.column - 1, len(text))
+        if len(text) > width:
+            start = max(0, min(caret - width // 2, len(text) - width))
+            clipped = text[start:start + width]
+            text = ("..." if start else "") + clipped + ("..." if start + width < len(text) else "")
+            caret = caret - start + (3 if start else 0)
+        return f"    {text}\n    {' ' * caret}^"
 
 
 class NasError(Exception):

@@ -13,6 +13,8 @@ from pathlib import Path
 import attrs
 
 from nasdsl.dsl import syntax as S
+from nasdsl.dsl.limits import (MAX_CANDIDATES, MAX_CHAIN_DEPTH, MAX_EDGES, MAX_INPUTS,
+                               MAX_MODULES, MAX_NETWORK_EDGES, MAX_NODES, MAX_STAGES, MAX_VALUE)
 from nasdsl.dsl.modules import KINDS, MAPS, REQUIRED, VECTORS, Attr, AttributeProblem, Placement
 from nasdsl.dsl.space import Cell, CellKind, DeriveRule, Edge, Layer, Network, Op, Space
 from nasdsl.dsl.sources import read_sources, resolve
@@ -21,9 +23,7 @@ from nasdsl.errors import Location, NasCheckError, NasError, NasErrors, did_you_
 # Any module may be marked search_only=true: it exists in the supernet, not in a derived
 # network (DARTS appends a BN to pools only while searching).
 SEARCH_ONLY = Attr(bool, False)
-MAX_VALUE = 10**12
 NOMINAL_CHANNELS = 16  # channels at which an op no cell uses is checked
-MAX_CHAIN_DEPTH = 100  # chains inside chains; deeper would exhaust Python's recursion limit
 COMBINE_RULES = ("sum",)
 OUTPUT_RULES = ("last", "concat")
 
@@ -89,6 +89,7 @@ class Elaborator:
         self.used: set[str] = set()
         self.placed_ops: set[tuple[str, int]] = set()  # (op, stride of the edge)
         self.failed_forms: set[tuple[str, int | None]] = set()  # (op, stride of the form)
+        self.built_ops: dict[tuple, Op | None] = {}  # (op, form, stride, channels) -> its Op
         self.broken_cells: set[str] = set()
         self.search_settings: dict[str, dict[str, object]] = {}  # kind -> attribute -> value
 
@@ -224,6 +225,12 @@ class Elaborator:
         """Append the modules of `body` to `state`; False if any call failed."""
         ok = True
         for call in body:
+            if len(state.modules) >= MAX_MODULES:
+                # Chains calling chains can double at every level: stop at the limit.
+                self.error(f"this expands to more than {MAX_MODULES:,} modules, the limit of an "
+                           "op, a preprocess or a stage", call.at,
+                           "a chain that calls another twice doubles at every level")
+                return False
             if call.name in KINDS:
                 ok = self.build_module(call, env, state) and ok
             elif call.name in self.chains:
@@ -408,7 +415,12 @@ class Elaborator:
         key = (op.name, form.stride)
         if key in self.failed_forms:
             return None  # reported where it first failed, not again at every channel count
-        placed = self.build_op(op, form, stride, channels)
+        # An op placed again at the same stride and width is the same chain of (interned)
+        # modules: built once, whatever the number of cells and edges.
+        built = (op.name, form.stride, stride, channels)
+        if built not in self.built_ops:
+            self.built_ops[built] = self.build_op(op, form, stride, channels)
+        placed = self.built_ops[built]
         if placed is None:
             self.failed_forms.add(key)
         return placed
@@ -457,8 +469,8 @@ class Elaborator:
                            f"the first is at {seen[key].at}")
             seen.setdefault(key, stmt)
         get = lambda cls, reduced=None: seen.get((cls, reduced))  # noqa: E731
-        inputs = self.count_stmt(get(S.Inputs), 1, "inputs")
-        nodes = self.count_stmt(get(S.Nodes), None, "nodes", cell)
+        inputs = self.count_stmt(get(S.Inputs), 1, "inputs", MAX_INPUTS)
+        nodes = self.count_stmt(get(S.Nodes), None, "nodes", MAX_NODES, cell)
         candidates_stmt = get(S.Candidates)
         candidates = self.candidate_names(candidates_stmt.ops) if candidates_stmt else ()
         if candidates_stmt is None:
@@ -473,7 +485,8 @@ class Elaborator:
         return CellKind(cell.name, inputs, nodes or 0, edges, combine, output,
                         get(S.Reduction) is not None, derive, fixed)
 
-    def count_stmt(self, stmt, default, keyword: str, cell: S.CellDef | None = None) -> int | None:
+    def count_stmt(self, stmt, default, keyword: str, limit: int,
+                   cell: S.CellDef | None = None) -> int | None:
         if stmt is None:
             if default is None:
                 self.error(f"cell '{cell.name}' needs a '{keyword}' statement", cell.at)
@@ -481,10 +494,18 @@ class Elaborator:
         if stmt.count < 1:
             self.error(f"'{keyword}' must be at least 1, not {stmt.count}", stmt.at)
             return default or 1
+        if stmt.count > limit:
+            self.error(f"'{keyword} {stmt.count}' is more than {limit}, the limit of a cell",
+                       stmt.at)
+            return default or 1
         return stmt.count
 
     def candidate_names(self, refs: tuple[S.Ref, ...]) -> tuple[str, ...]:
-        names: list[str] = []
+        names: dict[str, None] = {}
+        if len(refs) > MAX_CANDIDATES:
+            self.error(f"{len(refs)} candidates are more than {MAX_CANDIDATES}, the limit of an "
+                       "edge", refs[MAX_CANDIDATES].at)
+            refs = refs[:MAX_CANDIDATES]
         for ref in refs:
             if ref.name not in self.ops:
                 self.error(f"unknown op '{ref.name}'", ref.at,
@@ -493,7 +514,7 @@ class Elaborator:
                 self.error(f"op '{ref.name}' is listed twice", ref.at)
             else:
                 self.used.add(ref.name)
-                names.append(ref.name)
+                names[ref.name] = None
         return tuple(names)
 
     def cell_edges(self, cell, stmt, inputs, nodes, candidates):
@@ -503,8 +524,17 @@ class Elaborator:
         in order, and each copy must end with one candidate: parallel edges are fixed."""
         last = inputs + nodes - 1
         refs: list[S.EdgeRef | None] = []
+        if stmt is not None and stmt.edges is not None and len(stmt.edges) > MAX_EDGES:
+            self.error(f"{len(stmt.edges)} edges are more than {MAX_EDGES}, the limit of a cell",
+                       stmt.edges[MAX_EDGES].at)
+            stmt = attrs.evolve(stmt, edges=stmt.edges[:MAX_EDGES])
         if stmt is None or stmt.edges is None:
             pairs = [(src, dst) for dst in range(inputs, last + 1) for src in range(dst)]
+            if len(pairs) > MAX_EDGES:
+                self.error(f"'edges all' makes {len(pairs):,} edges, more than {MAX_EDGES}, the "
+                           "limit of a cell", stmt.at if stmt is not None else cell.at,
+                           "list fewer edges, or give the cell fewer nodes")
+                pairs = pairs[:MAX_EDGES]
             refs = [None] * len(pairs)
         else:
             pairs = []
@@ -685,6 +715,10 @@ class Elaborator:
                     ok = False
                     continue
                 ok = self.search_stmt(stmt, env) and ok
+            elif isinstance(stmt, (S.Stem, S.Layer, S.Head)) and len(stages) >= MAX_STAGES:
+                self.error(f"the network has more than {MAX_STAGES} stages (cells and layers), "
+                           "the limit of a network", stmt.at)
+                return None
             elif isinstance(stmt, (S.Stem, S.Layer, S.Head)):
                 current = history[-1] if history else (image["channels"], image["size"])
                 state = self.chain_state(current[0], current[0], in_cell=False)
@@ -808,6 +842,16 @@ class Elaborator:
                 self.broken_cells.add(definition.name)
         kind = kinds[definition.name]
         if not flowing or definition.name in self.broken_cells:
+            return False
+        if len(stages) + count > MAX_STAGES:
+            self.error(f"the network would have {len(stages) + count:,} stages (cells and layers), "
+                       f"more than {MAX_STAGES}, the limit of a network", stmt.count.at)
+            return False
+        edges = sum(len(stage.edges) + len(stage.fixed) for stage in stages
+                    if isinstance(stage, Cell))
+        if edges + count * (len(kind.edges) + len(kind.fixed)) > MAX_NETWORK_EDGES:
+            self.error(f"the network would have more than {MAX_NETWORK_EDGES:,} edges, the limit "
+                       "of a network", stmt.count.at)
             return False
         for _ in range(count):
             start = history or [(image["channels"], image["size"])]

@@ -6,17 +6,20 @@ import lark
 from lark import Token, v_args
 
 from nasdsl.dsl import syntax as S
+from nasdsl.dsl.limits import MAX_DEPTH
 from nasdsl.errors import Location, NasSyntaxError, did_you_mean
 from nasdsl.grammar import lark_parser
 
 
 def parse(text: str, file: str = "<text>") -> S.Program:
     """Parse .nas text into a `Program`; raise `NasSyntaxError` on malformed text."""
-    lines = text.splitlines()
+    # Only "\n" ends a line, as for the lexer: form feeds and Unicode line separators do not.
+    lines = text.split("\n")
     try:
         tree = lark_parser().parse(text)
     except lark.exceptions.UnexpectedInput as error:
         raise _syntax_error(error, text, lines, file) from None
+    _check_depth(tree, file, lines)
     try:
         items = _ToSyntax(file, lines).transform(tree).children
     except lark.exceptions.VisitError as error:  # lark wraps what a rule method raises
@@ -24,6 +27,26 @@ def parse(text: str, file: str = "<text>") -> S.Program:
             raise error.orig_exc from None
         raise
     return S.Program(tuple(items), file=file)
+
+
+def _check_depth(tree: lark.Tree, file: str, lines: list[str]) -> None:
+    """Raise a located error where the tree nests deeper than MAX_DEPTH: every later walk
+    (building the syntax tree, evaluating, printing) recurses, and Python's recursion is
+    bounded. The walk here keeps its own stack."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH + _STATEMENT_DEPTH:
+            line, column = getattr(node.meta, "line", 1), getattr(node.meta, "column", 1)
+            source = lines[line - 1] if 0 < line <= len(lines) else ""
+            raise NasSyntaxError(f"an expression nests more than {MAX_DEPTH} operators or "
+                                 "parentheses deep", Location(file, line, column, source),
+                                 "write it flatter, or compute part of it in a `let`")
+        stack += [(child, depth + 1) for child in node.children if isinstance(child, lark.Tree)]
+
+
+# Levels of the tree above an expression: definition, statement, chain, call, argument.
+_STATEMENT_DEPTH = 6
 
 
 class _ToSyntax(lark.Transformer):
@@ -253,8 +276,8 @@ def _syntax_error(error: lark.exceptions.UnexpectedInput, text: str, lines: list
                   file: str) -> NasSyntaxError:
     line, column = error.line, error.column
     if line is None or line < 1:  # unexpected end of input: point just past the last character
-        line = max(len(lines), 1)
-        column = len(lines[-1]) + 1 if lines else 1
+        line = len(text.rstrip("\n").split("\n"))
+        column = len(lines[line - 1]) + 1
     location = Location(file, line, column, lines[line - 1] if lines else "")
     if isinstance(error, lark.exceptions.UnexpectedCharacters):
         char = text[error.pos_in_stream]

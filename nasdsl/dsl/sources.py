@@ -9,7 +9,8 @@ import attrs
 
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.parse import parse
-from nasdsl.errors import NasCheckError, NasError, did_you_mean
+from nasdsl.dsl.limits import MAX_FILE_BYTES
+from nasdsl.errors import Location, NasCheckError, NasError, did_you_mean
 
 
 def shipped_spaces_dir() -> Path:
@@ -62,10 +63,13 @@ def read_sources(root_path: Path, root_text: str | None = None) -> Sources:
         if key in loaded:
             return
         try:
-            text = root_text if root_text is not None and not chain else \
-                path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            errors.append(NasCheckError(f"cannot read {path}: {error}", at))
+            text = root_text if root_text is not None and not chain else read_source(path)
+        except NasError as error:
+            errors.append(error)
+            loaded[key] = S.Program((), file=str(path))
+            return
+        except OSError as error:
+            errors.append(NasCheckError(f"cannot read {path}: {error.strerror or error}", at))
             return
         try:
             program = parse(text, str(path))
@@ -87,6 +91,29 @@ def read_sources(root_path: Path, root_text: str | None = None) -> Sources:
     programs = tuple(loaded.values())  # insertion order: imports before their importers
     root = loaded.get(root_path.resolve(), S.Program((), file=str(root_path)))
     return Sources(root, programs, tuple(errors))
+
+
+def read_source(path: Path) -> str:
+    """The text of a .nas file: UTF-8 (a leading byte-order mark allowed), every "\r\n" or
+    "\r" read as "\n", so that line numbers are the lexer's and an editor's. A file over
+    MAX_FILE_BYTES, or bytes that are not UTF-8, is a located error."""
+    with open(path, "rb") as file:
+        data = file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise NasCheckError(f"{path} is larger than {MAX_FILE_BYTES // 2**20} MiB, the limit of "
+                            "a .nas file", Location(str(path), 1, 1),
+                            "a search space fits in a few KB; is this the right file?")
+    data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        start = data.rfind(b"\n", 0, error.start) + 1
+        end = data.find(b"\n", error.start)
+        line = data[start:end if end >= 0 else len(data)].decode("utf-8", errors="replace")
+        column = len(data[start:error.start].decode("utf-8", errors="replace")) + 1
+        where = Location(str(path), data.count(b"\n", 0, error.start) + 1, column, line)
+        raise NasCheckError(f"byte {error.start} (0x{data[error.start]:02x}) is not UTF-8 text",
+                            where, "a .nas file is UTF-8 text; save it as UTF-8") from None
 
 
 def _import_target(importer: Path, name: str) -> Path | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from nasdsl.dsl.space import Cell, CellKind, Layer, Space
@@ -24,7 +25,14 @@ def summarize(space: Space) -> str:
 
 
 def _count(number: int) -> str:
-    return f"{number:,}" + (f" (~{number:.2e})" if number >= 10**6 else "")
+    """A count in full with its order of magnitude, or (past 10^100 digits would fill
+    lines) the order alone; math.log10 takes ints of any size, where a float overflows."""
+    if number < 10**6:
+        return f"{number:,}"
+    exponent = math.floor(math.log10(number))
+    mantissa = 10 ** (math.log10(number) - exponent)
+    scientific = f"~{mantissa:.2f}e+{exponent:02d}"
+    return scientific if number >= 10**100 else f"{number:,} ({scientific})"
 
 
 def _cell_kind(kind: CellKind) -> list[str]:

@@ -2,7 +2,7 @@
 
 Every kernel-expressible module becomes a dense (c_out, c_in, e, e) kernel: a grouped conv
 is block-diagonal, a dilated one has zeros between its taps, identity is a centred delta,
-average pooling (counting the padding) is 1/k^2 on the diagonal. A chain composes into one
+zero is zeros, average pooling (counting the padding) is 1/k^2 on the diagonal. A chain composes into one
 kernel because at most one of its modules is wider than 1x1. Kernels are built from the
 layers' parameters at every call, so gradients reach them.
 """
@@ -26,6 +26,8 @@ def dense_kernel(module: M.Module, layer: nn.Module, channels: int, like: torch.
             weight = _block_diagonal(weight, module.groups, module.c_in)
         return _dilate(weight, module)
     eye = torch.eye(channels, dtype=like.dtype, device=like.device)
+    if isinstance(module, M.Zero):
+        return torch.zeros_like(eye)[:, :, None, None]
     if isinstance(module, M.Identity):
         return eye[:, :, None, None]
     if isinstance(module, M.AvgPool):

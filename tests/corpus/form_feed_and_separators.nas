@@ -1,0 +1,9 @@
+# expect: unknown op 'bb'
+op a = relu
+op b = identity
+cell c { nodes 1 candidates a, bb }
+network n {
+    stem conv(kernel=3, out=8)
+    cells c * 1 channels 8
+    head global_avg_pool -> linear(out=10)
+}

@@ -1,0 +1,9 @@
+# expect: 'inputs 10000' is more than 16
+op a = relu
+op b = identity
+cell c { inputs 10000 nodes 2 candidates a, b }
+network n {
+    stem conv(kernel=3, out=8)
+    cells c * 1 channels 8
+    head global_avg_pool -> linear(out=10)
+}

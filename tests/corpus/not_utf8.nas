@@ -1,0 +1,3 @@
+# expect: is not UTF-8 text
+op a = relu
+op ÿþb = identity

@@ -1,0 +1,2 @@
+# expect: is not UTF-8 text
+op a = relu # caf√
