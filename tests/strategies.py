@@ -389,11 +389,13 @@ def _edge_pairs(draw, inputs: int, nodes: int) -> list[tuple[int, int]] | None:
 
 
 def _derive(draw, pairs, sets, inputs: int, nodes: int) -> S.Derive:
-    """`derive all` or `top k` with k at most the fewest inputs of a node, excluding ops so
-    that every edge keeps a candidate."""
-    fewest = min(sum(1 for _, dst in pairs if dst == node)
-                 for node in range(inputs, inputs + nodes))
-    top = draw(st.none() | st.integers(1, fewest))
+    """`derive all` or `top k` with k at most the fewest searchable inputs of a node (fixed
+    edges, of one candidate, are kept besides), excluding ops so that every edge keeps a
+    candidate."""
+    searchable = [sum(1 for pair in pairs if pair[1] == node and len(sets[pair]) > 1)
+                  for node in range(inputs, inputs + nodes)]
+    fewest = min((count for count in searchable if count), default=0)
+    top = draw(st.none() | st.integers(1, fewest)) if fewest else None
     names = sorted({name for names in sets.values() for name in names})
     exclude = draw(st.lists(st.sampled_from(names), unique=True, max_size=2))
     for names in sets.values():
