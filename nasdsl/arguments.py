@@ -1,19 +1,78 @@
-"""Argument types the command line's parsers share."""
+"""Argument types the command line's parsers share: numeric ranges, --set."""
 
 from __future__ import annotations
 
 import argparse
+import math
+
+import attrs
+
+from nasdsl.errors import NasError
+
+
+@attrs.frozen
+class Range:
+    """The values a numeric setting may take: whole numbers or reals (always finite), with
+    optional bounds, each included or not. One object parses the command line's text
+    (`parse`, an argparse type), checks a value from elsewhere (`check`: a configuration read
+    back, a Python caller) and says what it accepts (`describe`, in --help and in errors)."""
+
+    kind: type = float
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # `low` itself is not allowed
+    high_open: bool = False
+
+    def describe(self) -> str:
+        what = "a whole number" if self.kind is int else "a number"
+        if self.low is not None and self.high is not None:
+            return (f"{what} in {'(' if self.low_open else '['}{_show(self.low)}, "
+                    f"{_show(self.high)}{')' if self.high_open else ']'}")
+        if self.low is not None:
+            return f"{what} {'>' if self.low_open else '>='} {_show(self.low)}"
+        if self.high is not None:
+            return f"{what} {'<' if self.high_open else '<='} {_show(self.high)}"
+        return what
+
+    def problem(self, value) -> str | None:
+        """Why `value` is not in the range, or None."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                self.kind is int and not isinstance(value, int)) or not math.isfinite(value):
+            return f"must be {self.describe()}"
+        below = self.low is not None and (value < self.low or (self.low_open and value == self.low))
+        above = self.high is not None and (value > self.high or
+                                           (self.high_open and value == self.high))
+        return f"must be {self.describe()}" if below or above else None
+
+    def check(self, name: str, value):
+        """`value`, or a NasError naming the setting and its range."""
+        problem = self.problem(value)
+        if problem:
+            raise NasError(f"{name} {problem}, not {value!r}")
+        return value
+
+    def parse(self, text: str):
+        """The command line's text as a number in the range (an argparse type)."""
+        try:
+            value = int(text) if self.kind is int else float(text)
+        except ValueError:
+            value = text
+        problem = self.problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(f"{problem}, not {text}")
+        return value
+
+
+def _show(bound: float) -> str:
+    return f"{bound:g}" if isinstance(bound, float) else f"{bound:,}" if bound > 10**6 else str(bound)
+
+
+POSITIVE = Range(int, low=1)  # a batch, a count of epochs or repeats
 
 
 def positive(text: str) -> int:
-    """A whole number of at least 1 (a batch, a count of epochs or repeats)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
-    return value
+    """A whole number of at least 1, as the command line gives it."""
+    return POSITIVE.parse(text)
 
 
 def add_set(parser) -> None:

@@ -14,8 +14,8 @@ from nasdsl.dsl.explain import explain
 from nasdsl.dsl.simplify import parse_rewrites
 from nasdsl.dsl.summary import summarize
 from nasdsl.errors import NasError
-from nasdsl.methods import method_names
-from nasdsl.search.command import add_method_options, parse_override, run_command
+from nasdsl.search.command import add_method_options, parse_override
+from nasdsl.search.command import add_arguments as add_run_arguments
 
 EXIT_USER_ERROR = 2
 
@@ -70,54 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     simplify.set_defaults(command=_simplify)
 
     run = commands.add_parser("run", help="search a space with a one-shot method")
-    run.add_argument("file", metavar="FILE", nargs="?",
-                     help="a .nas path or a shipped space name (not needed with --resume)")
-    run.add_argument("--method", default="darts", help=", ".join(method_names()))
-    run.add_argument("--second-order", action="store_true",
-                     help="DARTS's unrolled architecture gradient")
-    run.add_argument("--simplify", action=argparse.BooleanOptionalAction, default=None,
-                     help="simplified supernet (default: where the cost model says it pays)")
-    run.add_argument("--kernel-norm", action=argparse.BooleanOptionalAction, default=False,
-                     help="kernel normalization of the convs in searchable edges (Eq. 28)")
-    run.add_argument("--rewrites", metavar="LIST", help="force these rewrites (pms,fms,reparam)")
-    run.add_argument("--objective", choices=OBJECTIVES, default="cost", help=OBJECTIVE_HELP)
-    run.add_argument("--dataset", default="digits",
-                     help="digits (embedded, default), cifar10, cifar100, imagefolder, "
-                          "imagenet16-120")
-    run.add_argument("--data-dir", help="where the dataset's files are (or go, for downloads)")
-    run.add_argument("--subset", type=positive, help="use this many training images")
-    run.add_argument("--epochs", type=positive, default=50)
-    run.add_argument("--batch", type=positive, default=64)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--lr", type=float, default=0.025)
-    run.add_argument("--lr-min", type=float, default=0.001)
-    run.add_argument("--momentum", type=float, default=0.9)
-    run.add_argument("--weight-decay", type=float,
-                     help="default 3e-4, or 5e-4 for NB201-shaped spaces")
-    run.add_argument("--grad-clip", type=float, default=5.0)
-    run.add_argument("--arch-lr", type=float, default=3e-4)
-    run.add_argument("--arch-weight-decay", type=float, default=1e-3)
-    run.add_argument("--train-portion", type=float, default=0.5)
-    run.add_argument("--tau-max", type=float, default=10.0,
-                     help="GDAS's and ROME's first temperature")
-    run.add_argument("--tau-min", type=float, default=0.1,
-                     help="GDAS's and ROME's last temperature")
-    run.add_argument("--beta-decay", type=float, default=50.0,
-                     help="beta-DARTS's lambda_t = BETA_DECAY * epoch / 100 (default 50)")
-    run.add_argument("--partial-k", type=positive, default=4,
-                     help="PC-DARTS: 1/K of the channels through each edge (default 4)")
-    run.add_argument("--arch-warmup", type=int, default=15,
-                     help="PC-DARTS: epochs before the architecture steps (default 15)")
-    add_set(run)
-    run.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    run.add_argument("--benchmark", metavar="PATH",
-                     help="NAS-Bench-201 table (.csv) or official file, for NB201-shaped "
-                          "spaces (or set NASDSL_NB201_BENCHMARK)")
-    run.add_argument("--out", metavar="DIR", help="the run directory (default runs/NAME)")
-    run.add_argument("--resume", metavar="RUN_DIR", help="continue a run that was stopped")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_method_options(run)
-    run.set_defaults(command=run_command)
+    add_run_arguments(run)
 
     bench = commands.add_parser(
         "bench", help="measure one search step per method, naive against simplified")

@@ -9,6 +9,7 @@ logits out), never through its internals.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,20 +18,48 @@ import attrs
 import torch
 import torch.nn.functional as F
 
+from nasdsl.arguments import Range
 from nasdsl.backends.torch.network import BuildOptions, Supernet, softmax_weights
 from nasdsl.dsl.derive import Architecture, derive
 from nasdsl.dsl.space import Space
+from nasdsl.errors import NasError
 
 
 @attrs.frozen
 class Option:
-    """A setting of one method, offered by `nasdsl run` and `nasdsl bench` as --NAME."""
+    """A setting of one method, offered by `nasdsl run` and `nasdsl bench` as --NAME: a
+    string, a whole number or a number of a declared `Range`, perhaps among `choices`; one
+    check (`check`) applies to the command line's value and to a configuration's alike."""
 
     name: str  # e.g. "rome-version"
-    type: Callable[[str], Any]
+    kind: type | Range  # str, int, or the Range of a number
     default: Any
     help: str
     choices: tuple | None = None
+
+    def parse(self, text: str):
+        """The command line's text as this option's value (an argparse type)."""
+        if isinstance(self.kind, Range):
+            return self.kind.parse(text)
+        try:
+            return self.kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a {self.kind.__name__}, not {text}") \
+                from None
+
+    def check(self, value):
+        """`value`, or a NasError saying what --NAME takes."""
+        if isinstance(self.kind, Range):
+            self.kind.check(f"--{self.name}", value)
+        if self.choices is not None and value not in self.choices:
+            raise NasError(f"--{self.name} is one of {', '.join(map(str, self.choices))}, "
+                           f"not {value!r}")
+        return value
+
+    def describe(self) -> str:
+        """The help text with the valid values and the default."""
+        valid = f"{self.kind.describe()}; " if isinstance(self.kind, Range) else ""
+        return f"{self.help} ({valid}default {self.default})"
 
 
 class Method:
@@ -42,11 +71,11 @@ class Method:
         self.start_epoch(0)
 
     def option(self, name: str):
-        """The value of one of this method's options: the configuration's, or the default."""
+        """The value of one of this method's options: the configuration's (checked), or the
+        default."""
+        option = next(option for option in self.options if option.name == name)
         given = dict(self.config.method_options)
-        if name in given:
-            return given[name]
-        return next(option.default for option in self.options if option.name == name)
+        return option.check(given[name]) if name in given else option.default
 
     # --- how the supernet is built -------------------------------------------------------------
 

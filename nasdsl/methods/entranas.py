@@ -45,6 +45,7 @@ import attrs
 import torch
 import torch.nn.functional as F
 
+from nasdsl.arguments import Range
 from nasdsl.backends.torch.network import Cell, Supernet
 from nasdsl.dsl import space as IR
 from nasdsl.dsl.derive import Architecture, DerivedCell, cell_of, derive_cell
@@ -66,9 +67,9 @@ class EnTranNAS(Method):
         Option("feature-sharing", str, "on",
                "EnTranNAS's feature sharing (seed 004 Eq. 6): one set of layers per "
                "candidate and source node", choices=("on", "off")),
-        Option("engine-tau", float, 5.0,
+        Option("engine-tau", Range(float, low=0, low_open=True), 5.0,
                "EnTranNAS's initial temperature of the Engine-cells' softmax (seed 004 Eq. 5)"),
-        Option("engine-tau-decay", float, 0.923,
+        Option("engine-tau-decay", Range(float, 0, 1, low_open=True), 0.923,
                "EnTranNAS's factor on the temperature after every epoch"),
     )
 
@@ -140,7 +141,7 @@ class EnTranNAS(Method):
 class EnTranNASDST(EnTranNAS):
     name = "entranas-dst"
     options = EnTranNAS.options + (
-        Option("dst-lambda", float, 0.1,
+        Option("dst-lambda", Range(float, low=0), 0.1,
                "EnTranNAS-DST's weight lambda of the threshold regularizer (seed 004 Eq. 11): "
                "larger prunes more connections"),
     )

@@ -51,7 +51,6 @@ which equals the sampled candidate (vertex exactness) but computes more.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import weakref
 
@@ -59,6 +58,7 @@ import attrs
 import torch
 import torch.nn.functional as F
 
+from nasdsl.arguments import POSITIVE
 from nasdsl.backends.torch.network import Supernet
 from nasdsl.dsl.derive import Architecture, DerivedCell
 from nasdsl.dsl.space import CellKind, Space
@@ -66,15 +66,6 @@ from nasdsl.dsl.topology import all_edge_sets, choosing_nodes, edge_sets, node_e
 from nasdsl.errors import NasError
 from nasdsl.methods import register
 from nasdsl.methods.base import Method, Option
-
-
-def positive_int(text: str) -> int:
-    """A count as the command line gives it: an integer of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"the number of sub-models must be at least 1, "
-                                         f"not {text}")
-    return value
 
 
 # --- sampling ------------------------------------------------------------------------------------
@@ -196,7 +187,7 @@ class Rome(Method):
                "ROME's edge sampling: 2 = Gumbel-Top2 over each node's input edges (seed 001 "
                "Eq. 7-8), 1 = Gumbel-Max over each node's pairs of input edges (Eq. 4-6)",
                choices=(1, 2)),
-        Option("rome-k", positive_int, 7,
+        Option("rome-k", POSITIVE, 7,
                "ROME: sub-models sampled per step for each gradient accumulation, of the "
                "architecture (averaged, Eq. 11) and of the weights (summed, Eq. 12)"),
     )
@@ -207,15 +198,12 @@ class Rome(Method):
 
     @property
     def version(self) -> int:
-        version = self.option("rome-version")
-        if version not in (1, 2):
-            raise NasError(f"--rome-version is 1 or 2, not {version}")
-        return version
+        return self.option("rome-version")
 
     @property
     def samples(self) -> int:
         """K, the sub-models of one accumulation."""
-        return positive_int(str(self.option("rome-k")))
+        return self.option("rome-k")
 
     # --- the supernet ------------------------------------------------------------------------
 

@@ -54,7 +54,6 @@ random stream, and a resumed run reads its `pruned.nas` back rather than pruning
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -63,6 +62,7 @@ from pathlib import Path
 
 import torch
 
+from nasdsl.arguments import POSITIVE, Range
 from nasdsl.backends.torch.network import BuildOptions, Supernet, softmax_weights
 from nasdsl.dsl import prune
 from nasdsl.dsl.elaborate import load
@@ -82,17 +82,9 @@ SAMPLES_PER_CHUNK = 2048
 Candidate = tuple[str, int, str]  # (cell kind, edge index, op name)
 
 
-def pruning_level(text: str) -> float:
-    """The pruning level xi as the command line gives it: a number strictly between 0 and 1."""
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"the pruning level must lie in (0, 1), not {text}")
-    return value
-
-
-PRUNE_LEVEL = Option("prune-level", pruning_level, 0.5,
-                     "the pruning level xi in (0, 1): the fraction of the search space kept "
-                     "(seed 003 Alg. 1; the keep probability of a random mask)")
+PRUNE_LEVEL = Option("prune-level", Range(float, 0, 1, True, True), 0.5,
+                     "the pruning level xi: the fraction of the search space kept (seed 003 "
+                     "Alg. 1; the keep probability of a random mask)")
 
 
 # --- the ranking function -----------------------------------------------------------------------
@@ -123,7 +115,7 @@ class ZeroOneShot(BetaDarts, PcDarts):
     name = "zero-one-shot"
     options = (
         PRUNE_LEVEL,
-        Option("prune-batches", int, 3,
+        Option("prune-batches", POSITIVE, 3,
                "training batches the NNGP kernel is estimated on (seed 003: 3 of 128)"),
         Option("nngp-kernel", str, "correlation",
                "the kernel whose Frobenius norm ranks candidates: the logits' correlation "
@@ -140,11 +132,7 @@ class ZeroOneShot(BetaDarts, PcDarts):
 
     @property
     def level(self) -> float:
-        level = self.option("prune-level")
-        if not 0.0 < level < 1.0:
-            raise NasError(f"the pruning level must lie in (0, 1), not {level}",
-                           hint="e.g. --prune-level 0.5 keeps half of the candidates")
-        return level
+        return self.option("prune-level")
 
     # --- the space searched -------------------------------------------------------------------
 

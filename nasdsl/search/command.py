@@ -2,33 +2,73 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
 
+import attrs
+
+from nasdsl.arguments import add_set
 from nasdsl.errors import NasError
 from nasdsl.search.build import nb201_shaped
-from nasdsl.search.config import SearchConfig
+from nasdsl.search.config import SearchConfig, flag, options
 from nasdsl.search.loop import Search
 from nasdsl.search.results import CONFIG, RESULT, write_json
+
+
+def add_arguments(parser) -> None:
+    """`nasdsl run`'s arguments: its settings as the configuration declares them (a setting
+    left out is not in the namespace, so that --resume can tell what was given), --set, the
+    run directory's options and the methods' options."""
+    from nasdsl.methods import method_names
+    parser.add_argument("file", metavar="FILE", nargs="?",
+                        help="a .nas path or a shipped space name (not needed with --resume)")
+    for field in options():
+        parser.add_argument(flag(field), dest=field.name, default=argparse.SUPPRESS,
+                            **_argument(field, method_names()))
+    add_set(parser)
+    parser.add_argument("--out", metavar="DIR", help="the run directory (default runs/NAME)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue a run that was stopped")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_method_options(parser)
+    parser.set_defaults(command=run_command)
+
+
+def _argument(field, methods: list[str]) -> dict:
+    """add_argument's keywords for one declared setting: its type from its range or its
+    default, its choices, its help with the range and the default."""
+    meta, default = field.metadata, field.default
+    help = meta["help"] + (f": {', '.join(methods)}" if field.name == "method" else "")
+    shown = [meta["range"].describe()] if meta["range"] is not None else []
+    if default is not None:
+        shown.append(f"default {str(default).lower() if isinstance(default, bool) else default}")
+    keywords = {"help": help + (f" ({'; '.join(shown)})" if shown else "")}
+    if isinstance(default, bool) or field.type in ("bool | None", "bool"):
+        keywords["action"] = argparse.BooleanOptionalAction
+        return keywords
+    keywords["metavar"] = flag(field)[2:].upper().replace("-", "_")
+    if meta["range"] is not None:
+        keywords["type"] = meta["range"].parse
+    elif meta["choices"]:
+        keywords.update(choices=meta["choices"], metavar="|".join(meta["choices"]))
+    return keywords
+
+
+def given_settings(args) -> dict:
+    """The declared settings the command line gave, by field name."""
+    return {field.name: getattr(args, field.name) for field in options()
+            if hasattr(args, field.name)}
 
 
 def config_from_args(args) -> SearchConfig:
     if args.file is None:
         raise NasError("nasdsl run needs a space", hint="nasdsl run spaces/nb201.nas, or "
                                                         "--resume RUN_DIR")
-    return SearchConfig(
-        space=args.file, method=args.method, dataset=args.dataset, data_dir=args.data_dir,
-        subset=args.subset, seed=args.seed, epochs=args.epochs, batch=args.batch,
-        train_portion=args.train_portion, lr=args.lr, lr_min=args.lr_min,
-        momentum=args.momentum, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
-        arch_lr=args.arch_lr, arch_weight_decay=args.arch_weight_decay,
-        second_order=args.second_order, beta_decay_max=args.beta_decay, tau_max=args.tau_max,
-        tau_min=args.tau_min, partial_k=args.partial_k, arch_warmup=args.arch_warmup,
-        simplify=args.simplify, rewrites=args.rewrites,
-        kernel_norm=args.kernel_norm, objective=args.objective,
-        overrides=tuple(parse_override(item) for item in args.set), device=args.device,
-        benchmark=args.benchmark, method_options=method_options(args, [args.method]))
+    given = given_settings(args)
+    method = given.get("method", attrs.fields(SearchConfig).method.default)
+    return SearchConfig(space=args.file, overrides=tuple(parse_override(item) for item in args.set),
+                        method_options=method_options(args, [method]), **given)
 
 
 def add_method_options(parser) -> None:
@@ -42,10 +82,10 @@ def add_method_options(parser) -> None:
         group = parser.add_argument_group(f"{name} options")
         for option in fresh:
             seen.add(option.name)
-            group.add_argument(f"--{option.name}", dest=_dest(option.name), type=option.type,
+            group.add_argument(f"--{option.name}", dest=_dest(option.name), type=option.parse,
                                choices=option.choices, default=None,
                                metavar=option.name.upper().replace("-", "_"),
-                               help=f"{option.help} (default {option.default})")
+                               help=option.describe())
 
 
 def method_options(args, methods: list[str]) -> tuple[tuple[str, object], ...]:

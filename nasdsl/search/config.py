@@ -1,50 +1,119 @@
-"""Every setting of a search, with the defaults of the reference implementations."""
+"""Every setting of a search, with the defaults of the reference implementations.
+
+The settings `nasdsl run` offers are declared here, each with its help text and, for
+numbers, its valid range: the command line is generated from these declarations, and every
+configuration (given on the command line, read back from a run directory, or built in
+Python) is checked against them when it is made.
+"""
 
 from __future__ import annotations
 
 import attrs
 
+from nasdsl.arguments import POSITIVE, Range
+from nasdsl.errors import NasError
+
+_POSITIVE_REAL = Range(float, low=0, low_open=True)
+_NON_NEGATIVE = Range(float, low=0)
+_SEED = Range(int, 0, 2**32 - 1)  # what every random generator the search seeds accepts
+
+
+def setting(default, help: str, *, range: Range | None = None, choices: tuple = (),
+            flag: str | None = None):
+    """A field that `nasdsl run` offers as an option: --NAME (or `flag`), its help and its
+    valid values. A number outside `range` is an error wherever the configuration comes
+    from."""
+    return attrs.field(default=default, metadata={
+        "help": help, "range": range, "choices": choices, "flag": flag})
+
 
 @attrs.frozen
 class SearchConfig:
     space: str
-    method: str = "darts"
-    dataset: str = "digits"
-    data_dir: str | None = None
-    subset: int | None = None
-    seed: int = 0
-    epochs: int = 50
-    batch: int = 64
-    train_portion: float = 0.5
+    method: str = setting("darts", "the search method")
+    dataset: str = setting("digits", "digits (embedded), cifar10, cifar100, imagefolder, "
+                                     "imagenet16-120")
+    data_dir: str | None = setting(None, "where the dataset's files are (or go, for downloads)")
+    subset: int | None = setting(None, "use this many training images", range=POSITIVE)
+    seed: int = setting(0, "the seed of every random draw of the search", range=_SEED)
+    epochs: int = setting(50, "epochs of the search", range=POSITIVE)
+    batch: int = setting(64, "batch size of both halves of the data", range=POSITIVE)
+    train_portion: float = setting(0.5, "the fraction of the training images that trains the "
+                                        "weights; the rest trains the architecture",
+                                   range=Range(float, 0, 1, True, True))
     # weights: SGD, cosine from lr to lr_min (DARTS); NB201's paper uses weight decay 5e-4
-    lr: float = 0.025
-    lr_min: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float | None = None  # None: 5e-4 for NB201-shaped spaces, else 3e-4
-    grad_clip: float = 5.0
+    lr: float = setting(0.025, "the weights' first learning rate (SGD, cosine schedule)",
+                        range=_POSITIVE_REAL)
+    lr_min: float = setting(0.001, "the weights' last learning rate", range=_NON_NEGATIVE)
+    momentum: float = setting(0.9, "the weights' SGD momentum", range=Range(float, 0, 1, False,
+                                                                             True))
+    weight_decay: float | None = setting(None, "the weights' decay; default 3e-4, or 5e-4 for "
+                                               "NB201-shaped spaces", range=_NON_NEGATIVE)
+    grad_clip: float = setting(5.0, "the largest norm of the weights' gradient",
+                               range=_POSITIVE_REAL)
     # architecture: Adam
-    arch_lr: float = 3e-4
+    arch_lr: float = setting(3e-4, "the architecture parameters' learning rate (Adam)",
+                             range=_POSITIVE_REAL)
     arch_betas: tuple[float, float] = (0.5, 0.999)
-    arch_weight_decay: float = 1e-3
+    arch_weight_decay: float = setting(1e-3, "the architecture parameters' weight decay",
+                                       range=_NON_NEGATIVE)
     # methods
-    second_order: bool = False
-    beta_decay_max: float = 50.0
-    tau_max: float = 10.0
-    tau_min: float = 0.1
-    partial_k: int = 4
-    arch_warmup: int = 15  # PC-DARTS's epochs before architecture steps
+    second_order: bool = setting(False, "DARTS's unrolled architecture gradient")
+    beta_decay_max: float = setting(50.0, "beta-DARTS's lambda_t = BETA_DECAY * epoch / 100",
+                                    range=_NON_NEGATIVE, flag="--beta-decay")
+    tau_max: float = setting(10.0, "GDAS's and ROME's first temperature", range=_POSITIVE_REAL)
+    tau_min: float = setting(0.1, "GDAS's and ROME's last temperature", range=_POSITIVE_REAL)
+    partial_k: int = setting(4, "PC-DARTS: 1/K of the channels through each edge",
+                             range=POSITIVE)
+    arch_warmup: int = setting(15, "PC-DARTS: epochs of weight training before the "
+                                   "architecture steps", range=Range(int, low=0))
     method_options: tuple[tuple[str, object], ...] = ()  # the Options a method declares
     # simplification
-    simplify: bool | None = None  # None: where the cost model says it pays
-    rewrites: str | None = None
-    kernel_norm: bool = False
-    objective: str = "cost"
+    simplify: bool | None = setting(None, "the simplified supernet (default: where the cost "
+                                          "model says it pays)")
+    rewrites: str | None = setting(None, "force these rewrites (pms,fms,reparam | all | none)")
+    kernel_norm: bool = setting(False, "kernel normalization of the convs in searchable edges "
+                                       "(seed 000 Eq. 28)")
+    objective: str = setting("cost", "what the cost model minimizes when it chooses rewrites: "
+                                     "cost (seed 000 Eq. 29; default), time or memory",
+                             choices=("cost", "time", "memory"))
     # network and machine
     overrides: tuple[tuple[str, int], ...] = ()
-    device: str = "cpu"
-    benchmark: str | None = None
+    device: str = setting("cpu", "cpu, cuda, cuda:N or auto")
+    benchmark: str | None = setting(None, "NAS-Bench-201 table (.csv) or official file, for "
+                                          "NB201-shaped spaces (or set NASDSL_NB201_BENCHMARK)")
+
+    def __attrs_post_init__(self) -> None:
+        check(self)
 
     def resolved_weight_decay(self, nb201_shaped: bool) -> float:
         if self.weight_decay is not None:
             return self.weight_decay
         return 5e-4 if nb201_shaped else 3e-4
+
+
+def options() -> list[attrs.Attribute]:
+    """The settings `nasdsl run` offers, in declaration order."""
+    return [field for field in attrs.fields(SearchConfig) if "help" in field.metadata]
+
+
+def flag(field: attrs.Attribute) -> str:
+    return field.metadata["flag"] or "--" + field.name.replace("_", "-")
+
+
+def check(config: SearchConfig) -> None:
+    """Every number of `config` in its declared range, every choice among its choices, and
+    the settings that bound each other in order; a NasError naming the first that is not."""
+    for field in options():
+        value = getattr(config, field.name)
+        if value is None:
+            continue
+        if field.metadata["range"] is not None:
+            field.metadata["range"].check(flag(field), value)
+        if field.metadata["choices"] and value not in field.metadata["choices"]:
+            raise NasError(f"{flag(field)} is one of {', '.join(field.metadata['choices'])}, "
+                           f"not {value!r}")
+    for low, high in (("lr_min", "lr"), ("tau_min", "tau_max")):
+        if getattr(config, low) > getattr(config, high):
+            raise NasError(f"--{low.replace('_', '-')} {getattr(config, low)} is above "
+                           f"--{high.replace('_', '-')} {getattr(config, high)}")

@@ -265,7 +265,9 @@ def test_temperature_anneals_and_options_are_checked():
         taus.append(method.tau)
     assert taus[0] == 10.0 and abs(taus[-1] - 0.1) < 1e-12 and taus[1] < taus[0]
     with pytest.raises(argparse.ArgumentTypeError):
-        rome_module.positive_int("0")
+        next(o for o in rome_module.Rome.options if o.name == "rome-k").parse("0")
+    with pytest.raises(NasError, match=r"--rome-k must be a whole number >= 1, not 0"):
+        assert rome(k=0).samples
     _, net = tiny_net(method)
     assert {name: len(p) for name, p in net.set_arch.items()} == {"normal": 20, "reduce": 20}
     assert all(any(p is q for q in net.arch_parameters()) for p in net.set_arch.values())

@@ -16,8 +16,8 @@ from nasdsl.dsl.printer import print_program
 from nasdsl.errors import NasError
 from nasdsl.methods import get_method, zero_one_shot
 from nasdsl.methods.beta_darts import BetaDarts
-from nasdsl.methods.zero_one_shot import (PRUNED, PRUNING, ZeroOneShot, nngp_frobenius,
-                                          nngp_kernel, pruning_level)
+from nasdsl.methods.zero_one_shot import (PRUNE_LEVEL, PRUNED, PRUNING, ZeroOneShot,
+                                          nngp_frobenius, nngp_kernel)
 from nasdsl.search.config import SearchConfig
 from nasdsl.search.loop import Search
 from nasdsl.search.results import read_log
@@ -333,11 +333,11 @@ def test_one_shot_part_is_pc_darts_with_beta_decay():
 
 def test_prune_level_outside_zero_one_is_refused():
     """xi must lie strictly between 0 and 1, on the command line and in a configuration."""
-    assert pruning_level("0.25") == 0.25
+    assert PRUNE_LEVEL.parse("0.25") == 0.25
     with pytest.raises(argparse.ArgumentTypeError):
-        pruning_level("1")
+        PRUNE_LEVEL.parse("1")
     method = method_for("zero-one-shot-rnd", **{"prune-level": 0.0})
-    with pytest.raises(NasError, match=r"pruning level must lie in \(0, 1\)"):
+    with pytest.raises(NasError, match=r"--prune-level must be a number in \(0, 1\), not 0.0"):
         method.prepare_space(tiny_space(method), None, CPU, None)
 
 
