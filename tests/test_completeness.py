@@ -66,3 +66,11 @@ def test_every_registered_method_is_documented(name):
     """The README's table of methods has a row for every registered method."""
     readme = (ROOT / "README.md").read_text()
     assert f"`{name}`" in readme
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_every_module_kind_counts_its_layers_parameters(name):
+    """A module's declared parameter count is what its torch layer holds (what the memory
+    check before building a supernet adds up)."""
+    for module in instances(KINDS[name]):
+        assert module.parameter_count == sum(p.numel() for p in build_layer(module).parameters())

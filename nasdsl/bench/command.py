@@ -11,7 +11,8 @@ from nasdsl.bench.report import table, to_csv, to_json
 from nasdsl.dsl.cost import OBJECTIVE_HELP, OBJECTIVES
 from nasdsl.methods import get_method
 from nasdsl.search.command import method_options, parse_override
-from nasdsl.search.results import write_text
+from nasdsl.files import write_text
+from nasdsl.search.run_dir import check_output_file
 
 
 def add_arguments(parser) -> None:
@@ -51,6 +52,9 @@ def settings_from_args(args) -> Settings:
 
 def bench_command(args) -> int:
     settings = settings_from_args(args)
+    for option, path in (("--json", args.json), ("--csv", args.csv)):
+        if path:
+            check_output_file(Path(path), option)  # before the minutes of measuring
     rows = []
     for method in settings.methods:
         prepared = None

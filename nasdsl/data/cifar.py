@@ -9,7 +9,7 @@ import torch
 
 from nasdsl.data import imagefolder
 from nasdsl.data.download import Archive, default_data_dir, fetch
-from nasdsl.data.images import ImageData, build
+from nasdsl.data.images import ImageData, build, check_labels
 from nasdsl.data.pickles import read_batch
 from nasdsl.data.subset import subset_indices
 from nasdsl.errors import NasError
@@ -55,6 +55,9 @@ def load(name: str, data_dir: Path | None, subset: int | None, seed: int) -> Ima
     folder = _folder(layout, data_dir or default_data_dir())
     train = _read(folder, layout.train, layout.label_key)
     test = _read(folder, layout.test, layout.label_key)
+    # All of them, not only the subset kept: a bad file is bad whatever --subset keeps.
+    check_labels(name, "training", train[1], layout.classes)
+    check_labels(name, "test", test[1], layout.classes)
     train_keep, test_keep = subset_indices(len(train[1]), len(test[1]), subset, seed)
     return build(name, (train[0][train_keep], train[1][train_keep]),
                  (test[0][test_keep], test[1][test_keep]), layout.classes, stats=layout.stats)

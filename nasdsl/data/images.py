@@ -42,12 +42,17 @@ def build(name: str, train: tuple[torch.Tensor, torch.Tensor],
     """ImageData from (images, labels) pairs; mean and std from the training images unless
     the dataset has standard ones."""
     for split, (_, labels) in (("training", train), ("test", test)):
-        if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < classes:
-            raise NasError(f"{name}: {split} labels run from {int(labels.min())} to "
-                           f"{int(labels.max())}, outside 0..{classes - 1} for {classes} classes")
+        check_labels(name, split, labels, classes)
     mean, std = stats or channel_stats(train[0])
     return ImageData(name, train[0].contiguous(), train[1].long(), test[0].contiguous(),
                      test[1].long(), classes, tuple(mean), tuple(std), flips_keep_class)
+
+
+def check_labels(name: str, split: str, labels: torch.Tensor, classes: int) -> None:
+    """A NasError unless every label lies in 0..classes-1."""
+    if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < classes:
+        raise NasError(f"{name}: {split} labels run from {int(labels.min())} to "
+                       f"{int(labels.max())}, outside 0..{classes - 1} for {classes} classes")
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -24,8 +24,16 @@ def read_batch(path: Path, label_key: str,
         raise NasError(f"{path} is not an image batch: it lacks "
                        f"'{'data' if 'data' not in batch else label_key}'",
                        hint=f"a batch is a pickled dict with 'data' and '{label_key}'")
-    data = np.asarray(batch["data"], dtype=np.uint8)
-    labels = np.asarray(batch[label_key], dtype=np.int64).reshape(-1)
+    try:
+        data = np.asarray(batch["data"], dtype=np.uint8)
+    except (TypeError, ValueError):
+        raise NasError(f"{path}: its 'data' is a {type(batch['data']).__name__}, not an array of "
+                       "pixel values") from None
+    try:
+        labels = np.asarray(batch[label_key], dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError):
+        raise NasError(f"{path}: its '{label_key}' is a {type(batch[label_key]).__name__}, not "
+                       "a list of whole numbers") from None
     if data.size != len(labels) * int(np.prod(shape)):
         raise NasError(f"{path}: {data.size} pixel values for {len(labels)} labels do not make "
                        f"{len(labels)} images of {'x'.join(map(str, shape))}")

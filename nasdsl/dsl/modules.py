@@ -15,6 +15,7 @@ Facts are what the simplification passes and the checker reason from, never name
   stride_capable       the module can take the stride of the place an op is put at
   accepts, produces    the forms of tensor it takes and gives: feature maps (batch,
                        channels, height, width) or vectors (batch, channels)
+  parameter_count      how many weights its layer holds (the reference layers' count)
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ class Module(metaclass=_Interned):
     @property
     def has_params(self) -> bool:
         return False
+
+    @property
+    def parameter_count(self) -> int:
+        return 0
 
     @property
     def keeps_running_stats(self) -> bool:
@@ -234,6 +239,10 @@ class Conv(Module):
     def depthwise(self) -> bool:
         return self.groups == self.c_in == self.c_out and self.c_in > 1
 
+    @property
+    def parameter_count(self) -> int:
+        return self.c_out * (self.c_in // self.groups) * self.kernel ** 2 + self.c_out * self.bias
+
     def out_channels(self, c_in: int) -> int:
         return self.c_out
 
@@ -265,6 +274,10 @@ class BatchNorm(Module):
     @property
     def has_params(self) -> bool:
         return self.affine
+
+    @property
+    def parameter_count(self) -> int:
+        return 2 * self.channels * self.affine
 
     @property
     def maps_zero_to_zero(self) -> bool:  # type: ignore[override]
@@ -344,6 +357,10 @@ class FactorizedReduce(Module):
     def maps_zero_to_zero(self) -> bool:  # type: ignore[override] - its convs have no bias
         return not self.affine
 
+    @property
+    def parameter_count(self) -> int:
+        return 2 * self.c_in * (self.c_out // 2) + 2 * self.c_out * self.affine
+
     def out_channels(self, c_in: int) -> int:
         return self.c_out
 
@@ -383,6 +400,16 @@ class ResNetBlock(Module):
     def maps_zero_to_zero(self) -> bool:  # type: ignore[override] - its convs have no bias
         return not self.affine
 
+    @property
+    def parameter_count(self) -> int:
+        """Two 3x3 convs with their BNs, and the shortcut's 1x1 conv (with a BN where only
+        the channels change)."""
+        bn = 2 * self.c_out * self.affine
+        body = self.c_in * self.c_out * 9 + self.c_out * self.c_out * 9 + 2 * bn
+        if self.stride == 2:
+            return body + self.c_in * self.c_out
+        return body + (self.c_in * self.c_out + bn if self.c_in != self.c_out else 0)
+
     def out_channels(self, c_in: int) -> int:
         return self.c_out
 
@@ -420,6 +447,10 @@ class Linear(Module):
     @property
     def has_params(self) -> bool:
         return True
+
+    @property
+    def parameter_count(self) -> int:
+        return self.c_in * self.c_out + self.c_out
 
     def out_channels(self, c_in: int) -> int:
         return self.c_out

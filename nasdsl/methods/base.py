@@ -65,6 +65,11 @@ class Option:
 class Method:
     name: ClassVar[str]
     options: ClassVar[tuple[Option, ...]] = ()
+    # The search settings (configuration field names) whose values most likely make this
+    # method's losses or weights diverge: what a run that stopped on a NaN suggests changing.
+    unstable_settings: ClassVar[tuple[str, ...]] = ("lr", "arch_lr", "grad_clip")
+    # Files the method writes into the run directory besides the search's own.
+    run_files: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config):
         self.config = config

@@ -17,6 +17,7 @@ from nasdsl.methods.base import Method
 @register
 class Gdas(Method):
     name = "gdas"
+    unstable_settings = (*Method.unstable_settings, "tau_min")  # a low temperature: sharp grads
 
     def build_options(self, options):
         """Only the sampled candidate runs: the cost model then keeps the naive mix unless

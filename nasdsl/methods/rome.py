@@ -182,6 +182,7 @@ class SubModel:
 @register
 class Rome(Method):
     name = "rome"
+    unstable_settings = (*Method.unstable_settings, "tau_min")
     options = (
         Option("rome-version", int, 2,
                "ROME's edge sampling: 2 = Gumbel-Top2 over each node's input edges (seed 001 "

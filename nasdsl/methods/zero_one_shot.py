@@ -60,6 +60,7 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from pathlib import Path
 
+import attrs
 import torch
 
 from nasdsl.arguments import POSITIVE, Range
@@ -68,11 +69,11 @@ from nasdsl.dsl import prune
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
+from nasdsl.files import write_json, write_text
 from nasdsl.methods import register
 from nasdsl.methods.base import Option
 from nasdsl.methods.beta_darts import BetaDarts
 from nasdsl.methods.pc_darts import PcDarts
-from nasdsl.search.results import config_to_json, write_json, write_text
 
 PRUNED, PRUNING = "pruned.nas", "pruning.json"
 
@@ -113,6 +114,7 @@ class ZeroOneShot(BetaDarts, PcDarts):
     """Alg. 1 pruning with the NNGP ranking, then PC-DARTS with beta-decay (seed 003)."""
 
     name = "zero-one-shot"
+    run_files = (PRUNED, PRUNING)
     options = (
         PRUNE_LEVEL,
         Option("prune-batches", POSITIVE, 3,
@@ -141,7 +143,7 @@ class ZeroOneShot(BetaDarts, PcDarts):
         """The pruned space: read back from `run_dir` when this configuration pruned there
         before (a resumed run), else pruned now and written there."""
         level = self.level
-        settings = json.loads(json.dumps(config_to_json(self.config)))
+        settings = json.loads(json.dumps(attrs.asdict(self.config)))
         if run_dir is not None and _same_pruning(Path(run_dir), settings):
             return self._load_pruned(Path(run_dir) / PRUNED, space)
         self.history: list[dict] = []

@@ -4,6 +4,7 @@ the method loads and prepares it), the supernet and the two optimizers. `nasdsl 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import torch
 from nasdsl.backends.torch.network import BuildOptions, Supernet, resolve_device
 from nasdsl.dsl.cost import Setting
 from nasdsl.dsl.elaborate import load
+from nasdsl.dsl.printer import print_program
 from nasdsl.dsl.simplify import parse_rewrites
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
@@ -35,6 +37,14 @@ class SearchParts:
     weight_optimizer: torch.optim.SGD
     arch_optimizer: torch.optim.Adam
     device: torch.device
+    space_digest: str  # of the space's text as loaded, before the method prepared it
+
+
+def space_digest(space: Space) -> str:
+    """A SHA-256 of the space's canonical text (its files, imports first): what a checkpoint
+    records, so that resuming after the .nas file changed is caught."""
+    text = "\n".join(print_program(program) for program in space.programs)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
@@ -45,8 +55,8 @@ def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
     `prepared`: the space as this method prepared it before (pruning is done once)."""
     method = get_method(config.method)(config)
     device = resolve_device(config.device)
-    space = prepared or method.prepare_space(loaded_space(config, method, classes, image),
-                                             batches, device, run_dir)
+    loaded = loaded_space(config, method, classes, image)
+    space = prepared or method.prepare_space(loaded, batches, device, run_dir)
     net = Supernet(space, method.build_options(build_options(config, device)))
     weight_optimizer = torch.optim.SGD(
         net.weight_parameters(), config.lr, momentum=config.momentum,
@@ -54,7 +64,8 @@ def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
     arch_optimizer = torch.optim.Adam(
         net.arch_parameters(), config.arch_lr, betas=config.arch_betas,
         weight_decay=config.arch_weight_decay)
-    return SearchParts(method, space, net, weight_optimizer, arch_optimizer, device)
+    return SearchParts(method, space, net, weight_optimizer, arch_optimizer, device,
+                       space_digest(loaded))
 
 
 def loaded_space(config: SearchConfig, method: Method, classes: int,

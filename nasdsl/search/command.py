@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -12,9 +13,10 @@ import attrs
 from nasdsl.arguments import add_set
 from nasdsl.errors import NasError
 from nasdsl.search.build import nb201_shaped
+from nasdsl.files import write_json
 from nasdsl.search.config import SearchConfig, flag, options
 from nasdsl.search.loop import Search
-from nasdsl.search.results import CONFIG, RESULT, write_json
+from nasdsl.search.run_dir import RESULT, RunDirectory, read_config
 
 
 def add_arguments(parser) -> None:
@@ -29,7 +31,13 @@ def add_arguments(parser) -> None:
                             **_argument(field, method_names()))
     add_set(parser)
     parser.add_argument("--out", metavar="DIR", help="the run directory (default runs/NAME)")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue a run that was stopped")
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue a run that was stopped, with the settings it started with")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run in --out if it holds another configuration's")
+    parser.add_argument("--break-lock", action="store_true",
+                        help="clear a lock on the run directory left by a process no longer "
+                             "running")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_method_options(parser)
     parser.set_defaults(command=run_command)
@@ -118,32 +126,62 @@ def parse_override(item: str) -> tuple[str, int]:
     return name.strip(), int(value)
 
 
-def resumed_config(run_dir: Path) -> SearchConfig:
-    path = run_dir / CONFIG
-    if not path.is_file():
-        raise NasError(f"{run_dir} is not a run directory: it has no {CONFIG}")
-    fields = json.loads(path.read_text())
-    fields["overrides"] = tuple(tuple(pair) for pair in fields["overrides"])
-    fields["arch_betas"] = tuple(fields["arch_betas"])
-    fields["method_options"] = tuple(tuple(pair) for pair in fields.get("method_options", ()))
-    return SearchConfig(**fields)
-
-
 def run_command(args) -> int:
+    """Check everything the command line names (settings, device, method, run directory)
+    before any work, take the run directory, search, report."""
+    from nasdsl.backends.torch.network import resolve_device
+    from nasdsl.methods import get_method
     if args.resume:
-        run_dir = Path(args.resume)
-        config = resumed_config(run_dir)
+        run_dir, config = _resume(args)
     else:
         config = config_from_args(args)
         name = f"{Path(config.space).stem}-{config.method}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run_dir = Path(args.out or Path("runs") / name)
-    search = Search(config, run_dir, progress=not args.no_progress)
-    benchmark = _benchmark(config, search.space)  # before training: a wrong one fails now
-    result = search.run()
+        run_dir = RunDirectory.for_new_run(
+            Path(args.out or Path("runs") / name), config, overwrite=args.overwrite,
+            break_lock=args.break_lock, run_files=get_method(config.method).run_files)
+    try:
+        resolve_device(config.device)
+        search = Search(config, run_dir.path, progress=not args.no_progress)
+        for note in search.feed.notes:
+            print(f"note: {note}", file=sys.stderr)
+        benchmark = _benchmark(config, search.space)  # before training: a wrong one fails now
+        result = search.run()
+    finally:
+        run_dir.release()
     print(_summary(result))
     if benchmark is not None:
         _report_benchmark(benchmark, result)
     return 0
+
+
+def _resume(args) -> tuple[RunDirectory, SearchConfig]:
+    """The run directory of --resume, taken, and its configuration; whatever else the
+    command line gives must agree with it."""
+    from nasdsl.dsl.sources import resolve
+    from nasdsl.methods import get_method
+    if args.out is not None or args.overwrite:
+        raise NasError("--resume continues a run in its own directory",
+                       hint="leave out --out and --overwrite")
+    recorded = read_config(Path(args.resume))
+    given = given_settings(args)
+    if args.file is not None and resolve(args.file).resolve() != resolve(recorded.space).resolve():
+        given["space"] = args.file
+    if args.set:
+        given["overrides"] = tuple(parse_override(item) for item in args.set)
+    method = get_method(given.get("method", recorded.method))
+    kept = dict(recorded.method_options)
+    changed = [f"--{name} {kept.get(name, _default(method, name))!r} there, {value!r} here"
+               for name, value in method_options(args, [method.name])
+               if kept.get(name, _default(method, name)) != value]
+    if changed:
+        raise NasError(f"--resume {args.resume} continues the run with its own settings, and "
+                       "these differ: " + "; ".join(changed))
+    return RunDirectory.for_resume(Path(args.resume), given, break_lock=args.break_lock,
+                                   run_files=method.run_files)
+
+
+def _default(method, name: str):
+    return next(option.default for option in method.options if option.name == name)
 
 
 def _summary(result) -> str:

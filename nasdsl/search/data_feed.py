@@ -11,10 +11,20 @@ from nasdsl.data.split import split_train
 
 
 class DataFeed:
+    """The data of a search; `notes` say where it had to differ from the settings."""
+
     def __init__(self, config):
         self.data = load_dataset(config.dataset, config.data_dir, config.subset, config.seed)
+        self.notes: list[str] = []
+        images = len(self.data.train_labels)
+        if config.subset is not None and config.subset > images:
+            self.notes.append(f"--subset {config.subset} is more than the {images} training "
+                              f"images of {config.dataset}: all {images} are used")
         split = split_train(self.data, config.train_portion, config.seed)
         batch = min(config.batch, len(split.weights), len(split.arch))
+        if batch < config.batch:
+            self.notes.append(f"--batch {config.batch} is more than the {batch} images of the "
+                              f"smaller half of the training images: batches of {batch}")
         self.weight_batches = Batches.training(self.data, split.weights, batch, config.seed,
                                                stream="weights", drop_last=True)
         self.arch_batches = Batches.training(self.data, split.arch, batch, config.seed,

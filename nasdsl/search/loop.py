@@ -18,14 +18,16 @@ from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
 from nasdsl.search import data_feed
 from nasdsl.search.build import assemble, nb201_shaped
-from nasdsl.search.config import SearchConfig
+from nasdsl.search.config import SearchConfig, flag, options
 from nasdsl.search.step import Optimizers, search_step
-from nasdsl.search.results import (CONFIG, DERIVED, RESULT, config_to_json, load_checkpoint,
-                                   save_checkpoint, write_json, write_log, write_text)
+from nasdsl.files import write_json, write_text
+from nasdsl.search.run_dir import (CONFIG, DERIVED, RESULT, config_to_json,
+                                   load_checkpoint, made_by, save_checkpoint, write_log)
 
 
 class NonFiniteLoss(NasError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss, or a weight, statistic or architecture parameter, became NaN or infinite;
+    the last good checkpoint is kept."""
 
 
 @attrs.frozen
@@ -56,6 +58,7 @@ class Search:
                          self.run_dir)
         self.method, self.space, self.net = parts.method, parts.space, parts.net
         self.device = parts.device
+        self.made_by = made_by(config, parts.space_digest)
         self.weight_optimizer, self.arch_optimizer = parts.weight_optimizer, parts.arch_optimizer
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.weight_optimizer, config.epochs, eta_min=config.lr_min)
@@ -65,14 +68,14 @@ class Search:
     # --- checkpoints ----------------------------------------------------------------------------
 
     def _state(self, epoch: int) -> dict:
-        return {"epoch": epoch, "net": self.net.state_dict(),
+        return {"made_by": self.made_by, "epoch": epoch, "net": self.net.state_dict(),
                 "weight_optimizer": self.weight_optimizer.state_dict(),
                 "arch_optimizer": self.arch_optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": torch.get_rng_state(),
                 "log": self.log}
 
     def _restore(self) -> None:
-        state = load_checkpoint(self.run_dir)
+        state = load_checkpoint(self.run_dir, self.made_by)
         if state is None:
             return
         self.net.load_state_dict(state["net"])
@@ -89,7 +92,8 @@ class Search:
         """Search to the last epoch, or only through epoch `stop_after` (as a run killed then
         would have: its checkpoint and log written, no result), and return the result."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(self.run_dir / CONFIG, config_to_json(self.config))
+        if not (self.run_dir / CONFIG).exists():  # written once: it describes the whole run
+            write_json(self.run_dir / CONFIG, config_to_json(self.config))
         self._restore()
         activation_mb = self.log[-1]["activation_mb"] if self.log else self._activation_mb()
         last = self.config.epochs if stop_after is None else min(stop_after + 1, self.config.epochs)
@@ -108,6 +112,7 @@ class Search:
                 "arch": arch_text(self.space, arch), "activation_mb": activation_mb,
                 **self._peak_cuda(), "seconds": round(time.perf_counter() - started, 3)})
             self.scheduler.step()
+            self._check_state(epoch)
             save_checkpoint(self.run_dir, self._state(epoch))
             write_log(self.run_dir, self.log)
         return self._finish() if last == self.config.epochs else None
@@ -166,14 +171,35 @@ class Search:
 
     def _check(self, loss: float, epoch: int, step: int, which: str) -> None:
         if not math.isfinite(loss):
-            last = self.log[-1]["epoch"] if self.log else None
-            kept = f"the checkpoint after epoch {last} is kept" if last is not None else \
-                "no epoch had finished, so there is no checkpoint"
-            raise NonFiniteLoss(
-                f"the {which} loss became {loss} at epoch {epoch}, step {step}; the run stops "
-                f"and {kept} in {self.run_dir}",
-                hint="lower the learning rate (--lr / --arch-lr) and start again, or resume with "
-                     f"--resume {self.run_dir}")
+            self._stop(f"the {which} loss became {loss} at epoch {epoch}, step {step}")
+
+    def _check_state(self, epoch: int) -> None:
+        """Before a checkpoint is kept as good: every weight, running statistic, architecture
+        parameter and optimizer state finite (BN's running variance can overflow while the
+        losses still read finite)."""
+        tensors = {f"the network's {name}": value for name, value in self.net.state_dict().items()}
+        for which, optimizer in (("weight", self.weight_optimizer),
+                                 ("architecture", self.arch_optimizer)):
+            for index, state in optimizer.state_dict()["state"].items():
+                tensors.update({f"the {which} optimizer's {key} of parameter {index}": value
+                                for key, value in state.items() if torch.is_tensor(value)})
+        for name, value in tensors.items():
+            if value.is_floating_point() and not torch.isfinite(value).all():
+                self._stop(f"{name} became non-finite in epoch {epoch}")
+
+    def _stop(self, what: str) -> None:
+        """Stop the run, saying what will help: resuming replays the same steps (the run is
+        deterministic), so the remedy is other settings in a new run."""
+        last = self.log[-1]["epoch"] if self.log else None
+        kept = (f"the checkpoint after epoch {last} is kept in {self.run_dir} (resuming it "
+                "with the same settings would reach the same values)") if last is not None \
+            else "no epoch had finished, so nothing is kept"
+        fields = {field.name: field for field in options()}
+        causes = ", ".join(f"{flag(fields[name])} {getattr(self.config, name)}"
+                           for name in self.method.unstable_settings)
+        raise NonFiniteLoss(f"{what}; the run stops, and {kept}",
+                            hint=f"the likeliest causes are steps too large ({causes}): start a "
+                                 "new run with smaller ones")
 
     def _finish(self) -> SearchResult:
         arch = self.method.derive(self.net, self.space)

@@ -99,4 +99,4 @@ def test_bench_rejects_a_batch_below_one(capsys):
     """--batch 0 is refused by the argument parser with the reason."""
     with pytest.raises(SystemExit):
         main(["bench", str(SPACES / "nb201.nas"), "--batch", "0"])
-    assert "must be at least 1: 0" in capsys.readouterr().err
+    assert "must be a whole number >= 1, not 0" in capsys.readouterr().err

@@ -88,6 +88,29 @@ def test_labels_outside_the_classes_are_rejected(tmp_path):
         load_dataset("cifar10", tmp_path)
 
 
+def test_labels_outside_the_classes_are_rejected_whatever_the_subset_keeps(tmp_path):
+    """The labels of every image are checked, not only of those --subset keeps."""
+    folder, train, _ = fake_cifar10(tmp_path)
+    write_batch(folder / "data_batch_5", train[:4], [0, 1, 2, 11], "labels")
+    with pytest.raises(NasError, match="training labels run from 0 to 11"):
+        load_dataset("cifar10", tmp_path, subset=2)
+
+
+@pytest.mark.parametrize(("data", "labels", "message"), [
+    ("pixels", [1, 2], "its 'data' is a str, not an array of pixel values"),
+    (None, None, "its 'labels' is a NoneType, not a list of whole numbers"),
+])
+def test_a_batch_of_the_wrong_types_is_a_clear_error(tmp_path, data, labels, message):
+    """A batch whose 'data' is a string or whose labels are None: a NasError, no traceback."""
+    import pickle
+    folder, _, _ = fake_cifar10(tmp_path)
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump({"data": random_images(2, 32, 0).reshape(2, -1) if data is None else data,
+                     "labels": labels}, f)
+    with pytest.raises(NasError, match=message):
+        load_dataset("cifar10", tmp_path)
+
+
 def test_offline_download_says_how_to_use_local_files(tmp_path):
     """Without the files and without a network, the error names the URL and explains
     --data-dir with the pickle layout and --dataset imagefolder; nothing half-written stays."""

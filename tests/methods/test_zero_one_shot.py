@@ -20,7 +20,7 @@ from nasdsl.methods.zero_one_shot import (PRUNE_LEVEL, PRUNED, PRUNING, ZeroOneS
                                           nngp_frobenius, nngp_kernel)
 from nasdsl.search.config import SearchConfig
 from nasdsl.search.loop import Search
-from nasdsl.search.results import read_log
+from nasdsl.search.run_dir import read_log
 from tests.paths import SPACES
 
 CPU = torch.device("cpu")

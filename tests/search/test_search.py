@@ -10,7 +10,7 @@ from nasdsl.dsl.elaborate import load
 from nasdsl.methods import method_names
 from nasdsl.search.config import SearchConfig
 from nasdsl.search.loop import NonFiniteLoss, Search
-from nasdsl.search.results import read_log
+from nasdsl.search.run_dir import read_log
 from tests.paths import SPACES
 
 TINY = {"nb201": (("C", 4), ("N", 1)), "darts": (("C", 4), ("N", 1))}

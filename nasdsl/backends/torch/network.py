@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasdsl.backends.torch.edge import NaiveEdge, PlanEdge
+from nasdsl.backends.torch.fits import check_fits
 from nasdsl.backends.torch.layers import build_layer
 from nasdsl.dsl import space as IR
 from nasdsl.dsl.cost import Setting
@@ -235,6 +236,9 @@ class Supernet(nn.Module):
         self.kinds = {kind.name: kind for kind in space.cell_kinds if kind.edges}
         self.stages = nn.ModuleList()
         partial = options.partial_channels
+        device = resolve_device(options.device)
+        check_fits(network, options.setting, torch.finfo(options.dtype).bits // 8, device,
+                   partial)
         plans = choose_plans(network_sites(network, partial), options.setting, options.rewrites,
                              options.tie_params) if options.simplify else {}
         for stage in network.stages:
@@ -266,7 +270,7 @@ class Supernet(nn.Module):
             for index, (_, _, names) in enumerate(kind.edges):
                 mask[index, :len(names)] = True
             self.register_buffer(f"mask_{name}", mask, persistent=False)
-        self.to(device=resolve_device(options.device), dtype=options.dtype)
+        self.to(device=device, dtype=options.dtype)
 
     def mask(self, kind: str) -> torch.Tensor:
         return getattr(self, f"mask_{kind}")
