@@ -200,3 +200,32 @@ def test_naive_supernets_save_what_the_reference_code_saves(name, reference_mib)
     x = torch.randn(8, 3, 32, 32)
     mib = saved_bytes(lambda: net(x, softmax_weights(net)), exclude=net) / 2**20
     assert mib == pytest.approx(reference_mib, rel=1e-3)
+
+
+def test_no_activation_sized_temporaries_beyond_the_mix():
+    """A node sums its edges' outputs, and an edge its weighted candidates, without an extra
+    tensor per edge: no multiplication by 1 where there are no edge weights, and no 0 + the
+    first term (what Python's sum makes)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Arithmetic(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.by_constant = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.__name__.split(".")[0]
+            identity = {"mul": 1, "add": 0}.get(name)
+            if identity is not None and any(not torch.is_tensor(arg) and arg == identity
+                                            for arg in args):
+                self.by_constant.append(func.__name__)
+            return func(*args, **(kwargs or {}))
+
+    space = load(SPACES / "darts.nas", overrides={"C": 4, "N": 1})
+    net = Supernet(space, BuildOptions(simplify=False))
+    cell = next(stage for stage in net.stages if isinstance(stage, Cell))
+    x = [torch.randn(2, 12, 8, 8), torch.randn(2, 12, 8, 8)]
+    weights = softmax_weights(net)["normal"].detach()
+    with Arithmetic() as seen:
+        cell(x, weights)
+    assert seen.by_constant == []

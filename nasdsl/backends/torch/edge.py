@@ -23,6 +23,15 @@ from nasdsl.dsl.space import Op
 _TINY = 1e-30
 
 
+def add_all(terms: list[torch.Tensor]) -> torch.Tensor:
+    """The sum of the terms, without the extra activation-sized tensor that `sum` makes of
+    0 + the first (terms are tensors, or scalars after at least one tensor)."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
 class NaiveEdge(nn.Module):
     """y = sum_i w_i op_i(x) over every candidate (DARTS's MixedOp)."""
 
@@ -44,11 +53,11 @@ class NaiveEdge(nn.Module):
             return weights[chosen] * self.ops[chosen](x) + (weights.sum() - weights[chosen])
         if active is not None:
             return self._active(x, weights, active)
-        return sum(w * op(x) for w, op in zip(weights, self.ops))
+        return add_all([w * op(x) for w, op in zip(weights, self.ops)])
 
     def _active(self, x: torch.Tensor, weights: torch.Tensor,
                 active: torch.Tensor) -> torch.Tensor:
-        return sum(weights[k] * self.ops[k](x) for k in active.nonzero().flatten().tolist())
+        return add_all([weights[k] * self.ops[k](x) for k in active.nonzero().flatten().tolist()])
 
 
 class PlanEdge(NaiveEdge):

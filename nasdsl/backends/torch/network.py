@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasdsl.backends.torch.edge import NaiveEdge, PlanEdge
+from nasdsl.backends.torch.edge import NaiveEdge, PlanEdge, add_all
 from nasdsl.backends.torch.fits import check_fits
 from nasdsl.backends.torch.layers import build_layer
 from nasdsl.dsl import space as IR
@@ -178,15 +178,6 @@ class Cell(nn.Module):
         keep = 1.0 - self.drop_path
         mask = torch.empty(out.shape[0], 1, 1, 1, device=out.device, dtype=out.dtype)
         return out / keep * mask.bernoulli_(keep)
-
-
-def add_all(terms: list[torch.Tensor]) -> torch.Tensor:
-    """The sum of a node's terms, without the extra tensor that `sum` makes of 0 + the first
-    (the terms may be tensors of the node's shape or scalars, never all scalars)."""
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
-    return total
 
 
 class ByKind(nn.Module):

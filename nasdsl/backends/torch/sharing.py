@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from nasdsl.backends.torch.layers import build_layer
-from nasdsl.backends.torch.network import Cell, add_all
+from nasdsl.backends.torch.edge import add_all
+from nasdsl.backends.torch.network import Cell
 from nasdsl.dsl import space as IR
 from nasdsl.dsl.modules import Module
 
@@ -94,7 +95,7 @@ class SharedSourceCell(Cell):
             active[index, :len(slots)].nonzero().flatten().tolist()
         if not chosen:
             return None
-        return sum(w[k] * features.get(src, slots[k]) for k in chosen)
+        return add_all([w[k] * features.get(src, slots[k]) for k in chosen])
 
     def chain(self, src: int, slot: int) -> tuple[nn.Sequential, tuple[Module, ...]]:
         """The layers of candidate `slot` of source `src`, and its IR modules."""
