@@ -14,6 +14,7 @@ import attrs
 
 
 EXCERPT_WIDTH = 120  # characters of a source line an error shows
+MESSAGE_WIDTH = 240  # characters of a message or hint line (they quote the user's names)
 
 
 @attrs.frozen
@@ -57,11 +58,11 @@ class NasError(Exception):
 
     def render(self) -> str:
         where = f"{self.location}: " if self.location else ""
-        lines = [f"{where}{self.severity}: {self.message}"]
+        lines = [f"{where}{self.severity}: {_clip(self.message)}"]
         if self.location and self.location.excerpt():
             lines.append(self.location.excerpt())
         if self.hint:
-            lines.append(f"    hint: {self.hint}")
+            lines.append(f"    hint: {_clip(self.hint)}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -88,6 +89,17 @@ class NasErrors(NasError):
         count = len(self.errors)
         summary = f"{count} error{'s' if count != 1 else ''}"
         return "\n".join([e.render() for e in self.errors] + [summary])
+
+
+def _clip(text: str, width: int = MESSAGE_WIDTH) -> str:
+    """Each line of `text` at most `width` characters, a longer one keeping its two ends: a
+    name of thousands of characters, quoted in a message, must not bury the message."""
+    def clip(line: str) -> str:
+        if len(line) <= width:
+            return line
+        half = (width - 3) // 2
+        return line[:half] + "..." + line[-half:]
+    return "\n".join(clip(line) for line in text.split("\n"))
 
 
 def _source_order(error: NasError) -> tuple:
