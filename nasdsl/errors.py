@@ -14,6 +14,7 @@ import attrs
 
 
 EXCERPT_WIDTH = 120  # characters of a source line an error shows
+ERRORS_SHOWN = 50  # a file with thousands of errors shows the first ones, then their count
 MESSAGE_WIDTH = 240  # characters of a message or hint line (they quote the user's names)
 
 
@@ -35,13 +36,14 @@ class Location:
         character), and a line wider than `width` is clipped around the column."""
         if not self.source_line:
             return ""
-        text = "".join(ch if ch.isprintable() else " " for ch in self.source_line.rstrip("\r\n"))
+        text = self.source_line.rstrip("\r\n")
         caret = min(self.column - 1, len(text))
         if len(text) > width:
             start = max(0, min(caret - width // 2, len(text) - width))
             clipped = text[start:start + width]
             text = ("..." if start else "") + clipped + ("..." if start + width < len(text) else "")
             caret = caret - start + (3 if start else 0)
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
         return f"    {text}\n    {' ' * caret}^"
 
 
@@ -87,8 +89,9 @@ class NasErrors(NasError):
 
     def render(self) -> str:
         count = len(self.errors)
-        summary = f"{count} error{'s' if count != 1 else ''}"
-        return "\n".join([e.render() for e in self.errors] + [summary])
+        shown = [e.render() for e in self.errors[:ERRORS_SHOWN]]
+        more = f" ({count - ERRORS_SHOWN} more not shown)" if count > ERRORS_SHOWN else ""
+        return "\n".join(shown + [f"{count} error{'s' if count != 1 else ''}{more}"])
 
 
 def _clip(text: str, width: int = MESSAGE_WIDTH) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.parse import parse
-from nasdsl.errors import NasCheckError, NasError, NasErrors, NasSyntaxError
+from nasdsl.errors import Location, NasCheckError, NasError, NasErrors, NasSyntaxError
 
 BASE = """\
 chain rcb(k) = relu -> conv(kernel=k) -> bn
@@ -553,6 +553,17 @@ def test_all_errors_are_reported_in_one_run_in_source_order(tmp_path):
         (34, 11, "unknown cell 'normall'"),
         (36, 40, "unknown name 'clases'"),
     ]
+
+
+def test_thousands_of_errors_render_the_first_fifty_and_their_count():
+    """A run with more errors than a terminal shows renders the first 50, in source order,
+    and says how many there are in all."""
+    many = NasErrors(NasCheckError(f"error {line}", Location("f.nas", line, 1))
+                     for line in range(120, 0, -1))
+    rendered = many.render().splitlines()
+    assert rendered[0] == "f.nas:1:1: error: error 1"
+    assert rendered[49] == "f.nas:50:1: error: error 50"
+    assert rendered[50:] == ["120 errors (70 more not shown)"]
 
 
 def test_a_broken_op_is_reported_once(tmp_path):
