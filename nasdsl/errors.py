@@ -15,7 +15,9 @@ import attrs
 
 EXCERPT_WIDTH = 120  # characters of a source line an error shows
 ERRORS_SHOWN = 50  # a file with thousands of errors shows the first ones, then their count
-MESSAGE_WIDTH = 240  # characters of a message or hint line (they quote the user's names)
+# A message or hint quotes the user's names: a word of it, and a line, show at most these.
+WORD_WIDTH = 160
+LINE_WIDTH = 1000
 
 
 @attrs.frozen
@@ -94,15 +96,17 @@ class NasErrors(NasError):
         return "\n".join(shown + [f"{count} error{'s' if count != 1 else ''}{more}"])
 
 
-def _clip(text: str, width: int = MESSAGE_WIDTH) -> str:
-    """Each line of `text` at most `width` characters, a longer one keeping its two ends: a
-    name of thousands of characters, quoted in a message, must not bury the message."""
-    def clip(line: str) -> str:
-        if len(line) <= width:
-            return line
+def _clip(text: str) -> str:
+    """`text` with every word (a run without spaces) over WORD_WIDTH characters and every line
+    over LINE_WIDTH cut in its middle: a name of thousands of characters, quoted in a
+    message, must not bury the message."""
+    def middle(part: str, width: int) -> str:
+        if len(part) <= width:
+            return part
         half = (width - 3) // 2
-        return line[:half] + "..." + line[-half:]
-    return "\n".join(clip(line) for line in text.split("\n"))
+        return part[:half] + "..." + part[-half:]
+    return "\n".join(middle(" ".join(middle(word, WORD_WIDTH) for word in line.split(" ")),
+                            LINE_WIDTH) for line in text.split("\n"))
 
 
 def _source_order(error: NasError) -> tuple:
