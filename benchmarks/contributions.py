@@ -15,7 +15,8 @@ from common import SPACES, arguments, header, markdown_table, write
 
 import nasdsl.backends.torch.edge as edge_module
 from nasdsl.backends.torch.measure import saved_bytes
-from nasdsl.backends.torch.network import BuildOptions, Supernet, softmax_weights
+from nasdsl.backends.torch.contract import Run, softmax_weights
+from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.cost import OBJECTIVES, Setting
 from nasdsl.dsl.elaborate import load
 
@@ -32,7 +33,7 @@ def saved_mib(space, batch: int, simplify: bool, objective: str) -> float:
                                        setting=Setting(batch=batch, objective=objective)))
     network = space.network
     x = torch.randn(batch, network.input_channels, network.input_size, network.input_size)
-    return saved_bytes(lambda: net(x, softmax_weights(net)), exclude=net) / 2**20
+    return saved_bytes(lambda: net(x, Run(softmax_weights(net.views))), exclude=net) / 2**20
 
 
 def main() -> None:

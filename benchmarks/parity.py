@@ -14,8 +14,9 @@ from __future__ import annotations
 import torch
 from common import SPACES, arguments, header, markdown_table, write
 
+from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.backends.torch.measure import parameter_count, step_figures
-from nasdsl.backends.torch.network import BuildOptions, Supernet, softmax_weights
+from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.elaborate import load
 
 # space, batch, reference MiB saved for backward, reference GFLOP (None: not measured)
@@ -39,7 +40,7 @@ def main() -> None:
         space = load(SPACES / f"{name}.nas", overrides=overrides)
         torch.manual_seed(0)
         net = Supernet(space, BuildOptions(simplify=False))
-        saved, flops = step_figures(net, lambda: softmax_weights(net), batch,
+        saved, flops = step_figures(net, lambda: Run(softmax_weights(net.views)), batch,
                                     space.network.input_channels, space.network.input_size)
         mib, gflop = saved / 2**20, flops / 1e9
         weights = parameter_count(net) - sum(p.numel() for p in net.arch_parameters())

@@ -1,4 +1,4 @@
-"""The single-path limit (DESIGN section 6): for each shipped space, one forward + backward of
+"""The single-path limit: for each shipped space, one forward + backward of
 the naive supernet, of the simplified ones, and of its most expensive derived architecture —
 every kept edge its costliest candidate (by activation memory), run inside the naive
 supernet with only that candidate and only the kept edges computed. No supernet can do
@@ -14,7 +14,8 @@ import torch
 from common import SPACES, arguments, header, markdown_table, pyplot, ratio, write
 
 from nasdsl.backends.torch.measure import flops, saved_bytes
-from nasdsl.backends.torch.network import BuildOptions, Supernet, softmax_weights
+from nasdsl.backends.torch.contract import Run, softmax_weights
+from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.cost import OBJECTIVES, Setting, plan_cost
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.plan import naive_plan
@@ -71,16 +72,16 @@ def measure_space(name: str, batch: int, overrides: dict) -> list[tuple[str, int
     base = BuildOptions(simplify=False, setting=Setting(batch=batch))
     torch.manual_seed(0)
     naive = Supernet(space, base)
-    rows.append(("naive supernet", *figures(naive, x, lambda: naive(x, softmax_weights(naive)))))
+    rows.append(("naive supernet", *figures(naive, x, lambda: naive(x, Run(softmax_weights(naive.views))))))
     for objective in OBJECTIVES:
         options = attrs.evolve(base, simplify=True,
                                setting=attrs.evolve(base.setting, objective=objective))
         net = Supernet(space, options)
         rows.append((f"simplified ({objective} objective)",
-                     *figures(net, x, lambda: net(x, softmax_weights(net)))))
+                     *figures(net, x, lambda: net(x, Run(softmax_weights(net.views))))))
     weights, sampled = costliest_path(space, batch)
     rows.append(("costliest single path",
-                 *figures(naive, x, lambda: naive(x, weights, sampled=sampled))))
+                 *figures(naive, x, lambda: naive(x, Run(weights, sampled=sampled)))))
     return rows
 
 

@@ -21,8 +21,11 @@ EXIT_USER_ERROR = 2
 
 
 def main(argv: list[str] | None = None) -> int:
+    from nasdsl.methods import BROKEN_PLUGINS
     parser = _parser()
     args = parser.parse_args(argv)
+    for error in BROKEN_PLUGINS.values():
+        print(f"warning: {error.render().removeprefix('error: ')}", file=sys.stderr)
     try:
         return args.command(args)
     except NasError as error:

@@ -1,2 +1,1 @@
-"""`nasdsl bench`: what one search step costs, naive against simplified, method by method
-(DESIGN section 6)."""
+"""`nasdsl bench`: what one search step costs, naive against simplified, method by method."""

@@ -107,7 +107,7 @@ def measure(settings: Settings, method: str, variant: Variant,
     seconds, cuda_seconds, peak = _time_steps(step, settings.repeats, device)
     arch_count = sum(p.numel() for p in net.arch_parameters())
     return Row(method, variant.label, parameter_count(net) - arch_count, arch_count,
-               activation, counted, seconds, net.options.setting.sampled, peak,
+               activation, counted, seconds, parts.method.single_path, peak,
                cuda_seconds), parts.space
 
 

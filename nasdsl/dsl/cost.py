@@ -1,7 +1,7 @@
 """A cost model for plans: FLOPs of forward + backward, bytes saved for backward, time.
 
 The model walks a plan with symbolic tensors (channels and resolution, an identity for each
-distinct tensor) and counts what torch would do (DESIGN section 6):
+distinct tensor) and counts what torch would do:
   - saved bytes: the tensors autograd keeps for backward, each distinct tensor once, as
     torch saves them: a conv, BN, pooling or linear layer keeps its input, ReLU its output,
     max pooling also its int64 indices, a weight multiplying a branch keeps the branch's
@@ -31,15 +31,13 @@ OBJECTIVE_HELP = ("what the cost model minimizes when it chooses rewrites: cost 
 
 @attrs.frozen
 class Setting:
-    """Where an edge runs: batch, input resolution, bytes per element, device, objective, and
-    whether the method runs one sampled candidate per edge (GDAS, ROME) or the whole mix."""
+    """Where an edge runs: batch, input resolution, bytes per element, device, objective."""
 
     batch: int = 64
     size: int = 32
     dtype_bytes: int = 4
     target: str = "cpu"
     objective: str = "cost"
-    sampled: bool = False
 
 
 @attrs.frozen

@@ -7,8 +7,8 @@ import attrs
 from nasdsl.dsl.cost import Setting, plan_cost
 from nasdsl.dsl.plan import Plan, format_plan, naive_plan
 from nasdsl.dsl.rewrites import Options
-from nasdsl.dsl.simplify import (Site, alternatives, choose_plans, count_modules, edge_site,
-                                 network_sites, simplify)
+from nasdsl.dsl.simplify import (Site, alternatives, compile_network, count_modules, edge_site,
+                                 simplify)
 from nasdsl.dsl.space import Cell, Edge, Space
 
 # The stages of seed 000 Table 2, each adding one kind of rewrite.
@@ -51,8 +51,8 @@ def edge_kinds(space: Space) -> list[EdgeKind]:
 def explain(space: Space, setting: Setting, rewrites: frozenset[str] | None = None,
             tie_params: bool = False, show_plan: bool = False) -> str:
     lines: list[str] = []
-    plans = choose_plans(network_sites(space.network) if space.network else [], setting,
-                         rewrites, tie_params)
+    plans = compile_network(space.network, setting, rewrites, tie_params) \
+        if space.network else {}
     for kind in edge_kinds(space):
         edge, site = kind.edges[0], kind.site
         local = attrs.evolve(setting, size=site.size)

@@ -20,7 +20,7 @@ import attrs
 
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.printer import print_program
-from nasdsl.dsl.space import CellKind, Space
+from nasdsl.dsl.space import Cell, CellKind, Space
 from nasdsl.errors import NasError
 
 # cell kind -> per edge (in the kind's edge order) -> the names of the candidates kept
@@ -131,3 +131,22 @@ def _pruned_cell_def(cell: S.CellDef, kind: CellKind,
 
 def _refs(names: Sequence[str]) -> tuple[S.Ref, ...]:
     return tuple(S.Ref(name) for name in names)
+
+
+def restricted(space: Space, mask: Mask) -> Space:
+    """The space the mask leaves, in the IR: every searchable edge of every cell keeps the
+    candidates the mask keeps on it (what `pruned_text` writes, without writing it)."""
+    kinds = {kind.name: attrs.evolve(kind, edges=tuple(
+        (src, dst, kept) for (src, dst, _), kept in zip(kind.edges, mask[kind.name])))
+        for kind in space.cell_kinds}
+    stages = []
+    for stage in space.network.stages:
+        if isinstance(stage, Cell):
+            kept = mask[stage.kind.name]
+            stage = attrs.evolve(stage, kind=kinds[stage.kind.name], edges=tuple(
+                attrs.evolve(edge, candidates=tuple(op for op in edge.candidates
+                                                    if op.name in names))
+                for edge, names in zip(stage.edges, kept)))
+        stages.append(stage)
+    return attrs.evolve(space, cell_kinds=tuple(kinds[kind.name] for kind in space.cell_kinds),
+                        network=attrs.evolve(space.network, stages=tuple(stages)))

@@ -2,7 +2,7 @@
 
 Each rule looks at one mix and either finds nothing or returns the rewritten node and a
 `Rewrite` record. Rules never look at names: what may be shared, and whether a rewrite is
-exact, follows from the modules' facts (DESIGN section 4). The loop that applies them is in
+exact, follows from the modules' facts (`nasdsl.dsl.modules`). The loop that applies them is in
 `nasdsl.dsl.simplify`.
 """
 

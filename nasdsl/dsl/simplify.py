@@ -181,6 +181,15 @@ def choose(ops: tuple[Op, ...], channels: int, setting: Setting,
     return choose_plans([site], setting, rewrites, tie_params)[site]
 
 
+def compile_network(network: Network, setting: Setting,
+                    rewrites: frozenset[str] | None = None, tie_params: bool = False,
+                    partial: int = 1) -> dict[Site, Plan]:
+    """The compile step: the plan of every edge site of `network` (`network_sites`), chosen
+    once for the whole network. The supernet is built from these plans and `nasdsl simplify`
+    prints them."""
+    return choose_plans(network_sites(network, partial), setting, rewrites, tie_params)
+
+
 def choose_plans(sites: Iterable[Site], setting: Setting,
                  rewrites: frozenset[str] | None = None,
                  tie_params: bool = False) -> dict[Site, Plan]:
@@ -192,17 +201,11 @@ def choose_plans(sites: Iterable[Site], setting: Setting,
     the edges (a site listed k times counts k times) and M_min, T_min the sums of each edge's
     least memory and least time: the sum is separable, so each edge takes the plan with the
     least M / M_min + T / T_min, and an edge with much memory to save weighs more than one
-    with little.
-
-    Where the method runs a single sampled candidate, the naive mix is the cheapest: running
-    only that candidate costs no more than any plan, which computes what candidates share
-    for all of them and merges kernels of several."""
+    with little."""
     sites = list(sites)
     if rewrites is not None:
         return {site: simplify(site.ops, rewrites, Options(tie_params=tie_params))
                 for site in sites}
-    if setting.sampled:
-        return {site: naive_plan(site.ops) for site in sites}
     costed = {site: [(plan, plan_cost(plan, site.channels, attrs.evolve(setting, size=site.size)))
                      for plan in alternatives(site.ops, tie_params)]
               for site in dict.fromkeys(sites)}

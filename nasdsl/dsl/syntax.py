@@ -2,7 +2,7 @@
 
 Frozen, slotted attrs classes. Every node remembers where it came from (`at`), but the
 location takes no part in equality, so a tree printed back to text and parsed again
-compares equal to the original (the round-trip invariant, DESIGN section 5).
+compares equal to the original (the round-trip invariant of tests/dsl/test_roundtrip.py).
 """
 
 from __future__ import annotations

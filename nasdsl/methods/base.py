@@ -1,10 +1,12 @@
-"""The interface between a search method and the shared search loop.
+"""The interface between a search method and the shared search loop and supernet.
 
 A method decides how mixing weights come from the architecture parameters, which losses the
 two levels of the bi-level problem minimize (seed 000 Eq. 1), and how the architecture step
 is taken. The loop owns everything else: data, optimizers, schedules, logging, checkpoints.
-Methods talk to the supernet through its small interface (architecture parameters in,
-logits out), never through its internals.
+A method declares the architecture parameters it needs (`arch_parameters`) and the supernet
+structure it wants (`build_options`: partial channels, feature sharing); it sees the supernet
+only through `net.views` (a `contract.KindView` per searchable cell kind), its parameter
+lists, and `net(x, run)` with a `contract.Run` (`run` says how a training forward runs).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from nasdsl.arguments import Range
-from nasdsl.backends.torch.network import BuildOptions, Supernet, softmax_weights
+from nasdsl.backends.torch.contract import ALPHA, ArchParameter, Run, softmax_weights
+from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.derive import Architecture, derive
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
@@ -38,7 +41,8 @@ class Option:
     choices: tuple | None = None
 
     def parse(self, text: str):
-        """The command line's text as this option's value (an argparse type)."""
+        """The command line's text as this option's value (an argparse type; a flag, for a
+        boolean option, is added with BooleanOptionalAction instead)."""
         if isinstance(self.kind, Range):
             return self.kind.parse(text)
         try:
@@ -65,11 +69,14 @@ class Option:
 class Method:
     name: ClassVar[str]
     options: ClassVar[tuple[Option, ...]] = ()
-    # The search settings (configuration field names) whose values most likely make this
-    # method's losses or weights diverge: what a run that stopped on a NaN suggests changing.
-    unstable_settings: ClassVar[tuple[str, ...]] = ("lr", "arch_lr", "grad_clip")
+    # The settings (`--flag`s, of the search or of the method) whose values most likely make
+    # this method's losses or weights diverge: what a run stopped by a NaN suggests changing.
+    unstable_settings: ClassVar[tuple[str, ...]] = ("--lr", "--arch-lr", "--grad-clip")
     # Files the method writes into the run directory besides the search's own.
     run_files: ClassVar[tuple[str, ...]] = ()
+    # Whether a step runs one sampled candidate per edge: then no simplified plan computes
+    # less than the naive mix, and the supernet is built naive unless rewrites are forced.
+    single_path: ClassVar[bool] = False
 
     def __init__(self, config):
         self.config = config
@@ -84,12 +91,26 @@ class Method:
 
     # --- how the supernet is built -------------------------------------------------------------
 
+    def arch_parameters(self) -> tuple[ArchParameter, ...]:
+        """The architecture parameters the supernet allocates for this method."""
+        return (ALPHA,)
+
     def load_options(self) -> dict:
         """Extra arguments to `load` for the space this method searches."""
         return {}
 
     def build_options(self, options: BuildOptions) -> BuildOptions:
+        """`options` as this method's supernet needs them (partial channels, sharing)."""
         return options
+
+    def supernet(self, space: Space, options: BuildOptions = BuildOptions()) -> Supernet:
+        """The supernet this method searches `space` with: built as `build_options` adjusts
+        `options`, holding the parameters `arch_parameters` declares. A single-path method's
+        is naive unless rewrites are forced: no plan computes less than its one candidate
+        (a plan computes what candidates share for all of them)."""
+        if self.single_path and options.rewrites is None:
+            options = attrs.evolve(options, simplify=False)
+        return Supernet(space, self.build_options(options), self.arch_parameters())
 
     def prepare_space(self, space: Space, batches: Callable[[], Iterable], device: torch.device,
                       run_dir: Path | None) -> Space:
@@ -110,10 +131,15 @@ class Method:
         self.epoch = epoch
 
     def mixing_weights(self, net: Supernet) -> dict[str, torch.Tensor]:
-        return softmax_weights(net)
+        return softmax_weights(net.views)
+
+    def run(self, net: Supernet) -> Run:
+        """How a training forward runs the cells: the mixing weights, and whatever else the
+        method samples or gates."""
+        return Run(self.mixing_weights(net))
 
     def logits(self, net: Supernet, x: torch.Tensor) -> torch.Tensor:
-        return net(x, self.mixing_weights(net))
+        return net(x, self.run(net))
 
     def weight_loss(self, net: Supernet, x, y) -> torch.Tensor:
         return F.cross_entropy(self.logits(net, x), y)
@@ -144,11 +170,21 @@ class Method:
 
     def eval_weights(self, net: Supernet) -> dict[str, torch.Tensor]:
         """The weights used to evaluate the supernet and to derive: the softmax."""
-        return softmax_weights(net)
+        return softmax_weights(net.views)
+
+    def eval_run(self, net: Supernet) -> Run:
+        """How the supernet runs when it is evaluated."""
+        return Run(self.eval_weights(net))
 
     def eval_logits(self, net: Supernet, x: torch.Tensor) -> torch.Tensor:
-        return net(x, self.eval_weights(net))
+        return net(x, self.eval_run(net))
 
     def derive(self, net: Supernet, space: Space) -> Architecture:
         weights = self.eval_weights(net)
         return derive(space, {name: w.detach().cpu().tolist() for name, w in weights.items()})
+
+
+def linear_schedule(high: float, low: float, epoch: int, epochs: int) -> float:
+    """A value falling linearly from `high` at the first epoch to `low` at the last (GDAS's
+    temperature)."""
+    return high - (high - low) * epoch / max(epochs - 1, 1)

@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import torch
 
+from nasdsl.arguments import Range
 from nasdsl.methods import register
+from nasdsl.methods.base import Option
 from nasdsl.methods.darts import Darts
+
+BETA_DECAY = Option("beta-decay", Range(float, low=0), 50.0,
+                    "beta-DARTS's lambda_t = BETA_DECAY * epoch / 100")
 
 
 @register
 class BetaDarts(Darts):
     name = "beta-darts"
+    options = (*Darts.options, BETA_DECAY)
 
     def start_epoch(self, epoch: int) -> None:
         super().start_epoch(epoch)
-        self.strength = self.config.beta_decay_max * epoch / 100
+        self.strength = self.option("beta-decay") * epoch / 100
 
     def regularizer(self, net) -> torch.Tensor:
-        terms = []
-        for name, alpha in net.arch.items():
-            masked = alpha.masked_fill(~net.mask(name), float("-inf"))
-            terms.append(torch.logsumexp(masked, dim=-1))
+        terms = [torch.logsumexp(view.masked(view["alpha"]), dim=-1)
+                 for view in net.views.values()]
         return self.strength * torch.cat(terms).mean()

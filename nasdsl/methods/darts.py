@@ -7,15 +7,18 @@ from __future__ import annotations
 import torch
 
 from nasdsl.methods import register
-from nasdsl.methods.base import Method
+from nasdsl.methods.base import Method, Option
 
 
 @register
 class Darts(Method):
     name = "darts"
+    options = (Option("second-order", bool, False,
+                      "DARTS's unrolled architecture gradient (Eq. 7-8) instead of the "
+                      "first-order one"),)
 
     def arch_step(self, net, train_batch, valid_batch, arch_optimizer, weight_optimizer):
-        if not self.config.second_order:
+        if not self.option("second-order"):
             return super().arch_step(net, train_batch, valid_batch, arch_optimizer,
                                      weight_optimizer)
         return self._unrolled_step(net, train_batch, valid_batch, arch_optimizer,

@@ -41,12 +41,15 @@ Choices the paper leaves open or this project's formats impose:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import attrs
 import torch
 import torch.nn.functional as F
 
 from nasdsl.arguments import Range
-from nasdsl.backends.torch.network import Cell, Supernet
+from nasdsl.backends.torch.contract import ALPHA, ArchParameter, Run
+from nasdsl.backends.torch.network import Supernet
 from nasdsl.dsl import space as IR
 from nasdsl.dsl.derive import Architecture, DerivedCell, cell_of, derive_cell
 from nasdsl.errors import NasError
@@ -105,7 +108,7 @@ class EnTranNAS(Method):
         CPU): the space's derivation rule applied to the Engine-cells' weights."""
         masks = {}
         for name, w in weights.items():
-            kind = net.kinds[name]
+            kind = net.views[name].kind
             masks[name] = cell_mask(kind, derive_cell(kind, w.detach().cpu().tolist()))
         return masks
 
@@ -115,26 +118,24 @@ class EnTranNAS(Method):
 
     # --- the forward ---------------------------------------------------------------------------
 
-    def cell_tables(self, net: Supernet) -> tuple[dict, dict]:
-        """`weights` and `active` for the supernet: per kind the Engine-cells' mix, and per
-        Transit-cell (keyed by stage index) its derived sub-graph at weight one (Eq. 6)."""
+    def run(self, net: Supernet) -> Run:
+        """Per kind the Engine-cells' mix, and per Transit-cell (keyed by stage index) its
+        derived sub-graph at weight one (Eq. 6)."""
         engine = self.mixing_weights(net)
         kept = self.kept(net, engine)
         weights: dict[str | int, torch.Tensor] = dict(engine)
         active: dict[str | int, torch.Tensor] = dict(self.engine_active(kept))
-        for index in transit_stages(net, self.option("engine-cells")):
-            name = net.stages[index].kind.name
+        for index, name in transit_stages(net, self.option("engine-cells")):
             weights[index] = kept[name].to(engine[name].device, engine[name].dtype)
             active[index] = kept[name]
-        return weights, active
+        return Run(weights, active=active)
 
-    def logits(self, net: Supernet, x: torch.Tensor) -> torch.Tensor:
-        weights, active = self.cell_tables(net)
-        return net(x, weights, active=active)
-
-    def eval_logits(self, net: Supernet, x: torch.Tensor) -> torch.Tensor:
+    def eval_run(self, net: Supernet) -> Run:
         """The supernet as it searches: Engine-cells mixing, Transit-cells derived."""
-        return self.logits(net, x)
+        return self.run(net)
+
+
+THRESHOLD = ArchParameter("threshold", "node", init="zeros")  # beta of Eq. 8, per node
 
 
 @register
@@ -146,12 +147,14 @@ class EnTranNASDST(EnTranNAS):
                "larger prunes more connections"),
     )
 
-    def build_options(self, options):
-        return attrs.evolve(super().build_options(options), node_parameters=True)
+    def arch_parameters(self):
+        """alpha, and beta, whose sigmoid is each node's threshold (Eq. 8)."""
+        return (ALPHA, THRESHOLD)
 
     def mixing_weights(self, net: Supernet) -> dict[str, torch.Tensor]:
         """q^ per cell kind: Eq. 5, then Eq. 7-9 with each node's threshold."""
-        return {name: sparsify(p, net.kinds[name], thresholds(net.node_arch[name]))
+        return {name: sparsify(p, net.views[name].incoming,
+                               thresholds(net.views[name]["threshold"]))
                 for name, p in tempered_softmax(net, self.tau).items()}
 
     def kept(self, net, weights):
@@ -167,13 +170,14 @@ class EnTranNASDST(EnTranNAS):
         """Eq. 11: lambda * mean over intermediate nodes of -log t^(j), per cell kind;
         -log sigmoid(beta) = softplus(-beta)."""
         return self.option("dst-lambda") * sum(
-            F.softplus(-beta).mean() for beta in net.node_arch.values())
+            F.softplus(-view["threshold"]).mean() for view in net.views.values())
 
     def derive(self, net: Supernet, space: IR.Space) -> Architecture:
         q = {name: w.detach().cpu() for name, w in self.mixing_weights(net).items()}
         p = {name: w.detach().cpu() for name, w in tempered_softmax(net, self.tau).items()}
-        return Architecture(tuple(dst_cell(kind, q[kind.name], p[kind.name], space)
-                                  for kind in space.cell_kinds))
+        return Architecture(tuple(
+            dst_cell(kind, q[kind.name], p[kind.name], net.views[kind.name].zero.cpu())
+            if kind.name in net.views else derive_cell(kind, ()) for kind in space.cell_kinds))
 
 
 # --- Engine- and Transit-cells -------------------------------------------------------------
@@ -208,33 +212,20 @@ def engine_cells(text: str, cells: list[tuple[int, str]]) -> set[int]:
     return chosen
 
 
-def transit_stages(net: Supernet, text: str) -> list[int]:
-    """The stage indices of the supernet's Transit-cells: every cell not an Engine-cell."""
-    cells = [(index, stage.kind.name) for index, stage in enumerate(net.stages)
-             if isinstance(stage, Cell) and stage.kind.name in net.kinds]
+def transit_stages(net: Supernet, text: str) -> list[tuple[int, str]]:
+    """(stage index, kind) of the supernet's Transit-cells: every cell not an Engine-cell."""
+    cells = sorted((index, name) for name, view in net.views.items() for index in view.stages)
     engines = engine_cells(text, cells)
-    return [index for index, _ in cells if index not in engines]
+    return [(index, name) for index, name in cells if index not in engines]
 
 
 # --- weights ------------------------------------------------------------------------------
 
-def allowed(net: Supernet, name: str) -> torch.Tensor:
-    """The candidates that take part in the mix: the edge's own, less those the cell's
-    derivation rule excludes (never derived, so never mixed)."""
-    kind = net.kinds[name]
-    mask = net.mask(name).clone()
-    for index, (_, _, names) in enumerate(kind.edges):
-        for k, op in enumerate(names):
-            if op in kind.derive.exclude:
-                mask[index, k] = False
-    return mask
-
-
 def tempered_softmax(net: Supernet, tau: float) -> dict[str, torch.Tensor]:
-    """Eq. 5: p_k = exp(alpha_k / tau) / sum_k exp(alpha_k / tau) over each edge's candidates."""
-    return {name: torch.softmax(alpha.masked_fill(~allowed(net, name), float("-inf")) / tau,
-                                dim=-1)
-            for name, alpha in net.arch.items()}
+    """Eq. 5: p_k = exp(alpha_k / tau) / sum_k exp(alpha_k / tau) over each edge's candidates
+    that derivation may choose (the others, never derived, are never mixed either)."""
+    return {name: torch.softmax(view.masked(view["alpha"], view.derivable) / tau, dim=-1)
+            for name, view in net.views.items()}
 
 
 def thresholds(beta: torch.Tensor) -> torch.Tensor:
@@ -243,12 +234,13 @@ def thresholds(beta: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(beta).clamp(max=1 - 1e-6)
 
 
-def sparsify(p: torch.Tensor, kind: IR.CellKind, t: torch.Tensor) -> torch.Tensor:
-    """q^ of Eq. 7-9 for one cell kind: rows are edges, t has one threshold per node."""
+def sparsify(p: torch.Tensor, incoming: Mapping[int, Sequence[int]],
+             t: torch.Tensor) -> torch.Tensor:
+    """q^ of Eq. 7-9 for one cell kind: rows are edges; `incoming` gives each intermediate
+    node's searchable input edges, in node order, and t one threshold per node."""
     q = torch.zeros_like(p)
-    for position, node in enumerate(kind.intermediate):
-        rows = torch.tensor([i for i, edge in enumerate(kind.edges) if edge[1] == node],
-                            device=p.device, dtype=torch.long)
+    for position, edges in enumerate(incoming.values()):
+        rows = torch.tensor(edges, device=p.device, dtype=torch.long)
         if not len(rows):
             continue  # a node of fixed edges only
         block = p[rows]
@@ -274,32 +266,28 @@ def cell_mask(kind: IR.CellKind, cell: DerivedCell) -> torch.Tensor:
 
 
 def dst_cell(kind: IR.CellKind, q: torch.Tensor, p: torch.Tensor,
-             space: IR.Space) -> DerivedCell:
+             zero: torch.Tensor) -> DerivedCell:
     """The derived cell of EnTranNAS-DST: every edge with a connection in S_j (Eq. 10),
     with its strongest one; nodes keep any number of inputs. In order as `derive_cell`:
-    per node by strength (ties to the earlier edge), or by edge where every edge is kept."""
-    placed = next(cell for cell in space.network.cells if cell.kind.name == kind.name) \
-        if space.network is not None else None
-
+    per node by strength (ties to the earlier edge), or by edge where every edge is kept.
+    `zero` (edges, candidates) marks the candidates that output zeros."""
     def kept(index: int, names: tuple[str, ...]) -> tuple[float, str] | None:
         row = q[index, :len(names)].tolist()
         if max(row) > 0:
             return max(row), names[row.index(max(row))]
         if kind.derive.top is None:
             return 0.0, names[_missing_edge_op(kind, index, p[index, :len(names)].tolist(),
-                                               placed)]
+                                               zero[index, :len(names)].tolist())]
         return None
 
     return cell_of(kind, kept, top=None)
 
 
-def _missing_edge_op(kind: IR.CellKind, index: int, p: list[float], placed) -> int:
+def _missing_edge_op(kind: IR.CellKind, index: int, p: list[float], zero: list[bool]) -> int:
     """The candidate that stands for an edge without kept connections where every edge must
     keep one: its zero candidate (`none`), else its strongest allowed candidate."""
-    if placed is not None:
-        zeros = [k for k, op in enumerate(placed.edges[index].candidates) if op.is_zero]
-        if zeros:
-            return zeros[0]
+    if any(zero):
+        return zero.index(True)
     names = kind.edges[index][2]
     allowed_p = [(value, -k) for k, value in enumerate(p) if names[k] not in kind.derive.exclude]
     return -max(allowed_p)[1]

@@ -9,47 +9,54 @@ from __future__ import annotations
 import attrs
 import torch
 
-from nasdsl.backends.torch.network import softmax_weights
+from nasdsl.arguments import POSITIVE, Range
+from nasdsl.backends.torch.contract import ALPHA, ArchParameter, Run, softmax_weights
 from nasdsl.methods import register
-from nasdsl.methods.base import Method
+from nasdsl.methods.base import Method, Option
+
+EDGE = ArchParameter("edge", "edge")  # edge normalization's parameter per edge
+PARTIAL_K = Option("partial-k", POSITIVE, 4, "PC-DARTS: 1/K of the channels through each edge")
+ARCH_WARMUP = Option("arch-warmup", Range(int, low=0), 15,
+                     "PC-DARTS: epochs of weight training before the architecture steps")
 
 
 @register
 class PcDarts(Method):
     name = "pc-darts"
+    options = (PARTIAL_K, ARCH_WARMUP)
+
+    def arch_parameters(self):
+        return (ALPHA, EDGE)
 
     def load_options(self) -> dict:
-        return {"partial": self.config.partial_k}
+        return {"partial": self.option("partial-k")}
 
     def build_options(self, options):
-        return attrs.evolve(options, partial_channels=self.config.partial_k,
-                            edge_normalization=True)
+        return attrs.evolve(options, partial_channels=self.option("partial-k"))
 
     @property
     def warmup_epochs(self) -> int:
-        return self.config.arch_warmup
+        return self.option("arch-warmup")
 
     def edge_weights(self, net) -> dict[str, torch.Tensor]:
-        """Per node, a softmax over the edge parameters of its inputs."""
+        """Per node, a softmax over the edge parameters of its searchable inputs."""
         weights = {}
-        for name, beta in net.edge_arch.items():
-            kind = net.kinds[name]
+        for name, view in net.views.items():
+            beta = view["edge"]
             parts = beta.new_zeros(beta.shape)
-            for node in kind.intermediate:
-                index = [i for i, edge in enumerate(kind.edges) if edge[1] == node]
-                if index:  # a node of fixed edges only has nothing to normalize
-                    parts = parts.index_put((torch.tensor(index, device=beta.device),),
-                                            torch.softmax(beta[index], dim=0))
+            for node in view.choosing:
+                index = torch.tensor(view.incoming[node], device=beta.device)
+                parts = parts.index_put((index,), torch.softmax(beta[index], dim=0))
             weights[name] = parts
         return weights
 
-    def logits(self, net, x):
-        return net(x, self.mixing_weights(net), edge_weights=self.edge_weights(net))
+    def run(self, net) -> Run:
+        return Run(self.mixing_weights(net), edge_weights=self.edge_weights(net))
 
-    def eval_logits(self, net, x):
-        return self.logits(net, x)
+    def eval_run(self, net) -> Run:
+        return self.run(net)
 
     def eval_weights(self, net):
         """Operation weights scaled by their edge's weight: what derivation ranks."""
         edges = self.edge_weights(net)
-        return {name: w * edges[name][:, None] for name, w in softmax_weights(net).items()}
+        return {name: w * edges[name][:, None] for name, w in softmax_weights(net.views).items()}

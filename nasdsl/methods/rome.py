@@ -3,12 +3,12 @@ Gradient Accumulation", seed 001, Alg. 1): single-path search like GDAS, with th
 searched apart from the operations and gradients accumulated over K sampled sub-models.
 
 Topology disentanglement (Sec. 3.3-3.4). Besides the operation parameters alpha (a row per
-edge, `net.arch`), topology parameters beta say which input edges each intermediate node
+edge, `alpha`), topology parameters `beta` say which input edges each intermediate node
 keeps; a sub-model z samples its edges first and their operations second.
-- ROME-v2 (`--rome-version 2`, the default): a beta per edge (`net.edge_arch`); a node keeps
+- ROME-v2 (`--rome-version 2`, the default): a beta per edge; a node keeps
   the 2 input edges ranked first by log softmax(beta) + g, g ~ Gumbel(0, 1): Gumbel-Top2
   (Eq. 7-8), which draws two edges without replacement (Sec. 3.5).
-- ROME-v1 (`--rome-version 1`): a beta per pair of input edges (`net.set_arch`); a node keeps
+- ROME-v1 (`--rome-version 1`): a beta per pair of input edges; a node keeps
   the pair drawn by Gumbel-Max over its pairs (Eq. 4-5), so B_ij = sum of the drawn
   indicators I_j^(i,k) over the pairs holding e_ij (Eq. 6).
 Every node so has in-degree 2 (Eq. 1), as in the derived cell. The 2 is the kind's `derive
@@ -16,9 +16,9 @@ top 2`; a kind that derives `all` (NB201) has no topology to search: it keeps ev
 samples only operations. Each kept edge runs one operation drawn with the hard Gumbel-softmax
 (Eq. 2-3). Gates and operation weights are hard 0/1 forward, with straight-through gradients
 from their relaxations (Eq. 3, Eq. 7, relaxed Eq. 5); unsampled candidates and left-out edges
-add their zero-valued weights as scalars (GDAS's reference code; `NaiveEdge.forward` and
-`Cell.forward`), so that their gradients reach alpha and beta too. Only the kept edges, and on
-each only its sampled candidate, are computed.
+add their zero-valued weights as scalars (GDAS's reference code; `NaiveEdge.forward`, and
+the node terms of `Rome.run`), so that their gradients reach alpha and beta too. Only the
+kept edges, and on each only its sampled candidate, are computed.
 
 `none` (Sec. 4.1). A node that keeps exactly 2 edges cannot keep a `none` one, so ROME
 searches DARTS's space without `none`. Rather than reject a space holding it, ROME masks it
@@ -59,13 +59,15 @@ import torch
 import torch.nn.functional as F
 
 from nasdsl.arguments import POSITIVE
+from nasdsl.backends.torch.contract import ALPHA, ArchParameter, KindView, Run
 from nasdsl.backends.torch.network import Supernet
 from nasdsl.dsl.derive import Architecture, DerivedCell
 from nasdsl.dsl.space import CellKind, Space
-from nasdsl.dsl.topology import all_edge_sets, choosing_nodes, edge_sets, node_edges
+from nasdsl.dsl.topology import edge_sets
 from nasdsl.errors import NasError
 from nasdsl.methods import register
-from nasdsl.methods.base import Method, Option
+from nasdsl.methods.base import Option
+from nasdsl.methods.gdas import Annealed
 
 
 # --- sampling ------------------------------------------------------------------------------------
@@ -127,43 +129,44 @@ class KindLayout:
     valid: torch.Tensor | None = None
     members: torch.Tensor | None = None
     picks: int = 0
+    feeds: torch.Tensor | None = None  # (edges, nodes): the node each edge feeds
 
 
 def allowed_ops(kind: CellKind, space: Space) -> list[list[bool]]:
     """Per edge of `kind`, per candidate: whether ROME may sample and derive it (not `none`,
-    not excluded by the kind's derivation rule)."""
+    not excluded by the kind's derivation rule), as the space places them."""
     cell = next(cell for cell in space.network.cells if cell.kind.name == kind.name)
     return [[not (op.is_zero or op.name in kind.derive.exclude) for op in edge.candidates]
             for edge in cell.edges]
 
 
-def kind_layout(net: Supernet, name: str, version: int) -> KindLayout:
-    kind = net.kinds[name]
-    mask = net.mask(name)
-    allowed = torch.zeros_like(mask)
-    for index, row in enumerate(allowed_ops(kind, net.space)):
-        allowed[index, :len(row)] = torch.tensor(row)
-    nodes = choosing_nodes(kind)
-    sets = tuple(tuple(edge_sets(kind, node)) for node in nodes)
+def kind_layout(view: KindView, version: int) -> KindLayout:
+    kind = view.kind
+    allowed = view.derivable & ~view.zero
+    sets = tuple(tuple(edge_sets(kind, node)) for node in view.choosing)
     if kind.derive.top is None:
-        return KindLayout(allowed & mask, sets)
-    dtype = net.arch[name].dtype
+        return KindLayout(allowed, sets)
+    device, dtype = view["alpha"].device, view["alpha"].dtype
     if version == 2:
-        choices = [list(node_edges(kind, node)) for node in nodes]
-        members = torch.eye(len(kind.edges), dtype=dtype)
+        choices = [list(view.incoming[node]) for node in view.choosing]
+        members = torch.eye(len(view.edges), dtype=dtype)
         picks = kind.derive.top
     else:
-        flat = all_edge_sets(kind)
-        choices = [[j for j, (owner, _) in enumerate(flat) if owner == node] for node in nodes]
-        members = torch.zeros(len(flat), len(kind.edges), dtype=dtype)
-        for j, (_, chosen) in enumerate(flat):
+        choices = [[j for j, (owner, _) in enumerate(view.edge_sets) if owner == node]
+                   for node in view.choosing]
+        members = torch.zeros(len(view.edge_sets), len(view.edges), dtype=dtype)
+        for j, (_, chosen) in enumerate(view.edge_sets):
             members[j, list(chosen)] = 1.0
         picks = 1
     width = max(len(row) for row in choices)
     groups = torch.tensor([row + [0] * (width - len(row)) for row in choices])
     valid = torch.tensor([[True] * len(row) + [False] * (width - len(row)) for row in choices])
-    return KindLayout(allowed & mask, sets, groups.to(mask.device), valid.to(mask.device),
-                      members.to(mask.device), picks)
+    # Which node each edge feeds, as a (edges, nodes) 0/1 matrix over `view.nodes`.
+    feeds = torch.zeros(len(view.edges), len(view.nodes), dtype=dtype)
+    for position, node in enumerate(view.nodes):
+        feeds[list(view.incoming[node]), position] = 1.0
+    return KindLayout(allowed, sets, groups.to(device), valid.to(device),
+                      members.to(device), picks, feeds.to(device))
 
 
 @attrs.frozen
@@ -180,10 +183,10 @@ class SubModel:
 # --- the method ----------------------------------------------------------------------------------
 
 @register
-class Rome(Method):
+class Rome(Annealed):
     name = "rome"
-    unstable_settings = (*Method.unstable_settings, "tau_min")
-    options = (
+    single_path = True
+    options = (*Annealed.options,
         Option("rome-version", int, 2,
                "ROME's edge sampling: 2 = Gumbel-Top2 over each node's input edges (seed 001 "
                "Eq. 7-8), 1 = Gumbel-Max over each node's pairs of input edges (Eq. 4-6)",
@@ -208,13 +211,10 @@ class Rome(Method):
 
     # --- the supernet ------------------------------------------------------------------------
 
-    def build_options(self, options):
-        """Topology parameters per edge (v2) or per pair of edges (v1); single paths, so the
-        cost model keeps the naive mix unless rewrites are forced."""
-        options = attrs.evolve(options, setting=attrs.evolve(options.setting, sampled=True))
-        if self.version == 2:
-            return attrs.evolve(options, edge_normalization=True)
-        return attrs.evolve(options, edge_sets=True)
+    def arch_parameters(self):
+        """alpha, and the topology parameters beta: per edge (v2) or per set of input edges
+        a node may keep (v1)."""
+        return (ALPHA, ArchParameter("beta", "edge" if self.version == 2 else "edge-set"))
 
     def prepare_space(self, space, batches, device, run_dir):
         """The space as loaded, once every edge is known to have an op ROME may sample."""
@@ -231,34 +231,25 @@ class Rome(Method):
     def layout(self, net: Supernet, name: str) -> KindLayout:
         layouts = self._layouts.setdefault(net, {})
         if name not in layouts:
-            layouts[name] = kind_layout(net, name, self.version)
+            layouts[name] = kind_layout(net.views[name], self.version)
         return layouts[name]
 
-    def topology_parameters(self, net: Supernet, name: str) -> torch.Tensor:
-        """beta of one cell kind: per edge (v2) or per pair of edges (v1)."""
-        return net.edge_arch[name] if self.version == 2 else net.set_arch[name]
-
-    # --- schedules and sampling --------------------------------------------------------------
-
-    def start_epoch(self, epoch: int) -> None:
-        super().start_epoch(epoch)
-        high, low = self.config.tau_max, self.config.tau_min
-        self.tau = high - (high - low) * epoch / max(self.config.epochs - 1, 1)
+    # --- sampling ----------------------------------------------------------------------------
 
     def sample(self, net: Supernet) -> SubModel:
         """A sub-model z (Alg. 1 lines 4-5): edges by Eq. 6 (v1) or Eq. 7-8 (v2), then an
         operation per edge by Eq. 3."""
         weights, sampled, gates = {}, {}, {}
-        for name in net.kinds:
+        for name, view in net.views.items():
             layout = self.layout(net, name)
-            alpha = net.arch[name].masked_fill(~layout.allowed, float("-inf"))
-            weights[name] = hard_gumbel_softmax(alpha, self.tau)
+            weights[name] = hard_gumbel_softmax(view.masked(view["alpha"], layout.allowed),
+                                                self.tau)
             chosen_ops = weights[name].detach().argmax(-1)
             if layout.groups is None:
                 gates[name] = None
                 sampled[name] = chosen_ops
                 continue
-            beta = self.topology_parameters(net, name)
+            beta = view["beta"]
             drawn = gumbel_top_k(beta[layout.groups], layout.valid, layout.picks, self.tau)
             per_choice = beta.new_zeros(beta.shape).index_put(
                 (layout.groups[layout.valid],), drawn[layout.valid])
@@ -267,10 +258,19 @@ class Rome(Method):
             sampled[name] = torch.where(kept, chosen_ops, torch.full_like(chosen_ops, -1))
         return SubModel(weights, sampled, gates)
 
-    def logits(self, net, x: torch.Tensor) -> torch.Tensor:
-        """One sampled sub-model's logits: only its edges and candidates run."""
-        sub = self.sample(net)
-        return net(x, sub.weights, sampled=sub.sampled, edge_weights=sub.gates)
+    def run(self, net) -> Run:
+        """A sampled sub-model (`sample`), run as `sub_model_run` says."""
+        return self.sub_model_run(net, self.sample(net))
+
+    def sub_model_run(self, net: Supernet, sub: SubModel) -> Run:
+        """Only the sub-model's edges and candidates run. Its kept edges are scaled by their
+        hard gates (1 in value), and the gates of the edges it leaves out (0 in value) are
+        added to the nodes, so that the straight-through gradients of every gate reach beta,
+        as the unsampled candidates' weights reach alpha (Eq. 6-8)."""
+        gated = {name: gate for name, gate in sub.gates.items() if gate is not None}
+        left_out = {name: (gate * (sub.sampled[name] < 0)) @ self.layout(net, name).feeds
+                    for name, gate in gated.items()}
+        return Run(sub.weights, sampled=sub.sampled, edge_weights=gated, node_terms=left_out)
 
     # --- the two accumulated steps ------------------------------------------------------------
 
@@ -303,8 +303,8 @@ class Rome(Method):
 
     def op_probabilities(self, net: Supernet, name: str) -> torch.Tensor:
         """p(o | e; alpha): a softmax over the ops ROME may sample (0 elsewhere)."""
-        allowed = self.layout(net, name).allowed
-        return torch.softmax(net.arch[name].masked_fill(~allowed, float("-inf")), dim=-1)
+        view = net.views[name]
+        return torch.softmax(view.masked(view["alpha"], self.layout(net, name).allowed), dim=-1)
 
     def set_probabilities(self, net: Supernet, name: str) -> list[torch.Tensor]:
         """Per intermediate node, p(S; beta) of each edge set S it may keep (layout order):
@@ -312,8 +312,8 @@ class Rome(Method):
         S (v2, Sec. 3.5), or 1 for the full set of a kind that keeps every edge."""
         layout = self.layout(net, name)
         if layout.groups is None:
-            return [net.arch[name].new_ones(1) for _ in layout.sets]
-        beta = self.topology_parameters(net, name)
+            return [net.views[name]["alpha"].new_ones(1) for _ in layout.sets]
+        beta = net.views[name]["beta"]
         found = []
         for row, valid, sets in zip(layout.groups, layout.valid, layout.sets):
             p = torch.softmax(beta[row[valid]], dim=0)
@@ -330,7 +330,7 @@ class Rome(Method):
         """p(e in z; beta), the marginal of each edge: the sum of p(S) over the sets S that
         keep it (for v2, p_1 + sum_i p_i p_1 / (1 - p_i), Sec. 3.5)."""
         layout = self.layout(net, name)
-        marginal = net.arch[name].new_zeros(len(net.kinds[name].edges))
+        marginal = net.views[name]["alpha"].new_zeros(len(net.views[name].edges))
         for sets, probabilities in zip(layout.sets, self.set_probabilities(net, name)):
             for chosen, probability in zip(sets, probabilities):
                 marginal[list(chosen)] += probability
@@ -340,7 +340,7 @@ class Rome(Method):
     def eval_weights(self, net):
         """p(e in z) p(o | e): how likely a sub-model runs op o on edge e (what is logged)."""
         return {name: self.op_probabilities(net, name) * self.edge_probabilities(net, name)[:, None]
-                for name in net.kinds}
+                for name in net.views}
 
     @torch.no_grad()
     def argmax_architecture(self, net: Supernet) -> dict[str, list[tuple[int, int]]]:
@@ -348,7 +348,7 @@ class Rome(Method):
         kind: per node the set S maximizing log p(S) + sum_{e in S} max_o log p(o | e), ties
         to the earlier set; on each kept edge its likeliest op, ties to the earlier op."""
         chosen = {}
-        for name in net.kinds:
+        for name in net.views:
             best, op = self.op_probabilities(net, name).max(dim=-1)
             log_best = best.log()
             layout = self.layout(net, name)
@@ -372,14 +372,14 @@ class Rome(Method):
                 for edge in (*kind.fixed_into(node), *(e for e in kept if e[1] == node)))))
         return Architecture(tuple(cells))
 
-    def eval_logits(self, net, x: torch.Tensor) -> torch.Tensor:
+    def eval_run(self, net) -> Run:
         """The supernet as the derived architecture z*: its edges, one op each."""
         weights, sampled = {}, {}
         for name, kept in self.argmax_architecture(net).items():
-            weights[name] = torch.zeros_like(net.arch[name])
-            sampled[name] = torch.full((len(net.kinds[name].edges),), -1, dtype=torch.long,
+            weights[name] = torch.zeros_like(net.views[name]["alpha"])
+            sampled[name] = torch.full((len(net.views[name].edges),), -1, dtype=torch.long,
                                        device=weights[name].device)
             for edge, op in kept:
                 weights[name][edge, op] = 1.0
                 sampled[name][edge] = op
-        return net(x, weights, sampled=sampled)
+        return Run(weights, sampled=sampled)

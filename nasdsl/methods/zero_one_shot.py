@@ -55,7 +55,6 @@ random stream, and a resumed run reads its `pruned.nas` back rather than pruning
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from pathlib import Path
@@ -64,7 +63,8 @@ import attrs
 import torch
 
 from nasdsl.arguments import POSITIVE, Range
-from nasdsl.backends.torch.network import BuildOptions, Supernet, softmax_weights
+from nasdsl.backends.torch.contract import Run, softmax_weights
+from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl import prune
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.space import Space
@@ -116,7 +116,7 @@ class ZeroOneShot(BetaDarts, PcDarts):
     name = "zero-one-shot"
     run_files = (PRUNED, PRUNING)
     options = (
-        PRUNE_LEVEL,
+        *BetaDarts.options, *PcDarts.options, PRUNE_LEVEL,
         Option("prune-batches", POSITIVE, 3,
                "training batches the NNGP kernel is estimated on (seed 003: 3 of 128)"),
         Option("nngp-kernel", str, "correlation",
@@ -148,24 +148,23 @@ class ZeroOneShot(BetaDarts, PcDarts):
             return self._load_pruned(Path(run_dir) / PRUNED, space)
         self.history: list[dict] = []
         devices = [device] if device.type == "cuda" else []
-        with tempfile.TemporaryDirectory(prefix="nasdsl-prune-") as scratch:
-            self.scratch = Path(scratch)
-            with torch.random.fork_rng(devices=devices):  # the search's random stream is left
-                torch.manual_seed(self.config.seed)
-                mask = self.prune_mask(space, batches, device)
-            text = prune.pruned_text(space.programs, space, mask)
-            path = Path(run_dir) / PRUNED if run_dir is not None else self.scratch / PRUNED
-            write_text(path, text)
-            if run_dir is not None:
-                write_json(Path(run_dir) / PRUNING, self._report(space, mask, level, settings))
-            return self._load_pruned(path, space)
+        with torch.random.fork_rng(devices=devices):  # the search's random stream is left
+            torch.manual_seed(self.config.seed)
+            mask = self.prune_mask(space, batches, device)
+        text = prune.pruned_text(space.programs, space, mask)
+        if run_dir is None:
+            return self._load_pruned(Path(f"<{PRUNED}>"), space, text)
+        write_text(Path(run_dir) / PRUNED, text)
+        write_json(Path(run_dir) / PRUNING, self._report(space, mask, level, settings))
+        return self._load_pruned(Path(run_dir) / PRUNED, space)
 
-    def _load_pruned(self, path: Path, space: Space) -> Space:
-        """Load pruned text as the loop loaded the original: same overrides, classes, image,
-        and this method's load options (PC-DARTS's partial channels)."""
+    def _load_pruned(self, path: Path, space: Space, text: str | None = None) -> Space:
+        """Load pruned text (the file at `path`, or `text`) as the loop loaded the original:
+        same overrides, classes, image, and this method's load options (partial channels)."""
         network = space.network
         return load(path, overrides=dict(self.config.overrides), classes=network.classes,
-                    image=(network.input_channels, network.input_size), **self.load_options())
+                    image=(network.input_channels, network.input_size), text=text,
+                    **self.load_options())
 
     def _report(self, space: Space, mask, level: float, settings: dict) -> dict:
         full = prune.full_mask(space)
@@ -220,16 +219,14 @@ class ZeroOneShot(BetaDarts, PcDarts):
             for kind, index, name in removed]})
 
     def _masked_space(self, space: Space, mask) -> Space:
-        path = self.scratch / "ranked.nas"
-        path.write_text(prune.pruned_text(space.programs, space, mask), encoding="utf-8")
-        return self._load_pruned(path, space)
+        """N_t, the space the mask leaves, in the IR (no text written and read back)."""
+        return prune.restricted(space, mask)
 
     def ranking_net(self, space: Space, device: torch.device) -> Supernet:
         """N_t at initialization as ETENAS-PC ranks it: this method's supernet (partial
         channels), naive mixes, alpha = 0, batch-norm on batch statistics."""
-        options = self.build_options(BuildOptions(
-            simplify=False, normalize_kernels=self.config.kernel_norm, device=str(device)))
-        net = Supernet(space, options).train()
+        net = self.supernet(space, BuildOptions(
+            simplify=False, normalize_kernels=self.config.kernel_norm, device=str(device))).train()
         with torch.no_grad():
             for parameter in net.arch_parameters():
                 parameter.zero_()
@@ -241,7 +238,7 @@ class ZeroOneShot(BetaDarts, PcDarts):
     def importance(self, net: Supernet, data: Sequence[torch.Tensor],
                    candidates: Sequence[Candidate]) -> dict[Candidate, float]:
         """Alg. 1, lines 2-5: s_j = (r(N_t) - r(N_t \\ e_j)) / r(N_t) for each candidate."""
-        uniform = softmax_weights(net)  # Eq. 1 at alpha = 0
+        uniform = softmax_weights(net.views)  # Eq. 1 at alpha = 0
         variants = [uniform] + [_drop(net, uniform, candidate) for candidate in candidates]
         ranks = self.rankings(net, variants, data)
         base = max(ranks[0], 1e-12)
@@ -257,9 +254,9 @@ class ZeroOneShot(BetaDarts, PcDarts):
         edges = self.edge_weights(net)
         logits = []
         for x in data:
-            run = torch.func.vmap(lambda weights: net(x, weights, edge_weights=edges),
-                                  chunk_size=max(1, SAMPLES_PER_CHUNK // len(x)))
-            logits.append(run(stacked))
+            variant = torch.func.vmap(lambda weights: net(x, Run(weights, edge_weights=edges)),
+                                      chunk_size=max(1, SAMPLES_PER_CHUNK // len(x)))
+            logits.append(variant(stacked))
         logits = torch.cat(logits, dim=1)  # (variants, samples, classes)
         form = self.option("nngp-kernel")
         return [nngp_frobenius(out, form) for out in logits]
@@ -270,7 +267,7 @@ class ZeroOneShotRnd(ZeroOneShot):
     """A random pruning mask (Sec. 5.2), then PC-DARTS with beta-decay."""
 
     name = "zero-one-shot-rnd"
-    options = (PRUNE_LEVEL,)
+    options = (*BetaDarts.options, *PcDarts.options, PRUNE_LEVEL)
 
     def prune_mask(self, space: Space, batches, device) -> dict:
         """Each candidate kept with probability xi (Bernoulli); a set that would keep no
@@ -303,7 +300,7 @@ def _drop(net: Supernet, weights: dict[str, torch.Tensor],
           candidate: Candidate) -> dict[str, torch.Tensor]:
     """The weights of N_t \\ e_j: Eq. 1 with I(e_j) = 0 on its edge."""
     kind, index, name = candidate
-    column = net.kinds[kind].edges[index][2].index(name)
+    column = net.views[kind].edges[index][2].index(name)
     row = weights[kind][index].clone()
     row[column] = 0.0
     changed = weights[kind].clone()

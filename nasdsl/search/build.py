@@ -57,7 +57,7 @@ def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
     device = resolve_device(config.device)
     loaded = loaded_space(config, method, classes, image)
     space = prepared or method.prepare_space(loaded, batches, device, run_dir)
-    net = Supernet(space, method.build_options(build_options(config, device)))
+    net = method.supernet(space, build_options(config, device))
     weight_optimizer = torch.optim.SGD(
         net.weight_parameters(), config.lr, momentum=config.momentum,
         weight_decay=config.resolved_weight_decay(nb201_shaped(space)))

@@ -90,6 +90,10 @@ def add_method_options(parser) -> None:
         group = parser.add_argument_group(f"{name} options")
         for option in fresh:
             seen.add(option.name)
+            if option.kind is bool:
+                group.add_argument(f"--{option.name}", dest=_dest(option.name), default=None,
+                                   action=argparse.BooleanOptionalAction, help=option.describe())
+                continue
             group.add_argument(f"--{option.name}", dest=_dest(option.name), type=option.parse,
                                choices=option.choices, default=None,
                                metavar=option.name.upper().replace("-", "_"),

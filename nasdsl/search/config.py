@@ -57,17 +57,8 @@ class SearchConfig:
     arch_betas: tuple[float, float] = (0.5, 0.999)
     arch_weight_decay: float = setting(1e-3, "the architecture parameters' weight decay",
                                        range=_NON_NEGATIVE)
-    # methods
-    second_order: bool = setting(False, "DARTS's unrolled architecture gradient")
-    beta_decay_max: float = setting(50.0, "beta-DARTS's lambda_t = BETA_DECAY * epoch / 100",
-                                    range=_NON_NEGATIVE, flag="--beta-decay")
-    tau_max: float = setting(10.0, "GDAS's and ROME's first temperature", range=_POSITIVE_REAL)
-    tau_min: float = setting(0.1, "GDAS's and ROME's last temperature", range=_POSITIVE_REAL)
-    partial_k: int = setting(4, "PC-DARTS: 1/K of the channels through each edge",
-                             range=POSITIVE)
-    arch_warmup: int = setting(15, "PC-DARTS: epochs of weight training before the "
-                                   "architecture steps", range=Range(int, low=0))
-    method_options: tuple[tuple[str, object], ...] = ()  # the Options a method declares
+    # the method's own settings, (option name, value), as the method declares them
+    method_options: tuple[tuple[str, object], ...] = ()
     # simplification
     simplify: bool | None = setting(None, "the simplified supernet (default: where the cost "
                                           "model says it pays)")
@@ -113,7 +104,5 @@ def check(config: SearchConfig) -> None:
         if field.metadata["choices"] and value not in field.metadata["choices"]:
             raise NasError(f"{flag(field)} is one of {', '.join(field.metadata['choices'])}, "
                            f"not {value!r}")
-    for low, high in (("lr_min", "lr"), ("tau_min", "tau_max")):
-        if getattr(config, low) > getattr(config, high):
-            raise NasError(f"--{low.replace('_', '-')} {getattr(config, low)} is above "
-                           f"--{high.replace('_', '-')} {getattr(config, high)}")
+    if config.lr_min > config.lr:
+        raise NasError(f"--lr-min {config.lr_min} is above --lr {config.lr}")

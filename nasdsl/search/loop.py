@@ -194,9 +194,10 @@ class Search:
         kept = (f"the checkpoint after epoch {last} is kept in {self.run_dir} (resuming it "
                 "with the same settings would reach the same values)") if last is not None \
             else "no epoch had finished, so nothing is kept"
-        fields = {field.name: field for field in options()}
-        causes = ", ".join(f"{flag(fields[name])} {getattr(self.config, name)}"
-                           for name in self.method.unstable_settings)
+        values = {flag(field): getattr(self.config, field.name) for field in options()}
+        values.update({f"--{option.name}": self.method.option(option.name)
+                       for option in self.method.options})
+        causes = ", ".join(f"{name} {values[name]}" for name in self.method.unstable_settings)
         raise NonFiniteLoss(f"{what}; the run stops, and {kept}",
                             hint=f"the likeliest causes are steps too large ({causes}): start a "
                                  "new run with smaller ones")

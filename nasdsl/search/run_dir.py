@@ -45,6 +45,15 @@ def config_to_json(config: SearchConfig) -> dict:
     return attrs.asdict(config, recurse=True)
 
 
+# Settings of earlier versions that are method options now, by their options' names; and the
+# state-dict prefixes under which supernets held architecture parameters before methods
+# declared them.
+RETIRED_SETTINGS = {"second_order": "second-order", "beta_decay_max": "beta-decay",
+                    "tau_max": "tau-max", "tau_min": "tau-min", "partial_k": "partial-k",
+                    "arch_warmup": "arch-warmup"}
+OLDER_ARCHITECTURE_KEYS = ("arch", "edge_arch", "node_arch", "set_arch")
+
+
 def config_from_json(fields, where: str) -> SearchConfig:
     """A configuration from its JSON form, or a NasError saying what is wrong with it."""
     if not isinstance(fields, dict):
@@ -52,6 +61,13 @@ def config_from_json(fields, where: str) -> SearchConfig:
                        f"{type(fields).__name__}, not an object")
     known = {field.name: field for field in attrs.fields(SearchConfig)}
     unknown = sorted(set(fields) - set(known))
+    retired = [name for name in unknown if name in RETIRED_SETTINGS]
+    if retired:
+        raise NasError(f"{where} comes from an older layout of nasdsl's runs, in which "
+                       f"{', '.join(retired)} were search settings; they are options of their "
+                       "methods now, and its checkpoint holds the supernet's older parameter "
+                       "names", hint="start a new run: " + ", ".join(
+                           f"--{RETIRED_SETTINGS[name]}" for name in retired) + " still set them")
     if unknown:
         raise NasError(f"{where} has the unknown setting '{unknown[0]}'",
                        hint="it was written by another version of nasdsl, or edited")
@@ -142,6 +158,13 @@ def load_checkpoint(run_dir: Path, expected: dict) -> dict | None:
         raise NasError(f"{path} was written by an older nasdsl, which did not record what "
                        "made a checkpoint, or is not a checkpoint: it cannot be checked",
                        hint="start the search again with a new --out (or --overwrite)")
+    older = sorted({key.split(".")[0] for key in state.get("net", {})
+                    if key.split(".")[0] in OLDER_ARCHITECTURE_KEYS})
+    if older:
+        raise NasError(f"{path} comes from an older layout of nasdsl's supernets: its "
+                       f"architecture parameters are stored as {', '.join(older)}, not as the "
+                       "parameters a method declares", hint="start the search again with a new "
+                                                           "--out (or --overwrite)")
     recorded = state["made_by"]
     if recorded.get("nasdsl") != expected["nasdsl"]:
         raise NasError(f"{path} was written by nasdsl {recorded.get('nasdsl')}, this is "

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from nasdsl.backends.torch.cells import CellBase
 from nasdsl.backends.torch.derived import DerivedNetwork
 from nasdsl.dsl.derive import derived_space, derived_text, from_genotype, from_nb201
 from nasdsl.dsl.elaborate import load
@@ -32,7 +33,7 @@ def test_darts_v2_evaluation_network_has_the_reference_size(tmp_path):
     """DARTS V2 at C=36 with 20 cells: 3,349,342 weights as the reference NetworkCIFAR, and
     476,426 in its auxiliary head."""
     net = DerivedNetwork(darts_v2(tmp_path, C=36, N=6), auxiliary=True)
-    assert len([s for s in net.body.space.network.cells]) == 20
+    assert len([s for s in net.body.stages if isinstance(s, CellBase)]) == 20
     aux = count(net.auxiliary.parameters())
     assert (count(net.parameters()) - aux, aux) == (3_349_342, 476_426)
 

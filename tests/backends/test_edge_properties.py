@@ -1,4 +1,4 @@
-"""Property tests of simplification (DESIGN section 5): a compiled plan against the naive mix
+"""Property tests of simplification: a compiled plan against the naive mix
 on random candidate sets, float64."""
 
 import torch
@@ -55,7 +55,8 @@ def test_vertex_exactness_in_training_mode(candidates, rules, max_extent, seed):
 @given(candidate_sets(), rule_sets, extents, st.integers(0, 2**16))
 def test_vertex_exactness_in_eval_mode(candidates, rules, max_extent, seed):
     """After training steps have moved the BN statistics, eval mode still agrees at every
-    vertex, unless a module keeping running statistics runs on a mixture (DESIGN section 4)."""
+    vertex, unless a module keeping running statistics runs on a mixture (its statistics
+    then come from mixed inputs)."""
     plan, naive, planned, x = pair(candidates, rules, max_extent, seed)
     assume(not plan.mixes_running_stats())
     weights = torch.softmax(torch.randn(len(candidates.ops), dtype=torch.float64), 0)

@@ -5,7 +5,8 @@ derivation, outside the architecture count."""
 import pytest
 import torch
 
-from nasdsl.backends.torch.network import BuildOptions, Cell, Supernet
+from nasdsl.backends.torch.cells import CellBase, CellRun
+from nasdsl.backends.torch.network import BuildOptions
 from nasdsl.dsl.derive import derive, derived_text
 from nasdsl.dsl.elaborate import load
 from nasdsl.methods import get_method
@@ -63,15 +64,18 @@ def test_no_architecture_parameter_and_no_mixing_for_a_fixed_edge(space_path, na
     weight 0), a cell outputs its input: the fixed edge is neither weighted nor shuffled."""
     searcher = method(name)
     space = load(space_path, **searcher.load_options())
-    net = Supernet(space, searcher.build_options(BuildOptions(simplify=False)))
-    assert net.arch["c"].shape == (2, 3)
-    assert all(p.shape[0] in (2, 1) for p in net.edge_arch.values())  # edges, or nodes
-    cell = next(stage for stage in net.stages if isinstance(stage, Cell))
+    net = searcher.supernet(space, BuildOptions(simplify=False))
+    view = net.views["c"]
+    assert view["alpha"].shape == (2, 3) and view.edges == ((0, 1, ("none", "skip", "conv")),
+                                                            (1, 2, ("none", "skip", "conv")))
+    # Besides alpha: per searchable edge (2), per node (2), per edge set (one per edge).
+    assert all(p.shape[0] == 2 for p in view.parameters.values())
+    cell = next(stage for stage in net.stages if isinstance(stage, CellBase))
     x = torch.randn(2, 8, 8, 8)
     on_none = torch.zeros(2, 3)
     on_none[:, 0] = 1.0
     edges = {"edge_weights": torch.zeros(2)} if name == "pc-darts" else {}
-    torch.testing.assert_close(cell([x], on_none, **edges), x)
+    torch.testing.assert_close(cell([x], CellRun(on_none, **edges)), x)
 
 
 def test_derivation_keeps_the_fixed_edge_besides_the_derived_ones(space_path):
@@ -91,9 +95,9 @@ def test_dst_never_prunes_a_fixed_edge(space_path):
     the derived cell keeps the fixed edge."""
     searcher = method("entranas-dst")
     space = load(space_path)
-    net = Supernet(space, searcher.build_options(BuildOptions(simplify=False)))
+    net = searcher.supernet(space, BuildOptions(simplify=False))
     with torch.no_grad():
-        net.node_arch["c"].fill_(20.0)
+        net.views["c"]["threshold"].fill_(20.0)
     arch = searcher.derive(net, space)
     assert (0, 2, "skip") in arch.cell("c").edges
 
@@ -106,8 +110,7 @@ def test_a_search_of_a_space_with_a_fixed_edge(space_path, tmp_path, name):
     from nasdsl.dsl.derive import from_genotype
     from nasdsl.search.loop import Search
     config = SearchConfig(space=str(space_path), method=name, dataset="digits", subset=32,
-                          epochs=1, batch=16, partial_k=2,
-                          method_options=(("rome-k", 1),) if name == "rome" else ())
+                          epochs=1, batch=16, method_options=(("partial-k", 2), ("rome-k", 1)))
     result = Search(config, tmp_path / "run", progress=False).run()
     assert (0, 2, "skip") in result.architecture.cell("c").edges
     assert from_genotype(result.arch_text, load(space_path)) == result.architecture

@@ -6,7 +6,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nasdsl.backends.torch.network import BuildOptions, Cell, Supernet, softmax_weights
+from nasdsl.backends.torch.cells import Cell, CellRun
+from nasdsl.backends.torch.contract import Run, softmax_weights
+from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.cost import Setting
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.simplify import Site, choose_plans, edge_site, network_sites
@@ -51,14 +53,14 @@ def naive_and_simplified(space) -> tuple[Supernet, Supernet]:
     return naive, simple
 
 
-def one_hot_weights(net: Supernet, generator: torch.Generator) -> dict[str, torch.Tensor]:
+def one_hot_weights(net: Supernet, generator: torch.Generator) -> Run:
+    """A run at a random one-hot architecture: one real candidate per edge."""
     weights = {}
-    for name, alpha in net.arch.items():
-        mask = net.mask(name)
+    for name, view in net.views.items():
         chosen = torch.stack([torch.multinomial(row.double(), 1, generator=generator)[0]
-                              for row in mask])
-        weights[name] = torch.nn.functional.one_hot(chosen, alpha.shape[1]).double()
-    return weights
+                              for row in view.mask])
+        weights[name] = torch.nn.functional.one_hot(chosen, view.mask.shape[1]).double()
+    return Run(weights)
 
 
 @pytest.mark.parametrize("name", ["nb201", "darts"])
@@ -102,7 +104,7 @@ def test_device_and_dtype_options():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert {p.device.type for p in net.parameters()} == {expected}
     assert {p.dtype for p in net.parameters()} == {torch.float32}
-    assert Supernet(space, BuildOptions(dtype=torch.float64)).arch["cell"].dtype == torch.float64
+    assert Supernet(space, BuildOptions(dtype=torch.float64)).views["cell"]["alpha"].dtype == torch.float64
 
 
 def test_gradients_reach_every_parameter():
@@ -112,7 +114,7 @@ def test_gradients_reach_every_parameter():
     for simplify in (False, True):
         net = Supernet(space, BuildOptions(simplify=simplify, rewrites=frozenset(
             {"pms", "fms", "reparam"}) if simplify else None))
-        net(x, softmax_weights(net)).sum().backward()
+        net(x, Run(softmax_weights(net.views))).sum().backward()
         missing = [n for n, p in net.named_parameters() if p.grad is None]
         assert missing == []
 
@@ -181,7 +183,7 @@ def test_every_site_has_the_size_its_edge_sees_at_run_time(partial):
             inner = edge.edge if partial > 1 else edge
             inner.register_forward_pre_hook(
                 lambda module, args: seen.append((args[0].shape[1], args[0].shape[-1])))
-    net(torch.randn(2, 3, 32, 32), softmax_weights(net))
+    net(torch.randn(2, 3, 32, 32), Run(softmax_weights(net.views)))
     sites = network_sites(space.network, partial)
     assert [(site.channels, site.size) for site in sites] == seen
     reduce = next(cell for cell in space.network.cells if cell.kind.reduction)
@@ -198,7 +200,7 @@ def test_naive_supernets_save_what_the_reference_code_saves(name, reference_mib)
     torch.manual_seed(0)
     net = Supernet(load(SPACES / f"{name}.nas"), BuildOptions(simplify=False))
     x = torch.randn(8, 3, 32, 32)
-    mib = saved_bytes(lambda: net(x, softmax_weights(net)), exclude=net) / 2**20
+    mib = saved_bytes(lambda: net(x, Run(softmax_weights(net.views))), exclude=net) / 2**20
     assert mib == pytest.approx(reference_mib, rel=1e-3)
 
 
@@ -225,7 +227,7 @@ def test_no_activation_sized_temporaries_beyond_the_mix():
     net = Supernet(space, BuildOptions(simplify=False))
     cell = next(stage for stage in net.stages if isinstance(stage, Cell))
     x = [torch.randn(2, 12, 8, 8), torch.randn(2, 12, 8, 8)]
-    weights = softmax_weights(net)["normal"].detach()
+    weights = softmax_weights(net.views)["normal"].detach()
     with Arithmetic() as seen:
-        cell(x, weights)
+        cell(x, CellRun(weights))
     assert seen.by_constant == []

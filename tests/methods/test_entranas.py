@@ -5,11 +5,12 @@ import pytest
 import torch
 from torch import nn
 
-from nasdsl.backends.torch.network import BuildOptions, Cell, Supernet
+from nasdsl.backends.torch.cells import CellBase
+from nasdsl.backends.torch.contract import Run
+from nasdsl.backends.torch.network import BuildOptions
 from nasdsl.backends.torch.sharing import SharedSourceCell
 from nasdsl.dsl.derive import derive, derived_text, from_genotype, to_genotype
 from nasdsl.dsl.elaborate import load
-from nasdsl.dsl.space import CellKind
 from nasdsl.errors import NasError
 from nasdsl.methods import get_method
 from nasdsl.methods.entranas import engine_cells, sparsify, tempered_softmax
@@ -26,12 +27,11 @@ def method(name="entranas", **options):
 def tiny(space, m, simplify=False, dtype=torch.float32):
     loaded = m.prepare_space(load(SPACES / f"{space}.nas", overrides={"C": 4, "N": 1}),
                              None, torch.device("cpu"), None)
-    return loaded, Supernet(loaded, m.build_options(BuildOptions(simplify=simplify,
-                                                                 dtype=dtype)))
+    return loaded, m.supernet(loaded, BuildOptions(simplify=simplify, dtype=dtype))
 
 
 def cells(net):
-    return [(index, stage) for index, stage in enumerate(net.stages) if isinstance(stage, Cell)]
+    return [(index, stage) for index, stage in enumerate(net.stages) if isinstance(stage, CellBase)]
 
 
 def record_candidates(net):
@@ -63,7 +63,7 @@ def test_transit_cells_run_only_the_derived_sub_graph():
     Transit-cell exactly the edges and ops that derivation keeps from the current weights."""
     m = method(**{"feature-sharing": "off"})
     space, net = tiny("darts", m)
-    torch.nn.init.normal_(net.arch["normal"])
+    torch.nn.init.normal_(net.views["normal"]["alpha"])
     ran = record_candidates(net)
     m.logits(net, X)
     arch = derive(space, {k: w.tolist() for k, w in tempered_softmax(net, m.tau).items()})
@@ -85,13 +85,13 @@ def test_transit_cells_follow_the_weights_at_every_forward():
     ran = record_candidates(net)
     transit = cells(net)[2][0]
     with torch.no_grad():
-        net.arch["normal"].zero_()
-        net.arch["normal"][:, 4] = 1.0  # sep_conv_3x3 everywhere
+        net.views["normal"]["alpha"].zero_()
+        net.views["normal"]["alpha"][:, 4] = 1.0  # sep_conv_3x3 everywhere
     m.logits(net, X)
     assert {key[3] for key in ran if key[0] == transit} == {"sep_conv_3x3"}
     ran.clear()
     with torch.no_grad():
-        net.arch["normal"][:, 1] = 2.0  # now max_pool_3x3
+        net.views["normal"]["alpha"][:, 1] = 2.0  # now max_pool_3x3
     m.logits(net, X)
     assert {key[3] for key in ran if key[0] == transit} == {"max_pool_3x3"}
 
@@ -139,18 +139,18 @@ def test_active_candidates_through_plans_equal_the_naive_supernet():
     """The supernet's `active` tables, keyed by stage index, run the same sub-graph through
     simplified and naive edges (plans are bypassed for sub-graphs)."""
     m = method(**{"feature-sharing": "off"})
-    _, naive = tiny("darts", m, dtype=torch.float64)
-    space, simple = tiny("darts", m, dtype=torch.float64)
-    simple = Supernet(space, BuildOptions(simplify=True, dtype=torch.float64,
-                                          rewrites=frozenset({"pms", "fms", "reparam"})))
+    space, naive = tiny("darts", m, dtype=torch.float64)
+    simple = m.supernet(space, BuildOptions(simplify=True, dtype=torch.float64,
+                                            rewrites=frozenset({"pms", "fms", "reparam"})))
     simple.load_state_dict(naive.state_dict())
-    torch.nn.init.normal_(naive.arch["normal"])
+    torch.nn.init.normal_(naive.views["normal"]["alpha"])
     weights = tempered_softmax(naive, 1.0)
     kept = m.kept(naive, weights)
     tables = {index: kept[cell.kind.name] for index, cell in cells(naive)}
     ones = {**weights, **{i: mask.double() for i, mask in tables.items()}}
     x = X.double()
-    torch.testing.assert_close(simple(x, ones, active=tables), naive(x, ones, active=tables),
+    run = Run(ones, active=tables)
+    torch.testing.assert_close(simple(x, run), naive(x, run),
                                rtol=1e-9, atol=1e-9)
 
 
@@ -159,12 +159,12 @@ def test_engine_cells_carry_the_gradient_to_alpha():
     Transit-cells' weights are constants."""
     m = method()
     _, net = tiny("darts", m)
-    weights, active = m.cell_tables(net)
+    weights = m.run(net).weights
     transit = [key for key in weights if isinstance(key, int)]
     assert transit and not any(weights[key].requires_grad for key in transit)
     m.arch_loss(net, X, torch.tensor([0, 1])).backward()
     assert all(alpha.grad is not None and alpha.grad.abs().sum() > 0
-               for alpha in net.arch.values())
+               for alpha in (view["alpha"] for view in net.views.values()))
 
 
 def test_temperature_anneals_by_0_923_from_5():
@@ -194,9 +194,8 @@ def test_engine_cells_option():
 def test_sparsified_weights_by_hand():
     """Eq. 7-9 on a two-node cell: normalize by the node's strongest connection, cut at the
     node's threshold, renormalize each edge; an edge can drop out, a node keeps one."""
-    kind = CellKind("c", 1, 2, ((0, 1, ("a", "b")), (0, 2, ("a", "b")), (1, 2, ("a", "b"))))
     p = torch.tensor([[0.6, 0.4], [0.5, 0.5], [0.9, 0.1]])
-    q = sparsify(p, kind, torch.tensor([0.5, 0.6]))
+    q = sparsify(p, {1: [0], 2: [1, 2]}, torch.tensor([0.5, 0.6]))
     expected = torch.tensor([[0.75, 0.25], [0.0, 0.0], [1.0, 0.0]])
     torch.testing.assert_close(q, expected)
 
@@ -206,9 +205,9 @@ def test_dst_thresholds_are_learnable_architecture_parameters():
     and the architecture loss moves them."""
     m = method("entranas-dst")
     _, net = tiny("nb201", m)
-    beta = net.node_arch["cell"]
+    beta = net.views["cell"]["threshold"]
     assert beta.shape == (3,) and any(p is beta for p in net.arch_parameters())
-    assert "node_arch.kind_cell" in net.state_dict()
+    assert "architecture.threshold.kind_cell" in net.state_dict()
     assert all(p is not beta for p in net.weight_parameters())
     optimizer = torch.optim.Adam(net.arch_parameters(), lr=0.1)
     before = beta.detach().clone()
@@ -225,12 +224,12 @@ def test_dst_lambda_prunes_connections():
         m = method("entranas-dst", **{"dst-lambda": lam})
         m.start_epoch(30)
         _, net = tiny("nb201", m)
-        torch.nn.init.normal_(net.arch["cell"])
+        torch.nn.init.normal_(net.views["cell"]["alpha"])
         optimizer = torch.optim.Adam(net.arch_parameters(), lr=0.3)
         for _ in range(10):
             m.arch_step(net, None, (X, torch.tensor([0, 1])), optimizer, None)
         kept[lam] = int((m.mixing_weights(net)["cell"] > 0).sum())
-        thresholds[lam] = torch.sigmoid(net.node_arch["cell"]).mean().item()
+        thresholds[lam] = torch.sigmoid(net.views["cell"]["threshold"]).mean().item()
     assert thresholds[5.0] > 0.9 > thresholds[0.0]
     assert kept[5.0] == 3 < kept[0.0], kept
 
@@ -245,10 +244,10 @@ def test_dst_derives_any_number_of_inputs_per_node(tmp_path):
     keep = {2: [0], 3: [0, 1, 2], 4: [1, 3], 5: [0, 1, 2, 4]}
     with torch.no_grad():
         for name in ("normal", "reduce"):
-            net.arch[name].zero_()
+            net.views[name]["alpha"].zero_()
             for index, (src, dst, _) in enumerate(space.cell_kinds[0].edges):
                 if src in keep[dst]:
-                    net.arch[name][index, 4] = 1.0
+                    net.views[name]["alpha"][index, 4] = 1.0
     arch = m.derive(net, space)
     degrees = [sum(1 for _, dst, _ in arch.cell("normal").edges if dst == node)
                for node in range(2, 6)]

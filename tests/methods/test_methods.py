@@ -2,7 +2,9 @@
 
 import torch
 
-from nasdsl.backends.torch.network import BuildOptions, Supernet, channel_shuffle
+from nasdsl.backends.torch.cells import channel_shuffle
+from nasdsl.backends.torch.contract import Run
+from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.elaborate import load
 from nasdsl.methods import get_method, method_names
 from nasdsl.search.config import SearchConfig
@@ -35,11 +37,10 @@ def test_gdas_one_hot_weights_through_a_plan_equal_the_sampled_candidate():
     gdas = get_method("gdas")(config("gdas"))
     x = torch.randn(2, 3, 16, 16, dtype=torch.float64)
     for _ in range(3):
-        weights = gdas.mixing_weights(naive)
-        sampled = {name: w.argmax(-1) for name, w in weights.items()}
-        torch.testing.assert_close(simple(x, weights), naive(x, weights, sampled=sampled),
+        run = gdas.run(naive)
+        torch.testing.assert_close(simple(x, Run(run.weights)), naive(x, run),
                                    rtol=1e-9, atol=1e-9)
-        assert all(((w == 0) | (w == 1)).all() for w in weights.values())
+        assert all(((w == 0) | (w == 1)).all() for w in run.weights.values())
 
 
 def test_gdas_temperature_anneals_from_10_to_0_1():
@@ -58,7 +59,7 @@ def test_beta_decay_regularizer():
     net = tiny_net()
     beta = get_method("beta-darts")(config("beta-darts"))
     beta.start_epoch(10)
-    expected = 50 * 10 / 100 * torch.logsumexp(net.arch["cell"], dim=-1).mean()
+    expected = 50 * 10 / 100 * torch.logsumexp(net.views["cell"]["alpha"], dim=-1).mean()
     torch.testing.assert_close(beta.regularizer(net), expected)
 
 
@@ -67,7 +68,7 @@ def test_pc_darts_sends_a_quarter_of_the_channels_through_the_edges():
     each node's inputs."""
     method = get_method("pc-darts")(config("pc-darts"))
     space = load(SPACES / "nb201.nas", overrides={"C": 8, "N": 1}, **method.load_options())
-    net = Supernet(space, method.build_options(BuildOptions()))
+    net = method.supernet(space, BuildOptions())
     conv = space.network.cells[0].edges[0].candidates[3].modules[1]
     assert (conv.c_in, conv.c_out) == (2, 2)
     edges = method.edge_weights(net)["cell"]

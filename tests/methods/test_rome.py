@@ -4,10 +4,12 @@ no `none`, gradient accumulation over K sub-models, derivation as argmax p(z).""
 import argparse
 import math
 
+import attrs
 import pytest
 import torch
 
-from nasdsl.backends.torch.network import BuildOptions, Cell, Supernet
+from nasdsl.backends.torch.cells import Cell
+from nasdsl.backends.torch.network import BuildOptions
 from nasdsl.dsl.derive import from_genotype, to_genotype
 from nasdsl.dsl.elaborate import load
 from nasdsl.errors import NasError
@@ -30,7 +32,7 @@ def tiny_space(name="darts"):
 
 def tiny_net(method, name="darts", **options):
     space = tiny_space(name)
-    return space, Supernet(space, method.build_options(BuildOptions(**options)))
+    return space, method.supernet(space, BuildOptions(**options))
 
 
 def none_column(space, kind):
@@ -69,7 +71,7 @@ def test_gumbel_top2_marginals_match_sampling_without_replacement():
     method = rome(2)
     space, net = tiny_net(method)
     with torch.no_grad():
-        for beta in net.edge_arch.values():
+        for beta in (view["beta"] for view in net.views.values()):
             beta.normal_(0.0, 1.0)
     draws = 3000
     counts = {kind.name: torch.zeros(len(kind.edges)) for kind in space.cell_kinds}
@@ -77,7 +79,7 @@ def test_gumbel_top2_marginals_match_sampling_without_replacement():
         for name, sampled in method.sample(net).sampled.items():
             counts[name] += (sampled >= 0).float()
     for kind in space.cell_kinds:
-        beta = net.edge_arch[kind.name].detach()
+        beta = net.views[kind.name]["beta"].detach()
         marginals = method.edge_probabilities(net, kind.name).detach()
         for node, edges in incoming(kind).items():
             p = torch.softmax(beta[edges].double(), dim=0)
@@ -123,7 +125,7 @@ def test_only_the_sampled_edges_and_candidates_are_computed():
     for _ in range(5):
         calls.clear()
         sub = method.sample(net)
-        net(x, sub.weights, sampled=sub.sampled, edge_weights=sub.gates)
+        net(x, method.sub_model_run(net, sub))
         expected = [(position, index, int(op))
                     for position, cell in enumerate(cells)
                     for index, op in enumerate(sub.sampled[cell.kind.name]) if op >= 0]
@@ -140,7 +142,7 @@ def test_none_is_never_sampled_nor_derived(space_name):
     space, net = tiny_net(method, space_name)
     for kind in space.cell_kinds:
         with torch.no_grad():
-            net.arch[kind.name][:, none_column(space, kind.name)] = 20.0
+            net.views[kind.name]["alpha"][:, none_column(space, kind.name)] = 20.0
     column = {kind.name: none_column(space, kind.name) for kind in space.cell_kinds}
     for _ in range(100):
         sub = method.sample(net)
@@ -162,16 +164,16 @@ def test_derive_keeps_the_two_likeliest_edges_of_each_node(version):
     with torch.no_grad():
         for kind in space.cell_kinds:
             names = kind.edges[0][2]
-            net.arch[kind.name].zero_()
-            net.arch[kind.name][:, names.index("none")] = 20.0
-            net.arch[kind.name][:, names.index("sep_conv_3x3")] = 3.0
-            beta = method.topology_parameters(net, kind.name)
+            net.views[kind.name]["alpha"].zero_()
+            net.views[kind.name]["alpha"][:, names.index("none")] = 20.0
+            net.views[kind.name]["alpha"][:, names.index("sep_conv_3x3")] = 3.0
+            beta = net.views[kind.name]["beta"]
             beta.zero_()
             if version == 2:
                 for index, (src, _, _) in enumerate(kind.edges):
                     beta[index] = 5.0 if src < 2 else 0.0
             else:
-                for index, (_, chosen) in enumerate(rome_module.all_edge_sets(kind)):
+                for index, (_, chosen) in enumerate(net.views[kind.name].edge_sets):
                     sources = {kind.edges[edge][0] for edge in chosen}
                     beta[index] = 5.0 if sources == {0, 1} else 0.0
     arch = method.derive(net, space)
@@ -191,7 +193,7 @@ def test_derivation_is_the_joint_argmax_of_edges_and_operations():
     with torch.no_grad():
         for parameter in net.arch_parameters():
             parameter.zero_()
-        net.arch[kind.name][edge, kind.edges[edge][2].index("dil_conv_5x5")] = 10.0
+        net.views[kind.name]["alpha"][edge, kind.edges[edge][2].index("dil_conv_5x5")] = 10.0
     node3 = [e for e in method.derive(net, space).cell(kind.name).edges if e[1] == 3]
     assert node3 == [(0, 3, "max_pool_3x3"), (2, 3, "dil_conv_5x5")]
 
@@ -230,8 +232,8 @@ def test_left_out_edges_pass_straight_through_gradients_to_their_gates():
     space, net = tiny_net(method)
     sub = method.sample(net)
     gates = {name: gate.detach().clone().requires_grad_() for name, gate in sub.gates.items()}
-    net(torch.randn(2, 3, 16, 16), sub.weights, sampled=sub.sampled,
-        edge_weights=gates).square().sum().backward()
+    run = method.sub_model_run(net, attrs.evolve(sub, gates=gates))
+    net(torch.randn(2, 3, 16, 16), run).square().sum().backward()
     left_out = sub.sampled["normal"] < 0
     assert left_out.any() and (gates["normal"].grad[left_out] != 0).all()
 
@@ -245,10 +247,10 @@ def test_tiny_search_moves_alpha_and_beta(tmp_path, version, rewrites):
                           rewrites=rewrites,
                           method_options=(("rome-version", version), ("rome-k", 2)))
     search = Search(config, tmp_path / "run", progress=False)
-    beta = search.net.edge_arch if version == 2 else search.net.set_arch
-    before = [p.detach().clone() for p in (*search.net.arch.values(), *beta.values())]
+    views = search.net.views.values()
+    before = [view[name].detach().clone() for view in views for name in ("alpha", "beta")]
     result = search.run()
-    after = [p.detach() for p in (*search.net.arch.values(), *beta.values())]
+    after = [view[name].detach() for view in views for name in ("alpha", "beta")]
     assert all(not torch.equal(b, a) for b, a in zip(before, after))
     assert from_genotype(result.arch_text, search.space) == result.architecture
     for cell in result.architecture.cells:
@@ -269,9 +271,11 @@ def test_temperature_anneals_and_options_are_checked():
     with pytest.raises(NasError, match=r"--rome-k must be a whole number >= 1, not 0"):
         assert rome(k=0).samples
     _, net = tiny_net(method)
-    assert {name: len(p) for name, p in net.set_arch.items()} == {"normal": 20, "reduce": 20}
-    assert all(any(p is q for q in net.arch_parameters()) for p in net.set_arch.values())
-    assert all(f"set_arch.kind_{name}" in net.state_dict() for name in net.set_arch)
+    assert {name: len(view["beta"]) for name, view in net.views.items()} == \
+        {"normal": 20, "reduce": 20}
+    assert all(any(view["beta"] is q for q in net.arch_parameters())
+               for view in net.views.values())
+    assert all(f"architecture.beta.kind_{name}" in net.state_dict() for name in net.views)
 
 
 def test_an_edge_with_nothing_rome_may_sample_is_rejected(tmp_path):

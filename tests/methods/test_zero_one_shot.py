@@ -7,8 +7,9 @@ import json
 import pytest
 import torch
 
-from nasdsl.backends.torch.network import (BuildOptions, Cell, PartialChannels, Supernet,
-                                           softmax_weights)
+from nasdsl.backends.torch.cells import Cell, PartialChannels
+from nasdsl.backends.torch.contract import Run, softmax_weights
+from nasdsl.backends.torch.network import BuildOptions
 from nasdsl.dsl import prune
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.parse import parse
@@ -49,7 +50,7 @@ network tiny {
 
 
 def method_for(name="zero-one-shot", space="nb201", overrides=TINY, **options):
-    fields = {key: options.pop(key) for key in ("partial_k", "seed") if key in options}
+    fields = {key: options.pop(key) for key in ("seed",) if key in options}
     config = SearchConfig(space=str(SPACES / f"{space}.nas"), method=name, overrides=overrides,
                           method_options=tuple(options.items()), **fields)
     return get_method(name)(config)
@@ -92,12 +93,12 @@ def test_importance_is_alg1_relative_change_of_the_ranking(tmp_path):
     normalizes (s = 0); Alg. 1 then prunes the conv, the lower score."""
     path = tmp_path / "two.nas"
     path.write_text(TWO_CANDIDATES)
-    method = method_for(partial_k=1, overrides=(), **{"prune-level": 0.6, "prune-batches": 2})
+    method = method_for(overrides=(), **{"partial-k": 1, "prune-level": 0.6, "prune-batches": 2})
     space = load(path, **method.load_options())
     torch.manual_seed(0)
     net = method.ranking_net(space, CPU)
     data = [x for x, _ in random_batches(channels=2, size=6)()]
-    (r_full,) = method.rankings(net, [softmax_weights(net)], data)
+    (r_full,) = method.rankings(net, [softmax_weights(net.views)], data)
     scores = method.importance(net, data, [("c", 0, "none"), ("c", 0, "conv1")])
     samples = sum(len(x) for x in data)
     assert r_full < samples
@@ -114,7 +115,7 @@ def test_alg1_removes_the_least_important_candidate(tmp_path):
     path = tmp_path / "three.nas"
     path.write_text(TWO_CANDIDATES.replace("candidates none, conv1", "candidates none, conv1, conv3")
                     .replace("op none = zero", "op none = zero\nop conv3 = relu -> conv(kernel=3) -> bn"))
-    method = method_for(partial_k=1, overrides=(), **{"prune-level": 0.1, "prune-batches": 2})
+    method = method_for(overrides=(), **{"partial-k": 1, "prune-level": 0.1, "prune-batches": 2})
     space = load(path, **method.load_options())
     batches = random_batches(channels=2, size=6)
     torch.manual_seed(0)
@@ -133,12 +134,12 @@ def test_batched_rankings_equal_separate_forwards(monkeypatch):
     torch.manual_seed(0)
     net = method.ranking_net(tiny_space(method), CPU)
     data = [x for x, _ in random_batches()()]
-    uniform = softmax_weights(net)  # alpha = 0: each edge's candidates uniformly
+    uniform = softmax_weights(net.views)  # alpha = 0: each edge's candidates uniformly
     dropped = {**uniform, "cell": uniform["cell"].clone()}
     dropped["cell"][2] = torch.tensor([0.0, 0.25, 0.25, 0.25, 0.25])
     edges = method.edge_weights(net)
     with torch.no_grad():
-        expected = [nngp_frobenius(torch.cat([net(x, w, edge_weights=edges) for x in data]))
+        expected = [nngp_frobenius(torch.cat([net(x, Run(w, edge_weights=edges)) for x in data]))
                     for w in (uniform, dropped)]
     assert method.rankings(net, [uniform, dropped], data) == pytest.approx(expected, rel=1e-5)
     assert expected[0] != pytest.approx(expected[1], rel=1e-6)
@@ -185,8 +186,8 @@ def test_candidates_derivation_excludes_are_masked_first_or_ranked(tmp_path, exc
                     .replace("derive all", "derive all exclude none")
                     .replace("op none = zero", "op none = zero\nop pool = avg_pool(kernel=3)\n"
                                                "op conv3 = relu -> conv(kernel=3) -> bn"))
-    method = method_for(partial_k=1, overrides=(),
-                        **{"excluded-candidates": excluded, "prune-batches": 1})
+    method = method_for(overrides=(), **{"partial-k": 1, "excluded-candidates": excluded,
+                                         "prune-batches": 1})
     space = load(path, **method.load_options())
     pruned = method.prepare_space(space, random_batches(channels=2, size=6), CPU, None)
     (names,) = kept(pruned)["c"]
@@ -238,7 +239,7 @@ def test_pruned_supernet_holds_and_runs_only_the_kept_candidates(simplify):
     mask = kept(pruned)
     assert len(set(mask["normal"])) > 1  # per-edge candidate sets differ
     torch.manual_seed(0)
-    net = Supernet(pruned, method.build_options(BuildOptions(simplify=simplify)))
+    net = method.supernet(pruned, BuildOptions(simplify=simplify))
     ran = set()
     for cell in (stage for stage in net.stages if isinstance(stage, Cell)):
         for index, edge in enumerate(cell.edges):
@@ -258,8 +259,8 @@ def test_simplified_pruned_supernet_plans_each_edge_for_its_own_candidates():
     pruned = method.prepare_space(tiny_space(method, "darts"), None, CPU, None)
     torch.manual_seed(0)
     options = dict(dtype=torch.float64, rewrites=frozenset({"pms", "fms", "reparam"}))
-    naive = Supernet(pruned, method.build_options(BuildOptions(simplify=False, **options)))
-    simple = Supernet(pruned, method.build_options(BuildOptions(simplify=True, **options)))
+    naive = method.supernet(pruned, BuildOptions(simplify=False, **options))
+    simple = method.supernet(pruned, BuildOptions(simplify=True, **options))
     simple.load_state_dict(naive.state_dict())
     plans = [(edge.edge.plan.names, kept(pruned)[cell.kind.name][index])
              for cell in simple.stages if isinstance(cell, Cell)
@@ -268,14 +269,14 @@ def test_simplified_pruned_supernet_plans_each_edge_for_its_own_candidates():
     assert all(names == own for names, own in plans)
     generator = torch.Generator().manual_seed(2)
     weights = {}
-    for name in naive.kinds:
-        mask = naive.mask(name)
+    for name, view in naive.views.items():
+        mask = view.mask
         scores = torch.rand(mask.shape, generator=generator).masked_fill(~mask, -1.0)
         weights[name] = torch.nn.functional.one_hot(scores.argmax(-1), mask.shape[1]).double()
     x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
     edges = method.edge_weights(naive)
-    torch.testing.assert_close(simple(x, weights, edge_weights=edges),
-                               naive(x, weights, edge_weights=edges), rtol=1e-9, atol=1e-9)
+    run = Run(weights, edge_weights=edges)
+    torch.testing.assert_close(simple(x, run), naive(x, run), rtol=1e-9, atol=1e-9)
 
 
 def test_pruned_space_is_written_and_reads_back(tmp_path):
@@ -322,9 +323,9 @@ def test_one_shot_part_is_pc_darts_with_beta_decay():
     warm-up, and beta-DARTS's beta-decay regularizer."""
     method = method_for()
     assert method.load_options() == {"partial": 4} and method.warmup_epochs == 15
-    options = method.build_options(BuildOptions())
-    assert options.partial_channels == 4 and options.edge_normalization
-    net = Supernet(tiny_space(method), options)
+    assert method.build_options(BuildOptions()).partial_channels == 4
+    assert {spec.name for spec in method.arch_parameters()} == {"alpha", "edge"}
+    net = method.supernet(tiny_space(method))
     method.start_epoch(10)
     beta = BetaDarts(method.config)
     beta.start_epoch(10)
@@ -345,8 +346,8 @@ def test_resumed_run_searches_the_same_pruned_space(tmp_path, monkeypatch):
     """A run stopped after its first epoch and resumed reads its pruned space back (no
     pruning again) and ends as an uninterrupted run does."""
     config = SearchConfig(space=str(SPACES / "nb201.nas"), method="zero-one-shot",
-                          dataset="digits", subset=64, epochs=2, batch=16, arch_warmup=0,
-                          overrides=TINY, method_options=(("prune-batches", 1),))
+                          dataset="digits", subset=64, epochs=2, batch=16, overrides=TINY,
+                          method_options=(("prune-batches", 1), ("arch-warmup", 0)))
     whole = Search(config, tmp_path / "whole", progress=False).run()
     assert Search(config, tmp_path / "split", progress=False).run(stop_after=0) is None
     monkeypatch.setattr(ZeroOneShot, "prune_mask", lambda *_: pytest.fail("pruned again"))

@@ -123,6 +123,14 @@ def test_a_failed_run_leaves_nothing_and_kill_leftovers_are_cleaned(tmp_path, ca
     assert not leftover.exists()
 
 
+def older_layout_checkpoint(run_dir):
+    """The checkpoint as supernets wrote it before methods declared their parameters."""
+    state = torch.load(run_dir / CHECKPOINT, weights_only=False)
+    state["net"] = {key.replace("architecture.alpha.", "arch."): value
+                    for key, value in state["net"].items()}
+    torch.save(state, run_dir / CHECKPOINT)
+
+
 @pytest.mark.parametrize(("damage", "message"), [
     (lambda d: (d / CHECKPOINT).write_bytes((d / CHECKPOINT).read_bytes()[:500]),
      "checkpoint.pt cannot be read"),
@@ -136,11 +144,17 @@ def test_a_failed_run_leaves_nothing_and_kill_leftovers_are_cleaned(tmp_path, ca
      "has the unknown setting 'colour'"),
     (lambda d: (d / CONFIG).write_text(json.dumps({k: v for k, v in json.loads(
         (d / CONFIG).read_text()).items() if k != "space"})), "lacks the setting 'space'"),
+    (lambda d: (d / CONFIG).write_text(json.dumps({**json.loads((d / CONFIG).read_text()),
+                                                   "tau_max": 10.0, "partial_k": 4})),
+     "comes from an older layout of nasdsl's runs, in which partial_k, tau_max were search "
+     "settings"),
+    (older_layout_checkpoint, "comes from an older layout of nasdsl's supernets"),
 ], ids=["truncated", "empty", "directory", "config-truncated", "config-list", "config-unknown",
-        "config-missing"])
+        "config-missing", "config-older-layout", "checkpoint-older-layout"])
 def test_a_damaged_run_directory_is_a_clear_error_on_resume(finished, capsys, damage, message):
     """A corrupt, truncated or empty checkpoint, or a configuration cut short, listed,
-    extended or missing a setting: a clear error naming the file, no traceback."""
+    extended or missing a setting, or either from an older layout: a clear error naming the
+    file, no traceback."""
     damage(finished)
     status, err = run(capsys, "--resume", str(finished), "--no-progress")
     assert status == 2 and message in err, err

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nasdsl.backends.torch.network import BuildOptions, Cell, Supernet
+from nasdsl.backends.torch.cells import CellBase
+from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.space import Space
 
 
@@ -42,9 +43,10 @@ class DerivedNetwork(nn.Module):
         # Every edge has one op, so every edge is fixed: the body has no architecture
         # parameters and runs each op unweighted.
         self.body = Supernet(space, BuildOptions(simplify=False,
-                                                 normalize_kernels=normalize_kernels))
-        self.set_drop_path(drop_path)
-        cells = [i for i, stage in enumerate(self.body.stages) if isinstance(stage, Cell)]
+                                                 normalize_kernels=normalize_kernels), ())
+        cells = [i for i, stage in enumerate(self.body.stages) if isinstance(stage, CellBase)]
+        for index in cells:
+            self.body.stages[index].drop_path = drop_path
         # DARTS attaches it after cell 2L/3 (0-based): the second reduction cell of 20.
         self.aux_stage = cells[2 * len(cells) // 3] if auxiliary else None
         self.auxiliary = None
@@ -52,13 +54,8 @@ class DerivedNetwork(nn.Module):
             cell = space.network.stages[self.aux_stage]
             self.auxiliary = AuxiliaryHead(cell.out_channels, space.network.classes)
 
-    def set_drop_path(self, probability: float) -> None:
-        for stage in self.body.stages:
-            if isinstance(stage, Cell):
-                stage.drop_path = probability
-
     def forward(self, x: torch.Tensor):
-        outputs = self.body.features(x, {})
+        outputs = self.body.features(x)
         if self.auxiliary is not None and self.training:
             return outputs[-1], self.auxiliary(outputs[self.aux_stage])
         return outputs[-1]

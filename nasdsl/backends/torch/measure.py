@@ -1,10 +1,10 @@
-"""Measuring what a training step costs (DESIGN section 6), machine-independent figures first.
+"""Measuring what a training step costs, machine-independent figures first (the wall time
+and the CUDA allocator's peak are `nasdsl bench`'s, over repeated steps).
 
 - `saved_bytes`: the peak, over a forward pass or a whole step, of the bytes of tensors
   autograd keeps for backward, each storage counted once, parameters left out (they are not
   activations);
-- `flops`: FLOPs of forward and backward as torch's FlopCounterMode counts them;
-- `peak_cuda_bytes`: the CUDA allocator's peak over a step, where CUDA is used.
+- `flops`: FLOPs of forward and backward as torch's FlopCounterMode counts them.
 """
 
 from __future__ import annotations
@@ -88,18 +88,13 @@ def flops(step: Callable[[], None]) -> int:
     return counter.get_total_flops()
 
 
-def peak_cuda_bytes(step: Callable[[], None], device: torch.device) -> int:
-    torch.cuda.reset_peak_memory_stats(device)
-    step()
-    torch.cuda.synchronize(device)
-    return torch.cuda.max_memory_allocated(device)
 
-
-def step_figures(net, weights, batch: int, channels: int, size: int) -> tuple[int, float]:
+def step_figures(net, run, batch: int, channels: int, size: int) -> tuple[int, float]:
     """Bytes saved for backward and FLOPs of one forward + backward of `net` on a random
-    batch, as `nasdsl show` and the benchmarks report them."""
+    batch, each forward run as `run()` says (a `contract.Run`), as `nasdsl show` and the
+    benchmarks report them."""
     x = torch.randn(batch, channels, size, size)
-    saved = saved_bytes(lambda: net(x, weights()), exclude=net)
-    counted = flops(lambda: net(x, weights()).sum().backward())
+    saved = saved_bytes(lambda: net(x, run()), exclude=net)
+    counted = flops(lambda: net(x, run()).sum().backward())
     net.zero_grad(set_to_none=True)
     return saved, counted

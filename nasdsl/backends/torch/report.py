@@ -1,12 +1,13 @@
 """The supernet figures `nasdsl show` prints: parameters, and one training step's
-activation memory and FLOPs, naive and simplified, measured (DESIGN section 6)."""
+activation memory and FLOPs, naive and simplified, measured."""
 
 from __future__ import annotations
 
 import torch
 
+from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.backends.torch.measure import step_figures
-from nasdsl.backends.torch.network import BuildOptions, Supernet, softmax_weights
+from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.cost import Setting
 from nasdsl.dsl.space import Space
 
@@ -19,7 +20,7 @@ def supernet_costs(space: Space, batch: int) -> str:
         net = Supernet(space, BuildOptions(simplify=simplify, setting=Setting(batch=batch)))
         weights = sum(p.numel() for p in net.weight_parameters())
         arch = sum(p.numel() for p in net.arch_parameters())
-        saved, flops = step_figures(net, lambda: softmax_weights(net), batch,
+        saved, flops = step_figures(net, lambda: Run(softmax_weights(net.views)), batch,
                                     network.input_channels, network.input_size)
         rows.append((label, weights, arch, saved, flops))
     lines = ["", f"supernet, one training step (forward + backward) at batch {batch}, "

@@ -5,7 +5,8 @@ In a plain cell every edge (i, j) owns its candidates' layers, w_k^(i,j) of Eq. 
 the same candidate from node i has one set of layers, w_k^(i) of Eq. 6, for every
 destination j > i, and its output o_k(w_k^(i), x_i) is computed once per forward and reused
 by every later node. The cell holds (n - 1) x K candidate chains instead of |E| x K: a
-different supernet (fewer parameters), outside DESIGN's simplification invariants, built
+different supernet (fewer parameters), not a simplification of the naive one (the
+simplification invariants do not apply to it), built
 only on request (`BuildOptions.share_source_features`).
 
 Mixing happens after the candidates' outputs, per destination node, so the per-edge plans
@@ -21,9 +22,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nasdsl.backends.torch.layers import build_layer
+from nasdsl.backends.torch.cells import CellBase
 from nasdsl.backends.torch.edge import add_all
-from nasdsl.backends.torch.network import Cell
+from nasdsl.backends.torch.layers import build_layer
 from nasdsl.dsl import space as IR
 from nasdsl.dsl.modules import Module
 
@@ -33,17 +34,16 @@ def shareable(module: Module) -> bool:
     return not module.has_params and not module.keeps_running_stats
 
 
-class SharedSourceCell(Cell):
-    """A cell with feature sharing; called like `Cell` (weights, sampled, edge weights and
-    active candidates per edge, same meanings), so methods need not know which they run.
+class SharedSourceCell(CellBase):
+    """A cell with feature sharing; run like `cells.Cell` (a `contract.CellRun`, the same
+    meanings), so methods need not know which they run.
 
     Layers live at `sources.<i>.<m>.<position>`: candidate chain m of source node i, one per
     distinct candidate op (name and modules) on the edges that leave i.
     """
 
     def __init__(self, cell: IR.Cell, share_prefixes: bool = True, normalize: bool = False):
-        nn.Module.__init__(self)  # Cell's own constructor would build per-edge layers
-        self._init_common(cell, normalize)
+        super().__init__(cell, normalize)
         self.share_prefixes = share_prefixes
         # Per source, its distinct candidate ops; per edge, where each candidate's op sits.
         self._ops: dict[int, list[IR.Op]] = {}
@@ -61,40 +61,21 @@ class SharedSourceCell(Cell):
                 nn.Sequential(*(build_layer(m, normalize) for m in op.modules)) for op in ops)
             for src, ops in self._ops.items()})
 
-    def forward(self, inputs: list[torch.Tensor], weights: torch.Tensor,
-                sampled: torch.Tensor | None = None,
-                edge_weights: torch.Tensor | None = None,
-                active: torch.Tensor | None = None) -> torch.Tensor:
+    def forward_context(self, states: list[torch.Tensor]) -> _Features:
         """Eq. 6: x_j = sum_i sum_k w_k^(i,j) o_k(w_k^(i), x_i), each o_k(x_i) computed at
-        most once, and only where some edge needs it."""
-        states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
-        features = _Features(self, states)
-        for node in self.kind.intermediate:
-            terms = self._fixed_terms(node, states)
-            for index, src in self._incoming[node]:
-                term = self._edge(index, src, features, weights, sampled, active)
-                if term is not None:
-                    terms.append(term if edge_weights is None else term * edge_weights[index])
-            states.append(add_all(terms))
-        if self.kind.output == "concat":
-            return torch.cat(states[self.kind.inputs:], dim=1)
-        return states[-1]
+        most once a forward, and only where some edge needs it."""
+        return _Features(self, states)
 
-    def _edge(self, index: int, src: int, features: _Features, weights: torch.Tensor,
-              sampled: torch.Tensor | None, active: torch.Tensor | None):
-        """One edge's mix of its source's shared features; None for an edge left out."""
+    def edge_output(self, index, src, states, run, features):
+        """One edge's mix of its source's shared features."""
         slots = self._slots[index]
-        w = weights[index, :len(slots)]
-        if sampled is not None:
-            chosen = int(sampled[index])
-            if chosen < 0:
-                return None
+        w = run.weights[index, :len(slots)]
+        if run.sampled is not None:
+            chosen = int(run.sampled[index])
             # As NaiveEdge: the other (zero) weights added as scalars keep their gradients.
             return w[chosen] * features.get(src, slots[chosen]) + (w.sum() - w[chosen])
-        chosen = range(len(slots)) if active is None else \
-            active[index, :len(slots)].nonzero().flatten().tolist()
-        if not chosen:
-            return None
+        chosen = range(len(slots)) if run.active is None else \
+            run.active[index, :len(slots)].nonzero().flatten().tolist()
         return add_all([w[k] * features.get(src, slots[k]) for k in chosen])
 
     def chain(self, src: int, slot: int) -> tuple[nn.Sequential, tuple[Module, ...]]:

@@ -1,0 +1,174 @@
+"""The interface between search methods and supernets.
+
+A method declares the architecture parameters it needs (`ArchParameter`); the supernet
+allocates one tensor of each per searchable cell kind and gives the method a view of every
+kind (`KindView`): its parameters, its searchable edges with their candidate names, the
+incoming edges of each node, which candidates are real columns, which derivation may choose
+and which output zeros, and where its cells are. A forward is told how to run the cells by
+one record (`Run`): mixing weights, and optionally sampled candidates, edge weights, active
+candidates and terms added to the nodes, per cell kind or per cell. Nothing below knows a
+method by name, and a method reads nothing of the supernet but this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+import torch
+from torch import nn
+
+from nasdsl.dsl.space import CellKind, Space
+from nasdsl.dsl.topology import all_edge_sets, choosing_nodes, node_edges
+
+# The shapes an architecture parameter takes, per cell kind.
+SHAPES = {
+    "edge-candidate": "a row per searchable edge, a column per candidate (the widest edge's)",
+    "edge": "one per searchable edge",
+    "node": "one per intermediate node",
+    "edge-set": "one per set of input edges a node may keep under `derive top k` (none "
+                "where the kind derives every edge)",
+}
+
+
+@attrs.frozen
+class ArchParameter:
+    """An architecture parameter a method asks for, one tensor of `shape` per searchable
+    cell kind, initialized at 1e-3 N(0, 1) (`small`) or at zero."""
+
+    name: str
+    shape: str
+    init: str = "small"
+
+    def __attrs_post_init__(self):
+        if self.shape not in SHAPES:
+            raise ValueError(f"unknown shape '{self.shape}': {', '.join(SHAPES)}")
+
+    def tensor(self, kind: CellKind) -> torch.Tensor | None:
+        """The initial tensor of one kind, or None where the shape has no entries there."""
+        size = {"edge-candidate": (len(kind.edges), widest(kind)), "edge": (len(kind.edges),),
+                "node": (kind.nodes,), "edge-set": (len(all_edge_sets(kind)),)}[self.shape]
+        if self.shape == "edge-set" and kind.derive.top is None:
+            return None
+        return torch.zeros(size) if self.init == "zeros" else 1e-3 * torch.randn(size)
+
+
+ALPHA = ArchParameter("alpha", "edge-candidate")  # every method's operation parameters
+
+
+def widest(kind: CellKind) -> int:
+    """The most candidates of a searchable edge of `kind`."""
+    return max((len(names) for _, _, names in kind.edges), default=0)
+
+
+class KindView:
+    """What a method sees of one searchable cell kind (buffers on the supernet's device)."""
+
+    def __init__(self, kind: CellKind, space: Space, parameters: Mapping[str, nn.Parameter],
+                 stages: tuple[int, ...]):
+        self.name = kind.name
+        self.kind = kind
+        self.edges = kind.edges
+        self.nodes = kind.intermediate
+        self.stages = stages
+        self.parameters = dict(parameters)
+        # Per node its searchable incoming edges; `choosing` the nodes that have any.
+        self.incoming = {node: node_edges(kind, node) for node in kind.intermediate}
+        self.choosing = tuple(choosing_nodes(kind))
+        self.edge_sets = all_edge_sets(kind) if kind.derive.top is not None else []
+        first = next(cell for cell in space.network.cells if cell.kind.name == kind.name)
+        shape = (len(kind.edges), widest(kind))
+        self._masks = {name: torch.zeros(shape, dtype=torch.bool)
+                       for name in ("mask", "derivable", "zero")}
+        for index, ((_, _, names), edge) in enumerate(zip(kind.edges, first.edges)):
+            for column, (name, op) in enumerate(zip(names, edge.candidates)):
+                self._masks["mask"][index, column] = True
+                self._masks["derivable"][index, column] = name not in kind.derive.exclude
+                self._masks["zero"][index, column] = op.is_zero
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """(edges, candidates): the real columns (an edge may have fewer than the widest)."""
+        return self._placed("mask")
+
+    @property
+    def derivable(self) -> torch.Tensor:
+        """(edges, candidates): real columns derivation may choose (not `derive ... exclude`d)."""
+        return self._placed("derivable")
+
+    @property
+    def zero(self) -> torch.Tensor:
+        """(edges, candidates): the candidates that output zeros (`none`)."""
+        return self._placed("zero")
+
+    def _placed(self, name: str) -> torch.Tensor:
+        """A mask on the parameters' device (the supernet may have moved since)."""
+        device = next(iter(self.parameters.values())).device
+        if self._masks[name].device != device:
+            self._masks[name] = self._masks[name].to(device)
+        return self._masks[name]
+
+    def __getitem__(self, name: str) -> nn.Parameter:
+        return self.parameters[name]
+
+    def masked(self, logits: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
+        """`logits` with -inf outside `allowed` (default: the real columns), so that a
+        softmax gives them nothing."""
+        return logits.masked_fill(~(self.mask if allowed is None else allowed), float("-inf"))
+
+
+def softmax_weights(views: Mapping[str, KindView], name: str = "alpha",
+                    allowed: str | None = None) -> dict[str, torch.Tensor]:
+    """A softmax over each searchable edge's candidates (DARTS's mixing weights), of the
+    parameter `name`; `allowed` names a view mask ("derivable") to restrict them to."""
+    return {kind: torch.softmax(view.masked(view[name], getattr(view, allowed) if allowed
+                                            else None), dim=-1)
+            for kind, view in views.items()}
+
+
+Table = Mapping[str | int, torch.Tensor]
+
+
+@attrs.frozen
+class Run:
+    """How one forward runs the cells. Each table is keyed by cell kind; an entry keyed by a
+    stage index (a cell's position in the network) overrides its kind's for that one cell,
+    so that cells of one kind, which share their architecture parameters, may run
+    differently.
+
+      weights       (edges, candidates) mixing weights
+      sampled       (edges,) the one candidate each edge runs, whose weight is one-hot; -1:
+                    the edge is left out (a sampled topology)
+      edge_weights  (edges,) a factor on each edge's output
+      active        (edges, candidates) bool, may stay on the CPU: only the active
+                    candidates run, each times its weight; an edge with none is left out
+      node_terms    (nodes,) a value added to each intermediate node's state (zero in value
+                    where a method adds straight-through gradients)
+    """
+
+    weights: Table = attrs.field(factory=dict)
+    sampled: Table | None = None
+    edge_weights: Table | None = None
+    active: Table | None = None
+    node_terms: Table | None = None
+
+    def cell(self, stage: int, kind: str) -> CellRun:
+        return CellRun(*(_entry(table, stage, kind) for table in (
+            self.weights, self.sampled, self.edge_weights, self.active, self.node_terms)))
+
+
+@attrs.frozen
+class CellRun:
+    """One cell's entries of a `Run`."""
+
+    weights: torch.Tensor | None = None
+    sampled: torch.Tensor | None = None
+    edge_weights: torch.Tensor | None = None
+    active: torch.Tensor | None = None
+    node_terms: torch.Tensor | None = None
+
+
+def _entry(table: Table | None, stage: int, kind: str):
+    if not table:
+        return None
+    return table[stage] if stage in table else table.get(kind)
