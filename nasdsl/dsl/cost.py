@@ -257,7 +257,7 @@ def estimate(node: Node, channels: int, setting: Setting, recompute: bool = True
     """The cost of running `node` on an input of `channels` at the setting's batch and size
     (the input counts among the saved tensors where a layer keeps it, as torch counts it);
     `recompute`: recomputable branches are run again in backward; `device`: throughputs
-    other than the setting's target's (benchmarks/calibrate.py fits them)."""
+    other than the setting's target's (experiments/calibrate.py fits them)."""
     estimator = _Estimator(setting, recompute, device or target_device(setting.target))
     estimator.run(node, estimator.tensor(channels, setting.size))
     return Cost(estimator.flops, sum(estimator.saved.values()), estimator.seconds)

@@ -204,7 +204,7 @@ def _benchmark(config: SearchConfig, space):
     """The NAS-Bench-201 benchmark the derived cell will be looked up in, opened and checked
     against the space's cell; None without one. `--benchmark` on a space whose derived cells
     have no arch string is an error; the environment variable applies where they do."""
-    from nasdsl.benchmarks.nb201 import ENV_VAR, open_benchmark
+    from nasdsl.nb201 import ENV_VAR, open_benchmark
     if not nb201_shaped(space):
         if config.benchmark is not None:
             raise NasError(f"--benchmark looks up NAS-Bench-201 cells, and {config.space} is not "
@@ -220,7 +220,7 @@ def _benchmark(config: SearchConfig, space):
 def _report_benchmark(benchmark, result) -> None:
     """The derived architecture's figures beside the benchmark's optimum, printed and added
     to result.json."""
-    from nasdsl.benchmarks.nb201 import format_lookup
+    from nasdsl.nb201 import format_lookup
     figures, optimum = benchmark.lookup(result.arch_text), benchmark.optimum()
     print(format_lookup(result.arch_text, figures, optimum))
     path = result.run_dir / RESULT

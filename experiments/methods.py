@@ -2,7 +2,7 @@
 as `nasdsl run` builds it by default (seed 001 Table 7 orders ROME < GDAS < PC-DARTS < DARTS).
 Saved bytes only (no timing, no FLOP counting), so it is quick and machine-independent.
 
-    python benchmarks/methods.py             # batch 16: about 5 minutes on 2 cores
+    python experiments/methods.py             # batch 16: about 5 minutes on 2 cores
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ double-stacked separable convs): one DARTS search step of the naive supernet, wi
 only, FMS only, both, both + reparameterization, and the cost model's own choices —
 activation memory, FLOPs, step time and the normalized cost of Eq. 29 over these rows.
 
-    python benchmarks/ablation.py            # batch 8, 3 repeats: about 10 minutes on 2 cores
+    python experiments/ablation.py            # batch 8, 3 repeats: about 10 minutes on 2 cores
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ per layer launched, per branch recomputed in backward). Prints the fitted figure
 model's median error with them and with the ones in cost.py, and how often each picks the
 fastest plan of an edge.
 
-    python benchmarks/calibrate.py           # about a minute on 2 cores
+    python experiments/calibrate.py           # about a minute on 2 cores
 """
 
 from __future__ import annotations

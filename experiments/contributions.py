@@ -3,7 +3,7 @@ much from the two ways a simplified edge runs: merged kernels rebuilt in backwar
 parameter-free weighted branches (pools) recomputed in backward. Each is switched off in turn
 on the same plans; one forward + backward in training mode, measured saved bytes.
 
-    python benchmarks/contributions.py       # about 3 minutes on 2 cores
+    python experiments/contributions.py       # about 3 minutes on 2 cores
 """
 
 from __future__ import annotations

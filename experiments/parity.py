@@ -6,7 +6,7 @@ The reference figures are what the reference code itself saves for backward (mea
 the same hooks on AutoDL-Projects' and DARTS's own networks) and the FLOPs of earlier
 measurements; a row without a reference figure shows "-".
 
-    python benchmarks/parity.py              # about 2 minutes on 2 cores
+    python experiments/parity.py              # about 2 minutes on 2 cores
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from nasdsl.benchmarks.nb201 import ENV_VAR, format_lookup, open_benchmark
+from nasdsl.nb201 import ENV_VAR, format_lookup, open_benchmark
 from nasdsl.errors import NasError
 from tests.paths import SHARED_DATA
 

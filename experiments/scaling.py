@@ -4,7 +4,7 @@ separable convs added one at a time — in the darts_large search network; one D
 step of the naive supernet and of the simplified ones (cost model, cost and memory
 objectives): activation memory and step time, with the least-squares slope of each line.
 
-    python benchmarks/scaling.py             # C=8, N=1, batch 8: about 10 minutes on 2 cores
+    python experiments/scaling.py             # C=8, N=1, batch 8: about 10 minutes on 2 cores
 """
 
 from __future__ import annotations

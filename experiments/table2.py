@@ -2,7 +2,7 @@
 stage of simplification (original, + PMS, + FMS, + reparameterization), as the plans count
 them, for every distinct searchable edge of spaces/darts.nas.
 
-    python benchmarks/table2.py
+    python experiments/table2.py
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ default of `nasdsl run`), activation memory and step time as ratios to naive, be
 targets (memory: nb201 <= 0.75, darts <= 0.40, darts_large <= 0.25; time <= 1.00 on CPU
 everywhere, <= 0.70 on darts_large).
 
-    python benchmarks/spaces.py              # all spaces, the methods of issue 6
-    python benchmarks/spaces.py --spaces darts --methods darts,gdas
+    python experiments/spaces.py              # all spaces, the methods of issue 6
+    python experiments/spaces.py --spaces darts --methods darts,gdas
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ every kept edge its costliest candidate (by activation memory), run inside the n
 supernet with only that candidate and only the kept edges computed. No supernet can do
 better than the path it must be able to become.
 
-    python benchmarks/single_path.py         # batch 16: about 5 minutes on 2 cores
+    python experiments/single_path.py         # batch 16: about 5 minutes on 2 cores
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def arguments(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", type=Path, default=RESULTS,
-                        help="where the markdown and PNG files go (default benchmarks/results)")
+                        help="where the markdown and PNG files go (default experiments/results)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny settings: checks that the script runs, figures mean nothing")
     return parser

@@ -1,4 +1,4 @@
-"""The scripts in benchmarks/ run and write their markdown and PNG files (tiny settings:
+"""The scripts in experiments/ run and write their markdown and PNG files (tiny settings:
 the figures are not checked, only that each script works end to end)."""
 
 import subprocess
@@ -8,7 +8,7 @@ import pytest
 
 from tests.paths import ROOT
 
-SCRIPTS = ROOT / "benchmarks"
+SCRIPTS = ROOT / "experiments"
 
 
 def run_script(name: str, out, *extra: str) -> str:
