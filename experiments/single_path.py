@@ -34,7 +34,7 @@ def costliest_path(space, batch: int) -> tuple[dict, dict]:
         for edge in cell.edges:
             candidates = []
             for i, op in enumerate(edge.candidates):
-                if op.name not in kind.derive.exclude:
+                if kind.derivable(op.name):
                     cost = plan_cost(naive_plan((op,)), cell.channels, setting)
                     candidates.append((cost.saved_bytes, cost.flops, i))
             cost, _, index = max(candidates)
@@ -42,7 +42,7 @@ def costliest_path(space, batch: int) -> tuple[dict, dict]:
             choice.append(index)
         keep = set()
         for node in kind.intermediate:
-            incoming = [i for i, edge in enumerate(kind.edges) if edge[1] == node]
+            incoming = kind.incoming(node)
             top = kind.derive.top or len(incoming)
             keep |= set(sorted(incoming, key=lambda i: -costs[i])[:top])
         width = max(len(names) for *_, names in kind.edges)

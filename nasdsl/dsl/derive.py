@@ -44,7 +44,7 @@ def derive_cell(kind: CellKind, weights: Sequence[Sequence[float]]) -> DerivedCe
     """
     def strongest(index: int, names: tuple[str, ...]) -> tuple[float, str]:
         allowed = [(float(weights[index][k]), -k, name) for k, name in enumerate(names)
-                   if name not in kind.derive.exclude]
+                   if kind.derivable(name)]
         strength, _, name = max(allowed)
         return strength, name
 

@@ -13,6 +13,10 @@ Facts are what the simplification passes and the checker reason from, never name
   maps_zero_to_zero    f(0) = 0, in training and in eval mode: what follows a `zero` keeps
                        the chain zero (a bias or BN's beta does not)
   stride_capable       the module can take the stride of the place an op is put at
+  trivial              its output is zeros or its input (zero, identity): nothing to
+                       compute, so nothing to share or recompute
+  stateless            no weights and no running statistics (has_params and
+                       keeps_running_stats both false): one computation serves every user
   accepts, produces    the forms of tensor it takes and gives: feature maps (batch,
                        channels, height, width) or vectors (batch, channels)
   parameter_count      how many weights its layer holds (the reference layers' count)
@@ -53,6 +57,7 @@ class Module(metaclass=_Interned):
     linear: ClassVar[bool] = False
     batch_dependent: ClassVar[bool] = False
     maps_zero_to_zero: ClassVar[bool] = False
+    trivial: ClassVar[bool] = False
     accepts: ClassVar[tuple[str, ...]] = (MAPS,)
     produces: ClassVar[str | None] = None  # None: the form it was given
 
@@ -67,6 +72,10 @@ class Module(metaclass=_Interned):
     @property
     def keeps_running_stats(self) -> bool:
         return False
+
+    @property
+    def stateless(self) -> bool:
+        return not self.has_params and not self.keeps_running_stats
 
     @property
     def kernel_expressible(self) -> bool:
@@ -161,6 +170,7 @@ class ReLU(Module):
 class Identity(Module):
     linear = True
     maps_zero_to_zero = True
+    trivial = True
     accepts = (MAPS, VECTORS)
 
     @property
@@ -181,6 +191,7 @@ class Zero(Module):
     stride_capable = True
     linear = True
     maps_zero_to_zero = True
+    trivial = True
 
     @property
     def kernel_expressible(self) -> bool:

@@ -83,14 +83,13 @@ class Mix:
 
 
 def recomputable(branch: Branch) -> bool:
-    """A weighted branch of parameter-free, stateless modules (pools, ReLU): its output, which
+    """A weighted branch of stateless, non-trivial modules (pools, ReLU): its output, which
     the weight's gradient needs, is cheaper to recompute in backward from the mix's input
     than to keep (max pooling would also keep int64 indices)."""
     steps = branch.node.steps if isinstance(branch.node, Seq) else (branch.node,)
     return (branch.weight is not None and bool(steps)
-            and all(isinstance(step, Apply) and not step.module.has_params
-                    and not step.module.keeps_running_stats and step.module.kind != "zero"
-                    and step.module.kind != "identity" for step in steps))
+            and all(isinstance(step, Apply) and step.module.stateless
+                    and not step.module.trivial for step in steps))
 
 
 @attrs.frozen

@@ -13,14 +13,6 @@ def print_program(program: S.Program) -> str:
     return "\n\n".join(_Printer().item(item) for item in program.items) + "\n"
 
 
-def print_expr(expr: S.Expr) -> str:
-    return _Printer().expr(expr)
-
-
-def print_chain(body: tuple[S.Call, ...]) -> str:
-    return _Printer().chain(body)
-
-
 class _Printer:
     """One method per node kind, dispatched on the node's class name."""
 

@@ -44,7 +44,7 @@ def architecture_count(mask: Mask) -> int:
 
 def derivable(kind: CellKind, names: Sequence[str]) -> tuple[str, ...]:
     """The candidates of a set that derivation may choose (not `derive ... exclude`d)."""
-    return tuple(name for name in names if name not in kind.derive.exclude)
+    return tuple(name for name in names if kind.derivable(name))
 
 
 # Pruning leaves every set at least this many candidates: an edge of one candidate is fixed
@@ -59,7 +59,7 @@ def removable(kind: CellKind, names: Sequence[str]) -> tuple[str, ...]:
     if len(names) <= MIN_KEPT:
         return ()
     spare = len(derivable(kind, names)) > 1
-    return tuple(name for name in names if spare or name in kind.derive.exclude)
+    return tuple(name for name in names if spare or not kind.derivable(name))
 
 
 def check_mask(space: Space, mask: Mask) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import attrs
 
-from nasdsl.dsl.modules import AvgPool, Conv, Identity, Module, Zero, is_zero_chain
+from nasdsl.dsl.modules import AvgPool, Conv, Module, Zero, is_zero_chain
 from nasdsl.dsl.plan import Apply, Branch, Merged, Mix, Node, Rewrite, Seq, Term, Weight
 
 
@@ -25,8 +25,9 @@ class Options:
     max_extent: int | None = None
 
     def shareable(self, module: Module) -> bool:
-        """Zero and identity gain nothing from sharing; parametric modules only when tied."""
-        if isinstance(module, (Zero, Identity)):
+        """A trivial module (zero, identity) gains nothing from sharing; parametric modules
+        are shared only when tied."""
+        if module.trivial:
             return False
         return self.tie_params or not module.has_params
 

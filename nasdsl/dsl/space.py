@@ -76,16 +76,20 @@ class CellKind:
     def intermediate(self) -> range:
         return range(self.inputs, self.inputs + self.nodes)
 
-    def incoming(self, node: int) -> list[tuple[int, int, tuple[str, ...]]]:
-        """The searchable edges into `node`."""
-        return [edge for edge in self.edges if edge[1] == node]
+    def incoming(self, node: int) -> tuple[int, ...]:
+        """Indices (into `edges`) of the searchable edges into `node`, in edge order."""
+        return tuple(index for index, (_, dst, _) in enumerate(self.edges) if dst == node)
+
+    def derivable(self, name: str) -> bool:
+        """Whether derivation may choose the candidate `name` (not `derive ... exclude`d)."""
+        return name not in self.derive.exclude
 
     def fixed_into(self, node: int) -> list[tuple[int, int, str]]:
         """The fixed edges into `node`, as (source, node, op)."""
         return [(src, dst, names[0]) for src, dst, names in self.fixed if dst == node]
 
     def choices(self, edge: tuple[int, int, tuple[str, ...]]) -> int:
-        return sum(1 for name in edge[2] if name not in self.derive.exclude)
+        return sum(1 for name in edge[2] if self.derivable(name))
 
     def architecture_count(self) -> int:
         """Number of discrete cells the derivation rule can produce: per node, the product
@@ -94,7 +98,7 @@ class CellKind:
         O(edges * k) rather than over every k-set)."""
         total = 1
         for node in self.intermediate:
-            choices = [self.choices(edge) for edge in self.incoming(node)]
+            choices = [self.choices(self.edges[index]) for index in self.incoming(node)]
             if self.derive.top is None:
                 total *= math.prod(choices)
                 continue

@@ -13,15 +13,10 @@ from itertools import combinations
 from nasdsl.dsl.space import CellKind
 
 
-def node_edges(kind: CellKind, node: int) -> tuple[int, ...]:
-    """Indices (into `kind.edges`) of the edges that enter `node`, in edge order."""
-    return tuple(index for index, (_, dst, _) in enumerate(kind.edges) if dst == node)
-
-
 def edge_sets(kind: CellKind, node: int) -> list[tuple[int, ...]]:
     """The sets of input edges `node` may keep, in lexicographic order: every set of `top` of
     them (all of them where it has no more), or the one full set where the kind derives all."""
-    incoming = node_edges(kind, node)
+    incoming = kind.incoming(node)
     if kind.derive.top is None:
         return [incoming]
     return list(combinations(incoming, min(kind.derive.top, len(incoming))))
@@ -30,7 +25,7 @@ def edge_sets(kind: CellKind, node: int) -> list[tuple[int, ...]]:
 def choosing_nodes(kind: CellKind) -> list[int]:
     """The intermediate nodes with searchable incoming edges: those with a topology to
     choose (a node of fixed edges only keeps them all)."""
-    return [node for node in kind.intermediate if node_edges(kind, node)]
+    return [node for node in kind.intermediate if kind.incoming(node)]
 
 
 def all_edge_sets(kind: CellKind) -> list[tuple[int, tuple[int, ...]]]:

@@ -289,5 +289,5 @@ def _missing_edge_op(kind: IR.CellKind, index: int, p: list[float], zero: list[b
     if any(zero):
         return zero.index(True)
     names = kind.edges[index][2]
-    allowed_p = [(value, -k) for k, value in enumerate(p) if names[k] not in kind.derive.exclude]
+    allowed_p = [(value, -k) for k, value in enumerate(p) if kind.derivable(names[k])]
     return -max(allowed_p)[1]

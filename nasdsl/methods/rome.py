@@ -59,7 +59,7 @@ import torch
 import torch.nn.functional as F
 
 from nasdsl.arguments import POSITIVE
-from nasdsl.backends.torch.contract import ALPHA, ArchParameter, KindView, Run
+from nasdsl.backends.torch.contract import ALPHA, ArchParameter, KindView, Run, masked
 from nasdsl.backends.torch.network import Supernet
 from nasdsl.dsl.derive import Architecture, DerivedCell
 from nasdsl.dsl.space import CellKind, Space
@@ -94,8 +94,7 @@ def gumbel_top_k(logits: torch.Tensor, valid: torch.Tensor, k: int, tau: float) 
     """Per row, the indicator of the k valid entries ranked first by log softmax(logits) + g
     (Gumbel-Top2 for k = 2, Eq. 7-8; Gumbel-Max for k = 1, Eq. 5), all of them where a row has
     no more, with the gradient of the relaxation softmax((log softmax(logits) + g) / tau)."""
-    scores = torch.log_softmax(logits.masked_fill(~valid, float("-inf")), -1) \
-        + gumbel_noise(logits)
+    scores = torch.log_softmax(masked(logits, valid), -1) + gumbel_noise(logits)
     top = scores.topk(min(k, scores.shape[-1]), dim=-1).indices
     hard = torch.zeros_like(scores).scatter(-1, top, 1.0) * valid
     return straight_through(hard, torch.softmax(scores / tau, -1))
@@ -136,7 +135,7 @@ def allowed_ops(kind: CellKind, space: Space) -> list[list[bool]]:
     """Per edge of `kind`, per candidate: whether ROME may sample and derive it (not `none`,
     not excluded by the kind's derivation rule), as the space places them."""
     cell = next(cell for cell in space.network.cells if cell.kind.name == kind.name)
-    return [[not (op.is_zero or op.name in kind.derive.exclude) for op in edge.candidates]
+    return [[not op.is_zero and kind.derivable(op.name) for op in edge.candidates]
             for edge in cell.edges]
 
 

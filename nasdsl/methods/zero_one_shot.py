@@ -191,7 +191,7 @@ class ZeroOneShot(BetaDarts, PcDarts):
             excluded = [(kind, index, name) for kind, sets in mask.items()
                         for index, names in enumerate(sets)
                         if len(prune.derivable(kinds[kind], names)) >= prune.MIN_KEPT
-                        for name in names if name in kinds[kind].derive.exclude]
+                        for name in names if not kinds[kind].derivable(name)]
             self._record(kinds, mask, count(mask) / total, excluded, None)
             mask = _without(mask, excluded)
         while count(mask) / total > self.level:

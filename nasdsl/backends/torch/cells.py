@@ -34,7 +34,7 @@ class CellBase(nn.Module):
         self.fixed = nn.ModuleList(
             nn.Sequential(*(build_layer(m, normalize) for m in edge.candidates[0].modules))
             for edge in cell.fixed)
-        self._incoming = {node: [(i, e.src) for i, e in enumerate(cell.edges) if e.dst == node]
+        self._incoming = {node: [(i, cell.edges[i].src) for i in cell.kind.incoming(node)]
                           for node in cell.kind.intermediate}
         self._fixed_into = {node: [(i, e.src) for i, e in enumerate(cell.fixed) if e.dst == node]
                             for node in cell.kind.intermediate}
@@ -50,6 +50,9 @@ class CellBase(nn.Module):
                 if runs(run, i):
                     out = self._dropped(self.edge_output(i, src, states, run, context))
                     terms.append(out if run.edge_weights is None else out * run.edge_weights[i])
+            if not terms:  # a method's error: the node's shape would be unknown
+                raise ValueError(f"the run leaves node {node} of a '{self.kind.name}' cell "
+                                 "without any input edge; at least one must run")
             if run.node_terms is not None:
                 terms.append(run.node_terms[position])
             states.append(add_all(terms))

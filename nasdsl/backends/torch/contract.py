@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from nasdsl.dsl.space import CellKind, Space
-from nasdsl.dsl.topology import all_edge_sets, choosing_nodes, node_edges
+from nasdsl.dsl.topology import all_edge_sets, choosing_nodes
 
 # The shapes an architecture parameter takes, per cell kind.
 SHAPES = {
@@ -73,7 +73,7 @@ class KindView:
         self.stages = stages
         self.parameters = dict(parameters)
         # Per node its searchable incoming edges; `choosing` the nodes that have any.
-        self.incoming = {node: node_edges(kind, node) for node in kind.intermediate}
+        self.incoming = {node: kind.incoming(node) for node in kind.intermediate}
         self.choosing = tuple(choosing_nodes(kind))
         self.edge_sets = all_edge_sets(kind) if kind.derive.top is not None else []
         first = next(cell for cell in space.network.cells if cell.kind.name == kind.name)
@@ -83,7 +83,7 @@ class KindView:
         for index, ((_, _, names), edge) in enumerate(zip(kind.edges, first.edges)):
             for column, (name, op) in enumerate(zip(names, edge.candidates)):
                 self._masks["mask"][index, column] = True
-                self._masks["derivable"][index, column] = name not in kind.derive.exclude
+                self._masks["derivable"][index, column] = kind.derivable(name)
                 self._masks["zero"][index, column] = op.is_zero
 
     @property
@@ -112,9 +112,13 @@ class KindView:
         return self.parameters[name]
 
     def masked(self, logits: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
-        """`logits` with -inf outside `allowed` (default: the real columns), so that a
-        softmax gives them nothing."""
-        return logits.masked_fill(~(self.mask if allowed is None else allowed), float("-inf"))
+        """`logits` with -inf outside `allowed` (default: the real columns)."""
+        return masked(logits, self.mask if allowed is None else allowed)
+
+
+def masked(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """`logits` with -inf where `allowed` is False, so that a softmax gives them nothing."""
+    return logits.masked_fill(~allowed, float("-inf"))
 
 
 def softmax_weights(views: Mapping[str, KindView], name: str = "alpha",

@@ -29,11 +29,6 @@ from nasdsl.dsl import space as IR
 from nasdsl.dsl.modules import Module
 
 
-def shareable(module: Module) -> bool:
-    """A module whose output depends on its input alone: computing it once is exact."""
-    return not module.has_params and not module.keeps_running_stats
-
-
 class SharedSourceCell(CellBase):
     """A cell with feature sharing; run like `cells.Cell` (a `contract.CellRun`, the same
     meanings), so methods need not know which they run.
@@ -104,7 +99,7 @@ class _Features:
         x = self.states[src]
         sharing = self.cell.share_prefixes
         for position, (module, layer) in enumerate(zip(modules, layers)):
-            sharing = sharing and shareable(module)
+            sharing = sharing and module.stateless  # its output depends on its input alone
             if not sharing:
                 x = layer(x)
                 continue
