@@ -1,4 +1,4 @@
-"""Fit the cost model's CPU throughputs (nasdsl/dsl/cost.py DEVICES["cpu"]) to this machine:
+"""Fit the cost model's CPU throughputs (nasdsl/simplify/cost.py DEVICES["cpu"]) to this machine:
 time forward + backward of every alternative plan of every distinct edge of the shipped
 spaces, and solve by least squares on relative error for the five figures the model's time
 is linear in (seconds per dense FLOP, per depthwise FLOP, per byte of elementwise traffic,
@@ -19,9 +19,9 @@ import torch
 from common import SPACES, arguments, header, markdown_table, write
 
 from nasdsl.backends.torch.edge import PlanEdge
-from nasdsl.dsl.cost import DEVICES, Device, Setting, plan_cost
+from nasdsl.simplify.cost import DEVICES, Device, Setting, plan_cost
 from nasdsl.dsl.elaborate import load
-from nasdsl.dsl.simplify import alternatives, edge_site
+from nasdsl.simplify.compiler import alternatives, edge_site
 
 SPACES_AND_BATCHES = (("nb201", 32), ("darts", 16), ("darts_large", 8))
 INFINITE = 1e30

@@ -17,7 +17,7 @@ import nasdsl.backends.torch.edge as edge_module
 from nasdsl.backends.torch.measure import saved_bytes
 from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.backends.torch.network import BuildOptions, Supernet
-from nasdsl.dsl.cost import OBJECTIVES, Setting
+from nasdsl.simplify.cost import OBJECTIVES, Setting
 from nasdsl.dsl.elaborate import load
 
 SPACES_AND_BATCHES = (("nb201", 16), ("darts", 8), ("darts_large", 4))

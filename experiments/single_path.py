@@ -16,9 +16,9 @@ from common import SPACES, arguments, header, markdown_table, pyplot, ratio, wri
 from nasdsl.backends.torch.measure import flops, saved_bytes
 from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.backends.torch.network import BuildOptions, Supernet
-from nasdsl.dsl.cost import OBJECTIVES, Setting, plan_cost
+from nasdsl.simplify.cost import OBJECTIVES, Setting, plan_cost
 from nasdsl.dsl.elaborate import load
-from nasdsl.dsl.plan import naive_plan
+from nasdsl.simplify.plan import naive_plan
 
 NAMES = ("nb201", "darts", "darts_large")
 

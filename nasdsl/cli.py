@@ -8,10 +8,10 @@ import sys
 from nasdsl.arguments import add_set, positive
 from nasdsl.bench.command import add_arguments as add_bench_arguments
 from nasdsl.bench.command import bench_command
-from nasdsl.dsl.cost import OBJECTIVE_HELP, OBJECTIVES, Setting
+from nasdsl.simplify.cost import OBJECTIVE_HELP, OBJECTIVES, Setting
 from nasdsl.dsl.elaborate import load
-from nasdsl.dsl.explain import explain
-from nasdsl.dsl.simplify import parse_rewrites
+from nasdsl.simplify.explain import explain
+from nasdsl.simplify.compiler import parse_rewrites
 from nasdsl.dsl.summary import summarize
 from nasdsl.errors import NasError
 from nasdsl.search.command import add_method_options, parse_override

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import attrs
 
-from nasdsl.dsl.derive import from_nb201
+from nasdsl.architecture.derive import from_nb201
 from nasdsl.dsl.space import CellKind
 from nasdsl.errors import Location, NasError, did_you_mean
 

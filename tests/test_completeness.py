@@ -6,9 +6,9 @@ import torch
 
 from nasdsl.backends.torch.kernels import dense_kernel
 from nasdsl.backends.torch.layers import build_layer
-from nasdsl.dsl.cost import Setting, estimate
+from nasdsl.simplify.cost import Setting, estimate
 from nasdsl.dsl.modules import KINDS, MAPS, REQUIRED, VECTORS, Placement
-from nasdsl.dsl.plan import Apply
+from nasdsl.simplify.plan import Apply
 from nasdsl.methods import method_names
 from tests.paths import ROOT
 

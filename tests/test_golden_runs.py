@@ -11,11 +11,11 @@ import torch
 
 from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.cli import main
-from nasdsl.dsl.cost import Setting
-from nasdsl.dsl.derive import derive, derived_text
+from nasdsl.simplify.cost import Setting
+from nasdsl.architecture.derive import derive, derived_text
 from nasdsl.dsl.elaborate import load
-from nasdsl.dsl.prune import pruned_text
-from nasdsl.dsl.simplify import compile_network
+from nasdsl.architecture.prune import pruned_text
+from nasdsl.simplify.compiler import compile_network
 from nasdsl.methods import get_method
 from nasdsl.search.config import SearchConfig
 from tests.paths import GOLDEN, SPACES

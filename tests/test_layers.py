@@ -58,11 +58,12 @@ def test_the_import_graph_has_no_cycle():
 
 
 def test_lower_layers_never_import_methods_or_the_search():
-    """The language, the simplifier, the backends and the data know no method and no search
-    loop; the methods know no search loop (anywhere in a module, imports inside functions
-    too)."""
-    lower = ("nasdsl.dsl", "nasdsl.backends", "nasdsl.data", "nasdsl.errors", "nasdsl.files",
-             "nasdsl.arguments")
+    """The language, the simplifier, the architecture code, the backends and the data know
+    no method and no search loop; the methods know no search loop; the language knows
+    neither the simplifier nor the architecture code (anywhere in a module, imports inside
+    functions too)."""
+    lower = ("nasdsl.dsl", "nasdsl.simplify", "nasdsl.architecture", "nasdsl.backends",
+             "nasdsl.data", "nasdsl.errors", "nasdsl.files", "nasdsl.arguments")
     for name in MODULES:
         targets = imports(name, top_level=False)
         if name.startswith(lower):
@@ -70,6 +71,9 @@ def test_lower_layers_never_import_methods_or_the_search():
                                                             "nasdsl.bench", "nasdsl.cli"))}, name
         if name.startswith("nasdsl.methods"):
             assert not {t for t in targets if t.startswith("nasdsl.search")}, name
+        if name.startswith("nasdsl.dsl"):  # the language knows nothing of what uses it
+            assert not {t for t in targets if t.startswith(("nasdsl.simplify",
+                                                            "nasdsl.architecture"))}, name
 
 
 def test_methods_use_only_the_contract_of_the_supernet():

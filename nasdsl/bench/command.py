@@ -8,7 +8,7 @@ from pathlib import Path
 from nasdsl.arguments import add_set, positive
 from nasdsl.bench.measure import Settings, machine, measure
 from nasdsl.bench.report import table, to_csv, to_json
-from nasdsl.dsl.cost import OBJECTIVE_HELP, OBJECTIVES
+from nasdsl.simplify.cost import OBJECTIVE_HELP, OBJECTIVES
 from nasdsl.methods import get_method
 from nasdsl.search.command import method_options, parse_override
 from nasdsl.files import write_text

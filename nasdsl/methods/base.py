@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from nasdsl.arguments import Range
 from nasdsl.backends.torch.contract import ALPHA, ArchParameter, Run, softmax_weights
 from nasdsl.backends.torch.network import BuildOptions, Supernet
-from nasdsl.dsl.derive import Architecture, derive
+from nasdsl.architecture.derive import Architecture, derive
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
 

@@ -61,9 +61,9 @@ import torch.nn.functional as F
 from nasdsl.arguments import POSITIVE
 from nasdsl.backends.torch.contract import ALPHA, ArchParameter, KindView, Run, masked
 from nasdsl.backends.torch.network import Supernet
-from nasdsl.dsl.derive import Architecture, DerivedCell
+from nasdsl.architecture.derive import Architecture, DerivedCell
 from nasdsl.dsl.space import CellKind, Space
-from nasdsl.dsl.topology import edge_sets
+from nasdsl.architecture.topology import edge_sets
 from nasdsl.errors import NasError
 from nasdsl.methods import register
 from nasdsl.methods.base import Option

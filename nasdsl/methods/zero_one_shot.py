@@ -65,7 +65,7 @@ import torch
 from nasdsl.arguments import POSITIVE, Range
 from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.backends.torch.network import BuildOptions, Supernet
-from nasdsl.dsl import prune
+from nasdsl.architecture import prune
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError

@@ -12,10 +12,10 @@ import attrs
 import torch
 
 from nasdsl.backends.torch.network import BuildOptions, Supernet, resolve_device
-from nasdsl.dsl.cost import Setting
+from nasdsl.simplify.cost import Setting
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.printer import print_program
-from nasdsl.dsl.simplify import parse_rewrites
+from nasdsl.simplify.compiler import parse_rewrites
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
 from nasdsl.methods import get_method

@@ -13,7 +13,7 @@ import attrs
 import torch
 
 from nasdsl.backends.torch.measure import saved_bytes
-from nasdsl.dsl.derive import Architecture, derived_text, to_genotype, to_nb201
+from nasdsl.architecture.derive import Architecture, derived_text, to_genotype, to_nb201
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
 from nasdsl.search import data_feed

@@ -5,7 +5,7 @@ import torch
 
 from nasdsl.backends.torch.cells import CellBase
 from nasdsl.backends.torch.derived import DerivedNetwork
-from nasdsl.dsl.derive import derived_space, derived_text, from_genotype, from_nb201
+from nasdsl.architecture.derive import derived_space, derived_text, from_genotype, from_nb201
 from nasdsl.dsl.elaborate import load
 from nasdsl.errors import NasError
 from tests.paths import SPACES

@@ -7,7 +7,7 @@ import torch
 
 from nasdsl.backends.torch.cells import CellBase, CellRun
 from nasdsl.backends.torch.network import BuildOptions
-from nasdsl.dsl.derive import derive, derived_text
+from nasdsl.architecture.derive import derive, derived_text
 from nasdsl.dsl.elaborate import load
 from nasdsl.methods import get_method
 from nasdsl.search.config import SearchConfig
@@ -107,7 +107,7 @@ def test_dst_never_prunes_a_fixed_edge(space_path):
 def test_a_search_of_a_space_with_a_fixed_edge(space_path, tmp_path, name):
     """A one-epoch search of every method family runs, and its derived architecture, which
     keeps the fixed edge, reads back from its genotype."""
-    from nasdsl.dsl.derive import from_genotype
+    from nasdsl.architecture.derive import from_genotype
     from nasdsl.search.loop import Search
     config = SearchConfig(space=str(space_path), method=name, dataset="digits", subset=32,
                           epochs=1, batch=16, method_options=(("partial-k", 2), ("rome-k", 1)))

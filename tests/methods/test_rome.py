@@ -10,7 +10,7 @@ import torch
 
 from nasdsl.backends.torch.cells import Cell
 from nasdsl.backends.torch.network import BuildOptions
-from nasdsl.dsl.derive import from_genotype, to_genotype
+from nasdsl.architecture.derive import from_genotype, to_genotype
 from nasdsl.dsl.elaborate import load
 from nasdsl.errors import NasError
 from nasdsl.methods import get_method

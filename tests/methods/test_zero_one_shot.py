@@ -10,7 +10,7 @@ import torch
 from nasdsl.backends.torch.cells import Cell, PartialChannels
 from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.backends.torch.network import BuildOptions
-from nasdsl.dsl import prune
+from nasdsl.architecture import prune
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.parse import parse
 from nasdsl.dsl.printer import print_program

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from nasdsl.dsl.derive import from_genotype, from_nb201
+from nasdsl.architecture.derive import from_genotype, from_nb201
 from nasdsl.dsl.elaborate import load
 from nasdsl.methods import method_names
 from nasdsl.search.config import SearchConfig

@@ -17,7 +17,7 @@ from nasdsl.backends.torch.contract import CellRun
 from nasdsl.backends.torch.edge import NaiveEdge, PlanEdge, add_all
 from nasdsl.backends.torch.layers import build_layer
 from nasdsl.dsl import space as IR
-from nasdsl.dsl.plan import Plan
+from nasdsl.simplify.plan import Plan
 
 
 class CellBase(nn.Module):

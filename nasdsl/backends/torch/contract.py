@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from nasdsl.dsl.space import CellKind, Space
-from nasdsl.dsl.topology import all_edge_sets, choosing_nodes
+from nasdsl.architecture.topology import all_edge_sets, choosing_nodes
 
 # The shapes an architecture parameter takes, per cell kind.
 SHAPES = {

@@ -1,6 +1,6 @@
 """Derived architectures as stand-alone networks for evaluation training.
 
-A derived space (one candidate on each kept edge, `nasdsl.dsl.derive`) loaded in the eval
+A derived space (one candidate on each kept edge, `nasdsl.architecture.derive`) loaded in the eval
 phase builds the reference evaluation networks: NAS-Bench-201's TinyNetwork, DARTS's
 NetworkCIFAR (with C=36, N=6: 20 cells). DARTS's training extras are options here: the
 auxiliary head after the cell at 2/3 of the depth, and drop path on the cells' edges.

@@ -15,7 +15,7 @@ from torch.utils.checkpoint import checkpoint
 
 from nasdsl.backends.torch.kernels import chain_kernel, pad_to
 from nasdsl.backends.torch.layers import build_layer
-from nasdsl.dsl.plan import Apply, Branch, Merged, Mix, Node, Plan, Seq, Weight, recomputable
+from nasdsl.simplify.plan import Apply, Branch, Merged, Mix, Node, Plan, Seq, Weight, recomputable
 from nasdsl.dsl.space import Op
 
 # Below this a group's probability p(I_S) counts as zero: its conditional weights are then 0

@@ -8,7 +8,7 @@ import torch
 from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.backends.torch.measure import step_figures
 from nasdsl.backends.torch.network import BuildOptions, Supernet
-from nasdsl.dsl.cost import Setting
+from nasdsl.simplify.cost import Setting
 from nasdsl.dsl.space import Space
 
 

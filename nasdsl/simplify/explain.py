@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import attrs
 
-from nasdsl.dsl.cost import Setting, plan_cost
-from nasdsl.dsl.plan import Plan, format_plan, naive_plan
-from nasdsl.dsl.rewrites import Options
-from nasdsl.dsl.simplify import (Site, alternatives, compile_network, count_modules, edge_site,
+from nasdsl.simplify.cost import Setting, plan_cost
+from nasdsl.simplify.plan import Plan, format_plan, naive_plan
+from nasdsl.simplify.rewrites import Options
+from nasdsl.simplify.compiler import (Site, alternatives, compile_network, count_modules, edge_site,
                                  simplify)
 from nasdsl.dsl.space import Cell, Edge, Space
 

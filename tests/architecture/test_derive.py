@@ -6,7 +6,7 @@ import random
 import pytest
 from hypothesis import given, settings
 
-from nasdsl.dsl.derive import (darts_form, derive, derived_text, from_genotype, from_nb201,
+from nasdsl.architecture.derive import (darts_form, derive, derived_text, from_genotype, from_nb201,
                                to_genotype, to_nb201)
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.printer import print_program

@@ -13,11 +13,11 @@ from collections.abc import Callable, Collection, Iterable
 
 import attrs
 
-from nasdsl.dsl.cost import OBJECTIVES, Cost, Setting, plan_cost
+from nasdsl.simplify.cost import OBJECTIVES, Cost, Setting, plan_cost
 from nasdsl.dsl.modules import Conv
-from nasdsl.dsl.plan import (Apply, Branch, Merged, Mix, Node, Plan, Rewrite, Seq, mix_branches,
+from nasdsl.simplify.plan import (Apply, Branch, Merged, Mix, Node, Plan, Rewrite, Seq, mix_branches,
                              naive_plan, recomputable)
-from nasdsl.dsl.rewrites import REPARAM, RULE_NAMES, STRUCTURAL, Options, seq
+from nasdsl.simplify.rewrites import REPARAM, RULE_NAMES, STRUCTURAL, Options, seq
 from nasdsl.dsl.space import Cell, Edge, Network, Op
 from nasdsl.errors import NasError
 

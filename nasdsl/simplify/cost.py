@@ -17,7 +17,7 @@ from __future__ import annotations
 import attrs
 
 from nasdsl.dsl import modules as M
-from nasdsl.dsl.plan import Apply, Merged, Mix, Node, Plan, Seq, recomputable
+from nasdsl.simplify.plan import Apply, Merged, Mix, Node, Plan, Seq, recomputable
 from nasdsl.errors import NasError
 
 INDEX_BYTES = 8  # max pooling keeps int64 indices

@@ -6,14 +6,14 @@ import attrs
 import pytest
 import torch
 
-from nasdsl.dsl.cost import Setting, plan_cost
+from nasdsl.simplify.cost import Setting, plan_cost
 from nasdsl.dsl.elaborate import load
-from nasdsl.dsl.explain import edge_kinds
+from nasdsl.simplify.explain import edge_kinds
 from nasdsl.backends.torch.edge import NaiveEdge, PlanEdge
 from nasdsl.dsl.modules import BatchNorm, Conv, ReLU, Zero
-from nasdsl.dsl.plan import Plan, format_plan, naive_plan
-from nasdsl.dsl.rewrites import Options
-from nasdsl.dsl.simplify import (Site, alternatives, choose, choose_plans, count_modules,
+from nasdsl.simplify.plan import Plan, format_plan, naive_plan
+from nasdsl.simplify.rewrites import Options
+from nasdsl.simplify.compiler import (Site, alternatives, choose, choose_plans, count_modules,
                                  parse_rewrites, simplify)
 from nasdsl.dsl.space import Op
 from nasdsl.errors import NasError
@@ -232,7 +232,7 @@ def test_a_zero_followed_by_a_bias_is_not_dropped(after):
 def test_explain_says_why_an_edge_stays_naive(tmp_path):
     """`simplify --rewrites all` on candidates no rule applies to says so, instead of "no
     rewrite pays"; the cost model's answer says whether any plan was there to compare."""
-    from nasdsl.dsl.explain import explain
+    from nasdsl.simplify.explain import explain
     path = tmp_path / "plain.nas"
     path.write_text("op a = relu\nop b = identity\ncell c { nodes 1 candidates a, b }\n"
                     "network n { stem conv(kernel=3, out=8) cells c * 1 channels 8 "

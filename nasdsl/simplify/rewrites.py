@@ -3,7 +3,7 @@
 Each rule looks at one mix and either finds nothing or returns the rewritten node and a
 `Rewrite` record. Rules never look at names: what may be shared, and whether a rewrite is
 exact, follows from the modules' facts (`nasdsl.dsl.modules`). The loop that applies them is in
-`nasdsl.dsl.simplify`.
+`nasdsl.simplify.compiler`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 import attrs
 
 from nasdsl.dsl.modules import AvgPool, Conv, Module, Zero, is_zero_chain
-from nasdsl.dsl.plan import Apply, Branch, Merged, Mix, Node, Rewrite, Seq, Term, Weight
+from nasdsl.simplify.plan import Apply, Branch, Merged, Mix, Node, Rewrite, Seq, Term, Weight
 
 
 @attrs.frozen
