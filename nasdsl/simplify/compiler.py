@@ -13,13 +13,13 @@ from collections.abc import Callable, Collection, Iterable
 
 import attrs
 
-from nasdsl.simplify.cost import OBJECTIVES, Cost, Setting, plan_cost
 from nasdsl.dsl.modules import Conv
-from nasdsl.simplify.plan import (Apply, Branch, Merged, Mix, Node, Plan, Rewrite, Seq, mix_branches,
-                             naive_plan, recomputable)
-from nasdsl.simplify.rewrites import REPARAM, RULE_NAMES, STRUCTURAL, Options, seq
 from nasdsl.dsl.space import Cell, Edge, Network, Op
 from nasdsl.errors import NasError
+from nasdsl.simplify.cost import OBJECTIVES, Cost, Setting, plan_cost
+from nasdsl.simplify.plan import (Apply, Branch, Merged, Mix, Node, Plan, Rewrite, Seq,
+                                  mix_branches, naive_plan, recomputable)
+from nasdsl.simplify.rewrites import RULE_NAMES, RULES, Options, rule_of, seq
 
 
 def parse_rewrites(text: str) -> frozenset[str]:
@@ -46,20 +46,19 @@ def simplify(ops: Iterable[Op], rewrites: Collection[str] = RULE_NAMES,
     root = walk.node(start.root)
     if not walk.log:
         return start  # no rule applied: the naive mix as it is
-    tied = any(m.has_params for r in walk.log if r.rule.startswith("pms") or r.rule == "fms"
-               for m in r.modules)
-    return attrs.evolve(start, root=root, rewrites=tuple(walk.log), tied=tied,
-                        recompute=bool(walk.log))
+    tied = any(m.has_params for r in walk.log if rule_of(r).shares for m in r.modules)
+    # A rewritten plan runs its recomputable branches in backward (`alternatives` also
+    # offers it keeping them).
+    return attrs.evolve(start, root=root, rewrites=tuple(walk.log), tied=tied, recompute=True)
 
 
 class _Walk:
     def __init__(self, rewrites: frozenset[str], options: Options):
-        # Leaving out zero candidates is exact and always pays, so it rides along with any
-        # structural rule.
-        names = (["drop-zero"] if rewrites & {"pms", "fms"} else []) + \
-            [name for name in ("pms", "fms") if name in rewrites]
-        self.rules = [STRUCTURAL[name] for name in names]
-        self.reparam = "reparam" in rewrites
+        asked = [rule for rule in RULES if rule.name in rewrites]
+        structural = any(rule.structural for rule in asked)
+        self.rules = [rule for rule in RULES if rule.structural
+                      and (rule in asked or (rule.rides_along and structural))]
+        self.final = [rule for rule in asked if not rule.structural]
         self.options = options
         self.log: list[Rewrite] = []
 
@@ -80,8 +79,8 @@ class _Walk:
         branches = tuple(Branch(b.weight, self.node(b.node)) for b in mix.branches)
         if branches != mix.branches:
             return self.mix(Mix(branches))  # simplified branches may share at this level now
-        if self.reparam:
-            result = REPARAM.apply(mix, self.options)
+        for rule in self.final:
+            result = rule.apply(mix, self.options)
             if result is not None:
                 node, record = result
                 self.log.append(record)

@@ -37,8 +37,22 @@ Result = tuple[Node, Rewrite] | None
 
 @attrs.frozen
 class Rule:
+    """A rewrite rule and where the driver (`nasdsl.simplify.compiler`) applies it.
+
+    structural    tried at every mix, in registry order, before the mix's branches are
+                  simplified; the first that applies rewrites the mix (else: last, once the
+                  branches are simplified, on what the structural rules left)
+    rides_along   exact and always paying: applied whenever any structural rule is asked
+                  for, and not a rule a user names
+    shares        the rule shares candidates' modules, so a plan it rewrote ties the
+                  parameters of the modules it shared
+    """
+
     name: str
     apply: Callable[[Mix, Options], Result]
+    structural: bool = True
+    rides_along: bool = False
+    shares: bool = False
 
 
 # --- helpers over the branches of a mix ----------------------------------------------------
@@ -318,10 +332,15 @@ def _candidates(node: Node) -> tuple[int, ...]:
     return tuple(t.candidate for t in node.terms)
 
 
-# The registry, in the order Alg. 1 tries them; reparameterization runs last, on what the
-# structural rules left.
-STRUCTURAL = {"drop-zero": Rule("drop-zero", drop_zero),
-              "pms": Rule("pms", partial_sharing),
-              "fms": Rule("fms", floating_sharing)}
-REPARAM = Rule("reparam", reparameterize)
-RULE_NAMES = ("pms", "fms", "reparam")
+# The registry, in the order Alg. 1 tries them: the rules and the driver's policy for each.
+RULES = (Rule("drop-zero", drop_zero, rides_along=True),
+         Rule("pms", partial_sharing, shares=True),
+         Rule("fms", floating_sharing, shares=True),
+         Rule("reparam", reparameterize, structural=False))
+RULE_NAMES = tuple(rule.name for rule in RULES if not rule.rides_along)  # what users name
+
+
+def rule_of(record: Rewrite) -> Rule:
+    """The rule a rewrite record comes from ("pms-prefix" from pms)."""
+    return next(rule for rule in RULES
+                if record.rule == rule.name or record.rule.startswith(f"{rule.name}-"))

@@ -248,3 +248,18 @@ def test_an_unknown_cost_target_is_a_clear_error():
     """The cost model asked for a target it has no figures for says which it has."""
     with pytest.raises(NasError, match="the cost model knows no target 'mps'"):
         plan_cost(naive_plan(darts_edge().candidates), 16, Setting(target="mps"))
+
+
+def test_the_drivers_policy_comes_from_the_rule_registry():
+    """drop-zero rides along with any structural rule but not with reparam alone, reparam
+    runs last, and only module-sharing rules make a plan tied: as the registry states."""
+    from nasdsl.simplify.rewrites import RULES
+    assert [rule.name for rule in RULES if rule.rides_along] == ["drop-zero"]
+    assert [rule.name for rule in RULES if not rule.structural] == ["reparam"]
+    ops = load(SPACES / "nb201.nas").network.cells[0].edges[0].candidates
+    assert "drop-zero" not in {r.rule for r in simplify(ops, ("reparam",)).rewrites}
+    for rules in (("pms",), ("fms",)):
+        assert "drop-zero" in {r.rule for r in simplify(ops, rules).rewrites}
+    assert simplify(ops, ("pms", "fms", "reparam")).rewrites[-1].rule == "reparam"
+    darts = load(SPACES / "darts.nas").network.cells[0].edges[0].candidates
+    assert not simplify(darts).tied and simplify(darts, options=Options(tie_params=True)).tied
