@@ -17,7 +17,7 @@ from __future__ import annotations
 import attrs
 
 from nasdsl.dsl import modules as M
-from nasdsl.simplify.plan import Apply, Merged, Mix, Node, Plan, Seq, recomputable
+from nasdsl.simplify.plan import Apply, Merged, Mix, Node, Plan, PlanInterpreter, recomputable
 from nasdsl.errors import NasError
 
 INDEX_BYTES = 8  # max pooling keeps int64 indices
@@ -91,8 +91,9 @@ class _Tensor:
     size: int
 
 
-class _Estimator:
-    """One method per plan node kind, and one per module kind."""
+class _Estimator(PlanInterpreter):
+    """The plan run on symbolic tensors: one method per plan node kind, and one per module
+    kind."""
 
     def __init__(self, setting: Setting, recompute: bool, device: Device):
         self.setting = setting
@@ -125,18 +126,10 @@ class _Estimator:
         self.seconds += 2 * macs * 3 / rate + 3 * self.device.overhead
 
     # plan nodes
-    def run(self, node: Node, x: _Tensor) -> _Tensor:
-        return getattr(self, f"node_{type(node).__name__.lower()}")(node, x)
-
-    def node_apply(self, node: Apply, x):
+    def apply(self, node: Apply, x):
         return self.module(node.module, x)
 
-    def node_seq(self, node: Seq, x):
-        for step in node.steps:
-            x = self.run(step, x)
-        return x
-
-    def node_mix(self, node: Mix, x):
+    def mix(self, node: Mix, x):
         outputs = []
         for branch in node.branches:
             if self.recompute and recomputable(branch):
@@ -166,7 +159,7 @@ class _Estimator:
         self.seconds += (self.seconds - seconds) / 3 + self.device.recompute_overhead
         return self.tensor(out.channels, out.size)
 
-    def node_merged(self, node: Merged, x):
+    def merged(self, node: Merged, x):
         out = self.tensor(node.c_out, -(-x.size // node.stride))
         self.keep(x)
         self.conv_work(self.numel(out) * node.c_in * node.extent ** 2)

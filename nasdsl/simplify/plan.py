@@ -155,6 +155,30 @@ class Plan:
         return _stats_after_mix(self.root, mixed=False)
 
 
+class PlanInterpreter:
+    """Runs a plan with a value flowing through it, one method per node kind (`apply`,
+    `seq`, `mix`, `merged`), as torch.fx's Interpreter runs a graph: subclasses say what a
+    value is (a torch tensor, the cost model's symbolic tensor, a printer's depth) and what
+    each node does to it. A sequence passes the value through its steps in order."""
+
+    def run(self, node: Node, value):
+        return getattr(self, type(node).__name__.lower())(node, value)
+
+    def seq(self, node: Seq, value):
+        for step in node.steps:
+            value = self.run(step, value)
+        return value
+
+    def apply(self, node: Apply, value):
+        raise NotImplementedError
+
+    def mix(self, node: Mix, value):
+        raise NotImplementedError
+
+    def merged(self, node: Merged, value):
+        raise NotImplementedError
+
+
 def mix_branches(node: Node):
     """Every weighted or unweighted branch of every mix in the tree, outermost first."""
     if isinstance(node, Seq):
@@ -191,31 +215,46 @@ def naive_plan(ops) -> Plan:
 
 def format_plan(plan: Plan) -> str:
     """An indented text rendering: the form `--explain` prints and golden tests compare."""
-    lines: list[str] = []
-    _format(plan.root, plan.names, plan.recompute, 0, lines)
-    return "\n".join(lines)
+    printer = _Printer(plan)
+    printer.run(plan.root, 0)
+    return "\n".join(printer.lines)
 
 
-def _format(node: Node, names, recompute: bool, depth: int, lines: list[str]) -> None:
-    pad = "  " * depth
-    if isinstance(node, Apply):
+class _Printer(PlanInterpreter):
+    """The plan as indented lines; the value passed along is the depth."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.lines: list[str] = []
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append("  " * depth + text)
+
+    def apply(self, node: Apply, depth):
+        names = self.plan.names
         shared = f"  [shared by {', '.join(names[i] for i in (node.candidate, *node.shared_by))}]" \
             if node.shared_by else ""
-        lines.append(f"{pad}{node.module}{shared}")
-    elif isinstance(node, Seq):
+        self.emit(depth, f"{node.module}{shared}")
+        return depth
+
+    def seq(self, node: Seq, depth):
         if not node.steps:
-            lines.append(f"{pad}identity")
-        for step in node.steps:
-            _format(step, names, recompute, depth, lines)
-    elif isinstance(node, Mix):
-        lines.append(f"{pad}mix")
+            self.emit(depth, "identity")
+        return super().seq(node, depth)
+
+    def mix(self, node: Mix, depth):
+        self.emit(depth, "mix")
         for branch in node.branches:
-            again = "  (recomputed in backward)" if recompute and recomputable(branch) else ""
-            lines.append(f"{pad}  * {branch.weight or 'weighted inside'}{again}")
-            _format(branch.node, names, recompute, depth + 2, lines)
-    else:
-        lines.append(f"{pad}merged conv {node.extent}x{node.extent} stride {node.stride}")
+            again = "  (recomputed in backward)" if self.plan.recompute and \
+                recomputable(branch) else ""
+            self.emit(depth, f"  * {branch.weight or 'weighted inside'}{again}")
+            self.run(branch.node, depth + 2)
+        return depth
+
+    def merged(self, node: Merged, depth):
+        self.emit(depth, f"merged conv {node.extent}x{node.extent} stride {node.stride}")
         for term in node.terms:
             chain = " -> ".join(str(step.module) for step in term.steps) or "identity"
-            name = "identity" if term.candidate is None else names[term.candidate]
-            lines.append(f"{pad}  * {term.weight}: {name}: {chain}")
+            name = "identity" if term.candidate is None else self.plan.names[term.candidate]
+            self.emit(depth, f"  * {term.weight}: {name}: {chain}")
+        return depth

@@ -15,8 +15,9 @@ from torch.utils.checkpoint import checkpoint
 
 from nasdsl.backends.torch.kernels import chain_kernel, pad_to
 from nasdsl.backends.torch.layers import build_layer
-from nasdsl.simplify.plan import Apply, Branch, Merged, Mix, Node, Plan, Seq, Weight, recomputable
 from nasdsl.dsl.space import Op
+from nasdsl.simplify.plan import (Apply, Branch, Merged, Mix, Node, Plan, PlanInterpreter, Seq,
+                                  Weight, recomputable)
 
 # Below this a group's probability p(I_S) counts as zero: its conditional weights are then 0
 # (not 0/0), and the group's output is multiplied by p(I_S) = 0 anyway.
@@ -100,26 +101,18 @@ class PlanEdge(NaiveEdge):
         return _Interpreter(self, ratios).run(self.plan.root, x)
 
 
-class _Interpreter:
+class _Interpreter(PlanInterpreter):
     """Evaluates plan nodes against an edge's layers and one forward's weight ratios."""
 
     def __init__(self, edge: PlanEdge, ratios: torch.Tensor):
         self.edge = edge
         self.ratios = ratios
 
-    def run(self, node: Node, x: torch.Tensor) -> torch.Tensor:
-        return getattr(self, type(node).__name__.lower())(node, x)
-
     def weight(self, weight: Weight) -> torch.Tensor:
         return self.ratios[self.edge._row[weight]]
 
     def apply(self, node: Apply, x):
         return self.edge.ops[node.candidate][node.position](x)
-
-    def seq(self, node: Seq, x):
-        for step in node.steps:
-            x = self.run(step, x)
-        return x
 
     def mix(self, node: Mix, x):
         total = None
