@@ -1,0 +1,256 @@
+"""Cells: a cell definition's statements as a cell kind, and a kind placed in the network
+at its channels and resolution."""
+
+from __future__ import annotations
+
+import attrs
+
+from nasdsl.dsl import syntax as S
+from nasdsl.dsl.limits import MAX_CANDIDATES, MAX_EDGES, MAX_INPUTS, MAX_NODES
+from nasdsl.dsl.space import Cell, CellKind, DeriveRule, Edge
+from nasdsl.errors import Location, did_you_mean
+from nasdsl.dsl.elaborate.chains import ChainExpander
+from nasdsl.dsl.elaborate.ops import OpPlacer
+from nasdsl.dsl.elaborate.scope import Scope, keyword_of, names_hint
+
+COMBINE_RULES = ("sum",)
+OUTPUT_RULES = ("last", "concat")
+
+
+class CellBuilder:
+    """Checks a cell definition into a `CellKind` and places kinds as network stages."""
+
+    def __init__(self, scope: Scope, expander: ChainExpander, placer: OpPlacer):
+        self.scope = scope
+        self.error = scope.error
+        self.expander = expander
+        self.placer = placer
+
+    def cell_kind(self, cell: S.CellDef) -> CellKind:
+        """Check a cell's statements and return its channel-free shape."""
+        seen: dict[type, S.CellStmt] = {}
+        for stmt in cell.body:
+            key = (type(stmt), getattr(stmt, "reduced", None))
+            if not isinstance(stmt, S.EdgeOverride) and key in seen:
+                self.error(f"cell '{cell.name}' has two '{keyword_of(stmt)}' statements", stmt.at,
+                           f"the first is at {seen[key].at}")
+            seen.setdefault(key, stmt)
+        get = lambda cls, reduced=None: seen.get((cls, reduced))  # noqa: E731
+        inputs = self.count_stmt(get(S.Inputs), 1, "inputs", MAX_INPUTS)
+        nodes = self.count_stmt(get(S.Nodes), None, "nodes", MAX_NODES, cell)
+        candidates_stmt = get(S.Candidates)
+        candidates = self.candidate_names(candidates_stmt.ops) if candidates_stmt else ()
+        if candidates_stmt is None:
+            self.error(f"cell '{cell.name}' has no candidate set", cell.at,
+                       "add 'candidates op1, op2, ...'")
+        every = self.cell_edges(cell, get(S.Edges), inputs, nodes or 0, candidates)
+        edges = tuple(edge for edge in every if len(edge[2]) != 1)
+        fixed = tuple(edge for edge in every if len(edge[2]) == 1)
+        combine = self.rule(get(S.Combine), COMBINE_RULES, "combine")
+        output = self.rule(get(S.Output), OUTPUT_RULES, "output")
+        derive = self.derive_rule(get(S.Derive), cell, edges, inputs, nodes or 0, fixed)
+        return CellKind(cell.name, inputs, nodes or 0, edges, combine, output,
+                        get(S.Reduction) is not None, derive, fixed)
+
+    def count_stmt(self, stmt, default, keyword: str, limit: int,
+                   cell: S.CellDef | None = None) -> int | None:
+        if stmt is None:
+            if default is None:
+                self.error(f"cell '{cell.name}' needs a '{keyword}' statement", cell.at)
+            return default
+        if stmt.count < 1:
+            self.error(f"'{keyword}' must be at least 1, not {stmt.count}", stmt.at)
+            return default or 1
+        if stmt.count > limit:
+            self.error(f"'{keyword} {stmt.count}' is more than {limit}, the limit of a cell",
+                       stmt.at)
+            return default or 1
+        return stmt.count
+
+    def candidate_names(self, refs: tuple[S.Ref, ...]) -> tuple[str, ...]:
+        names: dict[str, None] = {}
+        if len(refs) > MAX_CANDIDATES:
+            self.error(f"{len(refs)} candidates are more than {MAX_CANDIDATES}, the limit of an "
+                       "edge", refs[MAX_CANDIDATES].at)
+            refs = refs[:MAX_CANDIDATES]
+        ops = self.scope.ops
+        for ref in refs:
+            if ref.name not in ops:
+                self.error(f"unknown op '{ref.name}'", ref.at,
+                           did_you_mean(ref.name, ops) or names_hint(ops, "ops"))
+            elif ref.name in names:
+                self.error(f"op '{ref.name}' is listed twice", ref.at)
+            else:
+                self.scope.used.add(ref.name)
+                names[ref.name] = None
+        return tuple(names)
+
+    def cell_edges(self, cell, stmt, inputs, nodes, candidates):
+        """Every edge of the cell with its candidate names, in the order of its `edges`
+        statement. A pair listed k times there is k parallel edges (NASNet's cells take two
+        ops from one input); its `edge s -> d:` statements give the copies their candidates
+        in order, and each copy must end with one candidate: parallel edges are fixed."""
+        last = inputs + nodes - 1
+        refs: list[S.EdgeRef | None] = []
+        if stmt is not None and stmt.edges is not None and len(stmt.edges) > MAX_EDGES:
+            self.error(f"{len(stmt.edges)} edges are more than {MAX_EDGES}, the limit of a cell",
+                       stmt.edges[MAX_EDGES].at)
+            stmt = attrs.evolve(stmt, edges=stmt.edges[:MAX_EDGES])
+        if stmt is None or stmt.edges is None:
+            pairs = [(src, dst) for dst in range(inputs, last + 1) for src in range(dst)]
+            if len(pairs) > MAX_EDGES:
+                self.error(f"'edges all' makes {len(pairs):,} edges, more than {MAX_EDGES}, the "
+                           "limit of a cell", stmt.at if stmt is not None else cell.at,
+                           "list fewer edges, or give the cell fewer nodes")
+                pairs = pairs[:MAX_EDGES]
+            refs = [None] * len(pairs)
+        else:
+            pairs = []
+            for ref in stmt.edges:
+                if ref.dst < inputs or ref.dst > last:
+                    self.error(f"edge {ref.src} -> {ref.dst} goes to node {ref.dst}, which is not "
+                               f"an intermediate node ({inputs}..{last})", ref.at)
+                elif ref.src >= ref.dst:
+                    self.error(f"edge {ref.src} -> {ref.dst} goes backwards: a cell is acyclic, "
+                               "so edges go from a lower node number to a higher one", ref.at)
+                else:
+                    pairs.append((ref.src, ref.dst))
+                    refs.append(ref)
+            for dst in range(inputs, last + 1):
+                if not any(pair[1] == dst for pair in pairs):
+                    self.error(f"node {dst} of cell '{cell.name}' has no incoming edge", stmt.at)
+        sets = [candidates] * len(pairs)
+        given: dict[tuple[int, int], int] = {}
+        for override in cell.body:
+            if not isinstance(override, S.EdgeOverride):
+                continue
+            pair = (override.edge.src, override.edge.dst)
+            copies = [index for index, other in enumerate(pairs) if other == pair]
+            count = given[pair] = given.get(pair, 0) + 1
+            if not copies:
+                self.error(f"edge {pair[0]} -> {pair[1]} is not an edge of cell "
+                           f"'{cell.name}'", override.edge.at)
+            elif count > len(copies):
+                times = "once" if len(copies) == 1 else f"{len(copies)} times"
+                self.error(f"edge {pair[0]} -> {pair[1]} is listed {times} in 'edges' but this is "
+                           f"'edge {pair[0]} -> {pair[1]}:' statement {count}", override.edge.at,
+                           "list the pair in 'edges' once for each parallel edge")
+            else:
+                sets[copies[count - 1]] = self.candidate_names(override.ops)
+        for index, pair in enumerate(pairs):
+            repeated = pairs.count(pair) > 1
+            if repeated and len(sets[index]) != 1 and pairs.index(pair) == index:
+                self.error(f"edge {pair[0]} -> {pair[1]} is listed {pairs.count(pair)} times: "
+                           "parallel edges are fixed, with one op each", refs[index].at,
+                           f"give each copy its op with an 'edge {pair[0]} -> {pair[1]}: op' "
+                           "statement, or list the pair once")
+        return tuple((src, dst, names) for (src, dst), names in zip(pairs, sets))
+
+    def rule(self, stmt, known: tuple[str, ...], keyword: str) -> str:
+        if stmt is None:
+            return known[0]
+        if stmt.rule.name not in known:
+            self.error(f"unknown {keyword} rule '{stmt.rule.name}'", stmt.rule.at,
+                       did_you_mean(stmt.rule.name, known) or names_hint(known, "rules"))
+            return known[0]
+        return stmt.rule.name
+
+    def derive_rule(self, stmt, cell, edges, inputs, nodes, fixed=()) -> DeriveRule:
+        if stmt is None:
+            return DeriveRule()
+        exclude = tuple(ref.name for ref in stmt.exclude)
+        names = {name for edge in edges for name in edge[2]}
+        for ref in stmt.exclude:
+            if names and ref.name not in names:  # no names: the missing candidates are reported
+                self.error(f"excluded op '{ref.name}' is not a candidate of cell '{cell.name}'",
+                           ref.at, did_you_mean(ref.name, names))
+        for src, dst, ops in edges:
+            if ops and all(name in exclude for name in ops):
+                self.error(f"edge {src} -> {dst} of cell '{cell.name}' has no candidate left "
+                           "after 'exclude'", stmt.at)
+        if stmt.top is not None and stmt.top < 1:
+            self.error(f"'derive top' must keep at least 1 input, not {stmt.top}", stmt.at)
+        elif stmt.top is not None:
+            for node in range(inputs, inputs + nodes):
+                count = sum(1 for edge in edges if edge[1] == node)
+                pinned = sum(1 for edge in fixed if edge[1] == node)
+                if 0 < count < stmt.top:  # a node without edges is reported with the edges
+                    what = "searchable incoming edge" if pinned else "incoming edge"
+                    self.error(f"'derive top {stmt.top}' but node {node} of cell '{cell.name}' "
+                               f"has {count} {what}{'s' if count != 1 else ''}", stmt.at,
+                               f"its {pinned} fixed edge{'s' if pinned != 1 else ''} (one op "
+                               f"each) {'are' if pinned != 1 else 'is'} kept besides the "
+                               f"{stmt.top} derived" if pinned else "")
+                    break
+        return DeriveRule(stmt.top, exclude)
+
+    def place_cell(self, kind: CellKind, definition: S.CellDef, channels: int,
+                   arriving: list[tuple[int, int]], at) -> Cell | None:
+        """A cell of `kind` at `channels`, fed by the (channels, size) of its inputs."""
+        size = arriving[-1][1]
+        preprocess = []
+        stmts = {getattr(s, "reduced", None): s for s in definition.body
+                 if isinstance(s, S.Preprocess)}
+        for index, (c_in, s_in) in enumerate(arriving):
+            if s_in not in (size, 2 * size):
+                self.error(f"input {index} of cell '{kind.name}' arrives at resolution {s_in} but "
+                           f"the cell works at {size}: a cell takes inputs at its resolution "
+                           "or at twice it (which 'preprocess_reduced' halves), not others", at,
+                           "give the cell fewer inputs: each may come from at most one "
+                           "reduction back")
+                return None
+            stmt = stmts.get(s_in != size)
+            if s_in != size and stmt is None:
+                self.error(f"input {index} of cell '{kind.name}' arrives at resolution {s_in} but "
+                           f"the cell works at {size}", at,
+                           "add 'preprocess_reduced factorized_reduce' to the cell")
+                return None
+            if stmt is None:
+                if c_in != channels:
+                    self.error(f"cell '{kind.name}' at {channels} channels receives {c_in} "
+                               f"channels on input {index}", at,
+                               "add a 'preprocess' statement to the cell or a layer before it")
+                    return None
+                preprocess.append(())
+                continue
+            state = self.expander.chain_state(c_in, channels, in_cell=True)
+            if not self.expander.expand(stmt.body, {}, state):
+                return None
+            if state.stride_done != s_in // size:
+                self.error(f"'{keyword_of(stmt)}' of cell '{kind.name}' brings input {index} from "
+                           f"resolution {s_in} to {s_in // state.stride_done} where the cell "
+                           f"works at {size}", stmt.at)
+                return None
+            if state.placement.channels != channels:
+                self.error(f"'{keyword_of(stmt)}' of cell '{kind.name}' turns {c_in} channels into "
+                           f"{state.placement.channels} where the cell needs {channels}", stmt.at)
+                return None
+            preprocess.append(tuple(state.modules))
+        partial = self.scope.partial
+        if channels % partial and kind.edges:
+            self.error(f"cell '{kind.name}' at {channels} channels cannot send 1/{partial} "
+                       "of them through its edges", at,
+                       "partial channel connections need channels divisible by K")
+            return None
+        # Partial channel connections belong to the search: fixed edges run at full width.
+        placed: dict[bool, list[Edge]] = {True: [], False: []}
+        for searched, listed in ((True, kind.edges), (False, kind.fixed)):
+            width = channels // partial if searched else channels
+            for src, dst, names in listed:
+                stride = 2 if kind.reduction and src < kind.inputs else 1
+                ops = [self.placer.place_op(self.scope.ops[name], stride, width,
+                                            _ref_at(definition, name)) for name in names]
+                if any(op is None for op in ops):
+                    return None
+                placed[searched].append(Edge(src, dst, stride, tuple(ops)))
+        return Cell(kind, channels, size, tuple(preprocess), tuple(placed[True]),
+                    tuple(placed[False]))
+
+
+def _ref_at(cell: S.CellDef, name: str) -> Location | None:
+    for stmt in cell.body:
+        for ref in getattr(stmt, "ops", ()):
+            if ref.name == name:
+                return ref.at
+    return cell.at
+

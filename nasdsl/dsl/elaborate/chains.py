@@ -1,0 +1,206 @@
+"""Expanding chains of modules: calls of chains and module kinds, attributes, shapes and
+strides, as an op's body, a stem, a layer or a head is built."""
+
+from __future__ import annotations
+
+import attrs
+
+from nasdsl.dsl import syntax as S
+from nasdsl.dsl.limits import MAX_CHAIN_DEPTH, MAX_MODULES
+from nasdsl.dsl.modules import KINDS, MAPS, REQUIRED, VECTORS, Attr, AttributeProblem, Placement
+from nasdsl.errors import Location, did_you_mean
+from nasdsl.dsl.elaborate.scope import Scope, names_hint, show_value
+
+# Any module may be marked search_only=true: it exists in the supernet, not in a derived
+# network (DARTS appends a BN to pools only while searching).
+SEARCH_ONLY = Attr(bool, False)
+
+
+@attrs.define
+class ChainState:
+    """What flows along a chain being expanded: channels, resolution factor, the form of the
+    tensor (feature maps or vectors), modules so far."""
+
+    placement: Placement
+    searching: bool = False  # inside a cell while searching: `search` settings apply
+    stride_wanted: int = 1
+    stride_done: int = 1
+    form: str = MAPS
+    head: bool = False  # only the head may turn feature maps into vectors
+    modules: list = attrs.Factory(list)
+    written_strides: list = attrs.Factory(list)  # where the chain writes `stride=`
+
+
+class ChainExpander:
+    """Turns chain bodies into modules, checking each call where it is made."""
+
+    def __init__(self, scope: Scope):
+        self.scope = scope
+        self.error, self.evaluate = scope.error, scope.evaluate
+
+    def expand(self, body: tuple[S.Call, ...], env: dict, state: ChainState,
+               calling: tuple[str, ...] = ()) -> bool:
+        """Append the modules of `body` to `state`; False if any call failed."""
+        ok = True
+        for call in body:
+            if len(state.modules) >= MAX_MODULES:
+                # Chains calling chains can double at every level: stop at the limit.
+                self.error(f"this expands to more than {MAX_MODULES:,} modules, the limit of an "
+                           "op, a preprocess or a stage", call.at,
+                           "a chain that calls another twice doubles at every level")
+                return False
+            if call.name in KINDS:
+                ok = self.build_module(call, env, state) and ok
+            elif call.name in self.scope.chains:
+                ok = self.expand_chain(call, env, state, calling) and ok
+            else:
+                if call.name in self.scope.ops:
+                    hint = "ops are candidates of edges; to reuse modules, define a chain"
+                else:
+                    hint = did_you_mean(call.name, [*KINDS, *self.scope.chains])
+                self.error(f"unknown module or chain '{call.name}'", call.at, hint)
+                ok = False
+        return ok
+
+    def expand_chain(self, call: S.Call, env: dict, state: ChainState,
+                     calling: tuple[str, ...]) -> bool:
+        chain = self.scope.chains[call.name]
+        self.scope.used.add(chain.name)
+        if chain.name in calling:
+            cycle = " -> ".join((*calling[calling.index(chain.name):], chain.name))
+            self.error(f"chain '{chain.name}' calls itself: {cycle}", call.at)
+            return False
+        if len(calling) >= MAX_CHAIN_DEPTH:
+            self.error(f"chain '{chain.name}' is nested more than {MAX_CHAIN_DEPTH} chains deep",
+                       call.at)
+            return False
+        params = {param.name: param for param in chain.params}
+        inner: dict[str, int | bool] = {}
+        ok = True
+        for arg in call.args:
+            if arg.name not in params:
+                self.error(f"chain '{chain.name}' has no parameter '{arg.name}'", arg.at,
+                           did_you_mean(arg.name, params) or names_hint(params, "parameters"))
+                ok = False
+                continue
+            value = self.evaluate(arg.value, env)
+            ok = ok and value is not None
+            inner[arg.name] = value
+        for param in chain.params:
+            if param.name in inner:
+                continue
+            if param.default is None:
+                self.error(f"chain '{chain.name}' needs a value for '{param.name}'", call.at,
+                           f"write {chain.name}({param.name}=...)")
+                ok = False
+            else:
+                value = self.evaluate(param.default, inner)
+                ok = ok and value is not None
+                inner[param.name] = value
+        return ok and self.expand(chain.body, inner, state, (*calling, chain.name))
+
+    def build_module(self, call: S.Call, env: dict, state: ChainState) -> bool:
+        kind = KINDS[call.name]
+        if not self.shape_fits(kind, call, state):
+            return False
+        checked = self.given_attributes(kind, call, env)
+        if checked is None:
+            return False
+        given, where = checked
+        if "stride" in given:
+            state.written_strides.append(where["stride"])
+        if given.pop("search_only", False) and self.scope.phase != "search":
+            return True
+        values = {name: given[name] if name in given else self.default(kind, name, state)
+                  for name in kind.attributes}
+        # The stride of an op's place goes to its first module that can take one.
+        if (kind.stride_capable and "stride" not in given
+                and state.stride_done < state.stride_wanted):
+            values["stride"] = state.stride_wanted // state.stride_done
+        try:
+            module = kind.build(values, state.placement)
+        except AttributeProblem as problem:
+            self.error(f"{kind.kind}: {problem.message}",
+                       where.get(problem.attribute, call.at))
+            return False
+        state.modules.append(module)
+        state.stride_done *= module.stride
+        state.placement = attrs.evolve(state.placement,
+                                       channels=module.out_channels(state.placement.channels))
+        return True
+
+    def shape_fits(self, kind, call: S.Call, state: ChainState) -> bool:
+        """Whether the module takes the form of tensor that reaches it (feature maps or
+        vectors), and may give the form it gives there: turning feature maps into vectors
+        is the head's alone, since ops, preprocessing, the stem and layers feed cells."""
+        if state.form not in kind.accepts:
+            hint = "put global_avg_pool before it" if state.form == MAPS else \
+                "global_avg_pool made vectors of the feature maps; after it come only " \
+                f"modules that take vectors ({', '.join(_taking(VECTORS))})"
+            self.error(f"{kind.kind} works on {' or '.join(kind.accepts)}, but here it gets "
+                       f"{state.form}", call.at, hint)
+            return False
+        produced = kind.produces or state.form
+        if produced != state.form and not state.head:
+            self.error(f"{kind.kind} turns {state.form} into {produced}, which only the head "
+                       "may do", call.at,
+                       "an op, a preprocess, the stem and a layer keep feature maps for the "
+                       "cells after them")
+            return False
+        state.form = produced
+        return True
+
+    def default(self, kind, name: str, state: ChainState):
+        attr = kind.attributes[name]
+        if state.searching:
+            for owner in (kind.kind, attr.follows):
+                if name in self.scope.search_settings.get(owner, {}):
+                    return self.scope.search_settings[owner][name]
+        return attr.default(state.placement) if callable(attr.default) else attr.default
+
+    def given_attributes(self, kind, call: S.Call, env: dict, required: bool = True):
+        """The attributes a call gives, checked: (values, locations), or None after errors."""
+        given: dict[str, object] = {}
+        where: dict[str, Location | None] = {}
+        ok = True
+        for arg in call.args:
+            attr = kind.attributes.get(arg.name, SEARCH_ONLY if arg.name == "search_only" else None)
+            if attr is None:
+                known = [*kind.attributes, "search_only"]
+                self.error(f"{kind.kind} has no attribute '{arg.name}'", arg.at,
+                           did_you_mean(arg.name, known) or names_hint(known, "attributes"))
+                ok = False
+                continue
+            if arg.name in given:
+                self.error(f"attribute '{arg.name}' is given twice", arg.at)
+                ok = False
+                continue
+            value = self.evaluate(arg.value, env)
+            where[arg.name] = arg.at
+            if value is None:
+                ok = False
+            elif (attr.type is bool) != isinstance(value, bool):
+                wanted = "true or false" if attr.type is bool else "a number"
+                self.error(f"{kind.kind} attribute '{arg.name}' must be {wanted}, not "
+                           f"{show_value(value)}", arg.at)
+                ok = False
+            elif attr.check and (problem := attr.check(value)):
+                self.error(f"{kind.kind} attribute '{arg.name}' {problem}, not {value}", arg.at)
+                ok = False
+            given[arg.name] = value
+        for name, attr in kind.attributes.items():
+            if required and name not in given and attr.default is REQUIRED:
+                self.error(f"{kind.kind} needs the attribute '{name}'", call.at,
+                           f"write {kind.kind}({name}=...)")
+                ok = False
+        return (given, where) if ok else None
+
+    def chain_state(self, channels: int, target: int, in_cell: bool, stride: int = 1
+                    ) -> ChainState:
+        return ChainState(Placement(channels, target), in_cell and self.scope.phase == "search",
+                           stride_wanted=stride)
+
+
+def _taking(form: str) -> list[str]:
+    return sorted(name for name, kind in KINDS.items() if form in kind.accepts)
+

@@ -1,0 +1,105 @@
+"""What every part of the elaboration shares: the settings of the load, the definitions
+found, what was built and placed so far, the diagnostics, and the values of names."""
+
+from __future__ import annotations
+
+from nasdsl.dsl import syntax as S
+from nasdsl.dsl.limits import MAX_VALUE
+from nasdsl.dsl.space import Op
+from nasdsl.errors import Location, NasCheckError, NasError, did_you_mean
+
+
+class Scope:
+    """The state of one elaboration: settings, definitions, memo tables, diagnostics."""
+
+    def __init__(self, phase: str, overrides: dict[str, int],
+                 image: tuple[int, int] | None = None, partial: int = 1,
+                 classes: int | None = None):
+        self.phase = phase
+        self.overrides = overrides
+        self.image = image
+        self.partial = partial
+        self.classes = classes
+        self.errors: list[NasError] = []
+        self.warnings: list[NasError] = []
+        self._seen: set[tuple] = set()
+        self.chains: dict[str, S.ChainDef] = {}
+        self.ops: dict[str, S.OpDef] = {}
+        self.cells: dict[str, S.CellDef] = {}
+        self.networks: list[S.NetworkDef] = []
+        self.used: set[str] = set()
+        self.placed_ops: set[tuple[str, int]] = set()  # (op, stride of the edge)
+        self.failed_forms: set[tuple[str, int | None]] = set()  # (op, stride of the form)
+        self.built_ops: dict[tuple, Op | None] = {}  # (op, form, stride, channels) -> its Op
+        self.broken_cells: set[str] = set()
+        self.search_settings: dict[str, dict[str, object]] = {}  # kind -> attribute -> value
+
+    # --- diagnostics and values ----------------------------------------------------------------
+
+    def report(self, error: NasError) -> None:
+        key = (error.location, error.message, error.severity)
+        if key not in self._seen:  # an op placed in many cells reports its problem once
+            self._seen.add(key)
+            (self.warnings if error.severity == "warning" else self.errors).append(error)
+
+    def error(self, message: str, at: Location | None, hint: str = "") -> None:
+        self.report(NasCheckError(message, at, hint))
+
+    def warning(self, message: str, at: Location | None, hint: str = "") -> None:
+        self.report(NasCheckError(message, at, hint, severity="warning"))
+
+    def evaluate(self, expr: S.Expr, env: dict[str, int | bool]):
+        """The value of an expression, or None after reporting why it has none."""
+        if isinstance(expr, S.Bool):
+            return expr.value
+        if isinstance(expr, S.Number):
+            return self.bounded(expr.value, expr)
+        if isinstance(expr, S.Var):
+            if expr.name in env:
+                return env[expr.name]
+            self.error(f"unknown name '{expr.name}'", expr.at,
+                       did_you_mean(expr.name, env) or names_hint(env))
+            return None
+        left, right = self.evaluate(expr.left, env), self.evaluate(expr.right, env)
+        if left is None or right is None:
+            return None
+        if isinstance(left, bool) or isinstance(right, bool):
+            self.error(f"'{expr.op}' needs numbers, not true or false", expr.at)
+            return None
+        if expr.op == "/":
+            if right == 0:
+                self.error(f"{left} / 0: division by zero", expr.at)
+                return None
+            if left % right:
+                self.error(f"{left} / {right} is not a whole number", expr.at)
+                return None
+            return left // right
+        return self.bounded({"+": left + right, "-": left - right, "*": left * right}[expr.op],
+                            expr)
+
+    def bounded(self, value: int, expr: S.Expr) -> int | None:
+        """No size, channel count or repeat in a network comes near 10^12; larger values are
+        mistakes (and would be slow to print)."""
+        if abs(value) > MAX_VALUE:
+            self.error("value too large: numbers in a space stay below 10^12", expr.at)
+            return None
+        return value
+
+
+def show_value(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def keyword_of(stmt) -> str:
+    if isinstance(stmt, S.Preprocess):
+        return "preprocess_reduced" if stmt.reduced else "preprocess"
+    return type(stmt).__name__.lower()
+
+
+def names_hint(names, what: str = "names") -> str:
+    listed = sorted(names)
+    if not listed:
+        return ""
+    shown = ", ".join(listed[:12]) + (", ..." if len(listed) > 12 else "")
+    return f"known {what}: {shown}"
+
