@@ -75,6 +75,21 @@ def positive(text: str) -> int:
     return POSITIVE.parse(text)
 
 
+def add_space(parser) -> None:
+    """The FILE a command reads."""
+    parser.add_argument("file", metavar="FILE", help="a .nas path or a shipped space name")
+
+
+def add_plan_choice(parser) -> None:
+    """--rewrites and --objective: how the simplified supernet's plans are chosen (`nasdsl
+    run` takes them from the configuration's fields, with the same meanings)."""
+    from nasdsl.simplify.cost import OBJECTIVE_HELP, OBJECTIVES
+    parser.add_argument("--rewrites", metavar="LIST",
+                        help="force these rewrites (pms,fms,reparam | all | none) instead of "
+                             "letting the cost model choose")
+    parser.add_argument("--objective", choices=OBJECTIVES, default="cost", help=OBJECTIVE_HELP)
+
+
 def add_set(parser) -> None:
     """--set NAME=VALUE, repeatable: the network's `let`s a command overrides."""
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nasdsl.arguments import add_set, positive
+from nasdsl.arguments import add_plan_choice, add_set, add_space, positive
 from nasdsl.bench.command import add_arguments as add_bench_arguments
 from nasdsl.bench.command import bench_command
-from nasdsl.simplify.cost import OBJECTIVE_HELP, OBJECTIVES, Setting
+from nasdsl.simplify.cost import Setting
 from nasdsl.dsl.elaborate import load
 from nasdsl.simplify.explain import explain
 from nasdsl.simplify.compiler import parse_rewrites
@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="summarize a space: ops, cells, network, size, "
                                             "and what one search step costs")
-    show.add_argument("file", metavar="FILE", help="a .nas path or a shipped space name")
+    add_space(show)
     show.add_argument("--batch", type=positive, default=8,
                       help="batch of the measured training step (default 8)")
     show.add_argument("--no-cost", action="store_true",
@@ -57,13 +57,9 @@ def _parser() -> argparse.ArgumentParser:
 
     simplify = commands.add_parser(
         "simplify", help="simplify each distinct searchable edge (TopoNAS) and explain how")
-    simplify.add_argument("file", metavar="FILE", help="a .nas path or a shipped space name")
+    add_space(simplify)
     simplify.add_argument("--explain", action="store_true", help="also print each plan's tree")
-    simplify.add_argument("--rewrites", metavar="LIST",
-                          help="force these rewrites (pms,fms,reparam | all | none) instead of "
-                               "letting the cost model choose")
-    simplify.add_argument("--objective", choices=OBJECTIVES, default="cost",
-                          help=OBJECTIVE_HELP)
+    add_plan_choice(simplify)
     simplify.add_argument("--target", choices=("cpu", "cuda"), default="cpu")
     simplify.add_argument("--batch", type=positive, default=64)
     simplify.add_argument("--tie-params", action="store_true",

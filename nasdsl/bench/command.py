@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from nasdsl.arguments import add_set, positive
+from nasdsl.arguments import add_plan_choice, add_set, add_space, positive
 from nasdsl.bench.measure import Settings, machine, measure
 from nasdsl.bench.report import table, to_csv, to_json
-from nasdsl.simplify.cost import OBJECTIVE_HELP, OBJECTIVES
 from nasdsl.methods import get_method
 from nasdsl.search.command import method_options, parse_override
 from nasdsl.files import write_text
@@ -16,18 +15,14 @@ from nasdsl.search.run_dir import check_output_file
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("file", metavar="FILE", help="a .nas path or a shipped space name")
+    add_space(parser)
     parser.add_argument("--methods", default="darts", metavar="LIST",
                         help="comma-separated search methods (default darts)")
     parser.add_argument("--batch", type=positive, default=32, help="batch size (default 32)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--repeats", type=positive, default=3,
                         help="timed steps per row; the median is reported (default 3)")
-    parser.add_argument("--rewrites", metavar="LIST",
-                        help="force these rewrites in the simplified supernet "
-                             "(default: the cost model chooses)")
-    parser.add_argument("--objective", choices=OBJECTIVES, default="cost",
-                        help=OBJECTIVE_HELP)
+    add_plan_choice(parser)  # of the simplified rows
     parser.add_argument("--no-flops", dest="count_flops", action="store_false",
                         help="skip counting FLOPs (counting is slow on CPU for merged kernels)")
     parser.add_argument("--kernel-norm", choices=("auto", "off", "both"), default="auto",
