@@ -44,8 +44,8 @@ operation; p(S) is the pair's probability (v1, Eq. 4) or that of drawing S witho
 sub-model runs op o on edge e, p(e in z) p(o | e).
 
 Simplification. A sub-model runs one candidate per kept edge, and no simplified plan computes
-less (a plan computes what candidates share for all of them), so the cost model keeps the
-naive mix, as for GDAS. Forced rewrites (--rewrites) run the plan at the one-hot weights,
+less (a plan computes what candidates share for all of them), so ROME is `single_path` and
+its supernet keeps the naive mix, as GDAS's. Forced rewrites (--rewrites) run the plan at the one-hot weights,
 which equals the sampled candidate (vertex exactness) but computes more.
 """
 
