@@ -19,9 +19,9 @@ import torch
 from common import SPACES, arguments, header, markdown_table, write
 
 from nasdsl.backends.torch.edge import PlanEdge
-from nasdsl.simplify.cost import DEVICES, Device, Setting, plan_cost
 from nasdsl.dsl.elaborate import load
 from nasdsl.simplify.compiler import alternatives, edge_site
+from nasdsl.simplify.cost import DEVICES, Device, Setting, plan_cost
 
 SPACES_AND_BATCHES = (("nb201", 32), ("darts", 16), ("darts_large", 8))
 INFINITE = 1e30

@@ -14,11 +14,11 @@ import torch
 from common import SPACES, arguments, header, markdown_table, write
 
 import nasdsl.backends.torch.edge as edge_module
-from nasdsl.backends.torch.measure import saved_bytes
 from nasdsl.backends.torch.contract import Run, softmax_weights
+from nasdsl.backends.torch.measure import saved_bytes
 from nasdsl.backends.torch.network import BuildOptions, Supernet
-from nasdsl.simplify.cost import OBJECTIVES, Setting
 from nasdsl.dsl.elaborate import load
+from nasdsl.simplify.cost import OBJECTIVES, Setting
 
 SPACES_AND_BATCHES = (("nb201", 16), ("darts", 8), ("darts_large", 4))
 

@@ -13,11 +13,11 @@ import attrs
 import torch
 from common import SPACES, arguments, header, markdown_table, pyplot, ratio, write
 
-from nasdsl.backends.torch.measure import flops, saved_bytes
 from nasdsl.backends.torch.contract import Run, softmax_weights
+from nasdsl.backends.torch.measure import flops, saved_bytes
 from nasdsl.backends.torch.network import BuildOptions, Supernet
-from nasdsl.simplify.cost import OBJECTIVES, Setting, plan_cost
 from nasdsl.dsl.elaborate import load
+from nasdsl.simplify.cost import OBJECTIVES, Setting, plan_cost
 from nasdsl.simplify.plan import naive_plan
 
 NAMES = ("nb201", "darts", "darts_large")
@@ -72,7 +72,8 @@ def measure_space(name: str, batch: int, overrides: dict) -> list[tuple[str, int
     base = BuildOptions(simplify=False, setting=Setting(batch=batch))
     torch.manual_seed(0)
     naive = Supernet(space, base)
-    rows.append(("naive supernet", *figures(naive, x, lambda: naive(x, Run(softmax_weights(naive.views))))))
+    rows.append(("naive supernet",
+                 *figures(naive, x, lambda: naive(x, Run(softmax_weights(naive.views))))))
     for objective in OBJECTIVES:
         options = attrs.evolve(base, simplify=True,
                                setting=attrs.evolve(base.setting, objective=objective))

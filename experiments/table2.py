@@ -10,8 +10,8 @@ from __future__ import annotations
 from common import SPACES, arguments, header, markdown_table, pyplot, write
 
 from nasdsl.dsl.elaborate import load
-from nasdsl.simplify.explain import edge_kinds
 from nasdsl.simplify.compiler import count_modules, simplify
+from nasdsl.simplify.explain import edge_kinds
 
 STAGES = (("original", ()), ("+ partial module sharing", ("pms",)),
           ("+ floating module sharing", ("pms", "fms")),

@@ -8,14 +8,14 @@ import sys
 from nasdsl.arguments import add_plan_choice, add_set, add_space, positive
 from nasdsl.bench.command import add_arguments as add_bench_arguments
 from nasdsl.bench.command import bench_command
-from nasdsl.simplify.cost import Setting
 from nasdsl.dsl.elaborate import load
-from nasdsl.simplify.explain import explain
-from nasdsl.simplify.compiler import parse_rewrites
 from nasdsl.dsl.summary import summarize
 from nasdsl.errors import NasError
-from nasdsl.search.command import add_method_options, parse_override
 from nasdsl.search.command import add_arguments as add_run_arguments
+from nasdsl.search.command import add_method_options, parse_override
+from nasdsl.simplify.compiler import parse_rewrites
+from nasdsl.simplify.cost import Setting
+from nasdsl.simplify.explain import explain
 
 EXIT_USER_ERROR = 2
 

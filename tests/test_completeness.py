@@ -6,10 +6,10 @@ import torch
 
 from nasdsl.backends.torch.kernels import dense_kernel
 from nasdsl.backends.torch.layers import build_layer
-from nasdsl.simplify.cost import Setting, estimate
 from nasdsl.dsl.modules import KINDS, MAPS, REQUIRED, VECTORS, Placement
-from nasdsl.simplify.plan import Apply
 from nasdsl.methods import method_names
+from nasdsl.simplify.cost import Setting, estimate
+from nasdsl.simplify.plan import Apply
 from tests.paths import ROOT
 
 SAMPLES = {int: 3, bool: False}  # a value for each required attribute, by its type

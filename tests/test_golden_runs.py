@@ -9,15 +9,15 @@ import os
 import pytest
 import torch
 
+from nasdsl.architecture.derive import derive, derived_text
+from nasdsl.architecture.prune import pruned_text
 from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.cli import main
-from nasdsl.simplify.cost import Setting
-from nasdsl.architecture.derive import derive, derived_text
 from nasdsl.dsl.elaborate import load
-from nasdsl.architecture.prune import pruned_text
-from nasdsl.simplify.compiler import compile_network
 from nasdsl.methods import get_method
 from nasdsl.search.config import SearchConfig
+from nasdsl.simplify.compiler import compile_network
+from nasdsl.simplify.cost import Setting
 from tests.paths import GOLDEN, SPACES
 
 SHIPPED = ["nb201", "darts", "darts_large"]  # darts_ops.nas is a library of ops: no network

@@ -8,9 +8,9 @@ from pathlib import Path
 from nasdsl.arguments import add_plan_choice, add_set, add_space, positive
 from nasdsl.bench.measure import Settings, machine, measure
 from nasdsl.bench.report import table, to_csv, to_json
+from nasdsl.files import write_text
 from nasdsl.methods import get_method
 from nasdsl.search.command import method_options, parse_override
-from nasdsl.files import write_text
 from nasdsl.search.run_dir import check_output_file
 
 

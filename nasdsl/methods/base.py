@@ -20,10 +20,10 @@ import attrs
 import torch
 import torch.nn.functional as F
 
+from nasdsl.architecture.derive import Architecture, derive
 from nasdsl.arguments import Range
 from nasdsl.backends.torch.contract import ALPHA, ArchParameter, Run, softmax_weights
 from nasdsl.backends.torch.network import BuildOptions, Supernet
-from nasdsl.architecture.derive import Architecture, derive
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
 

@@ -47,11 +47,11 @@ import attrs
 import torch
 import torch.nn.functional as F
 
+from nasdsl.architecture.derive import Architecture, DerivedCell, cell_of, derive_cell
 from nasdsl.arguments import Range
 from nasdsl.backends.torch.contract import ALPHA, ArchParameter, Run
 from nasdsl.backends.torch.network import Supernet
 from nasdsl.dsl import space as IR
-from nasdsl.architecture.derive import Architecture, DerivedCell, cell_of, derive_cell
 from nasdsl.errors import NasError
 from nasdsl.methods import register
 from nasdsl.methods.base import Method, Option

@@ -58,17 +58,16 @@ import attrs
 import torch
 import torch.nn.functional as F
 
+from nasdsl.architecture.derive import Architecture, DerivedCell
+from nasdsl.architecture.topology import edge_sets
 from nasdsl.arguments import POSITIVE
 from nasdsl.backends.torch.contract import ALPHA, ArchParameter, KindView, Run, masked
 from nasdsl.backends.torch.network import Supernet
-from nasdsl.architecture.derive import Architecture, DerivedCell
 from nasdsl.dsl.space import CellKind, Space
-from nasdsl.architecture.topology import edge_sets
 from nasdsl.errors import NasError
 from nasdsl.methods import register
 from nasdsl.methods.base import Option
 from nasdsl.methods.gdas import Annealed
-
 
 # --- sampling ------------------------------------------------------------------------------------
 

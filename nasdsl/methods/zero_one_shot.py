@@ -62,10 +62,10 @@ from pathlib import Path
 import attrs
 import torch
 
+from nasdsl.architecture import prune
 from nasdsl.arguments import POSITIVE, Range
 from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.backends.torch.network import BuildOptions, Supernet
-from nasdsl.architecture import prune
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError

@@ -12,15 +12,15 @@ import attrs
 import torch
 
 from nasdsl.backends.torch.network import BuildOptions, Supernet, resolve_device
-from nasdsl.simplify.cost import Setting
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.printer import print_program
-from nasdsl.simplify.compiler import parse_rewrites
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
 from nasdsl.methods import get_method
 from nasdsl.methods.base import Method
 from nasdsl.search.config import SearchConfig
+from nasdsl.simplify.compiler import parse_rewrites
+from nasdsl.simplify.cost import Setting
 
 
 def nb201_shaped(space: Space) -> bool:

@@ -12,17 +12,17 @@ from pathlib import Path
 import attrs
 import torch
 
-from nasdsl.backends.torch.measure import saved_bytes
 from nasdsl.architecture.derive import Architecture, derived_text, to_genotype, to_nb201
+from nasdsl.backends.torch.measure import saved_bytes
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
+from nasdsl.files import write_json, write_text
 from nasdsl.search import data_feed
 from nasdsl.search.build import assemble, nb201_shaped
 from nasdsl.search.config import SearchConfig, flag, options
+from nasdsl.search.run_dir import (CONFIG, DERIVED, RESULT, config_to_json, load_checkpoint,
+                                   made_by, save_checkpoint, write_log)
 from nasdsl.search.step import Optimizers, search_step
-from nasdsl.files import write_json, write_text
-from nasdsl.search.run_dir import (CONFIG, DERIVED, RESULT, config_to_json,
-                                   load_checkpoint, made_by, save_checkpoint, write_log)
 
 
 class NonFiniteLoss(NasError):

@@ -17,8 +17,8 @@ from __future__ import annotations
 import attrs
 
 from nasdsl.dsl import modules as M
-from nasdsl.simplify.plan import Apply, Merged, Mix, Node, Plan, PlanInterpreter, recomputable
 from nasdsl.errors import NasError
+from nasdsl.simplify.plan import Apply, Merged, Mix, Node, Plan, PlanInterpreter, recomputable
 
 INDEX_BYTES = 8  # max pooling keeps int64 indices
 

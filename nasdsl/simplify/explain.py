@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import attrs
 
+from nasdsl.dsl.space import Cell, Edge, Space
+from nasdsl.simplify.compiler import (Site, alternatives, compile_network, count_modules, edge_site,
+                                      simplify)
 from nasdsl.simplify.cost import Setting, plan_cost
 from nasdsl.simplify.plan import Plan, format_plan, naive_plan
 from nasdsl.simplify.rewrites import Options
-from nasdsl.simplify.compiler import (Site, alternatives, compile_network, count_modules, edge_site,
-                                 simplify)
-from nasdsl.dsl.space import Cell, Edge, Space
 
 # The stages of seed 000 Table 2, each adding one kind of rewrite.
 TABLE_STAGES = (("original", ()), ("+ partial module sharing", ("pms",)),

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 from nasdsl.architecture.derive import (darts_form, derive, derived_text, from_genotype, from_nb201,
-                               to_genotype, to_nb201)
+                                        to_genotype, to_nb201)
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.printer import print_program
 from nasdsl.errors import NasError

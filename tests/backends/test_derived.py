@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from nasdsl.architecture.derive import derived_space, derived_text, from_genotype, from_nb201
 from nasdsl.backends.torch.cells import CellBase
 from nasdsl.backends.torch.derived import DerivedNetwork
-from nasdsl.architecture.derive import derived_space, derived_text, from_genotype, from_nb201
 from nasdsl.dsl.elaborate import load
 from nasdsl.errors import NasError
 from tests.paths import SPACES

@@ -6,8 +6,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from nasdsl.backends.torch.edge import NaiveEdge, PlanEdge
-from nasdsl.simplify.rewrites import RULE_NAMES, Options
 from nasdsl.simplify.compiler import simplify
+from nasdsl.simplify.rewrites import RULE_NAMES, Options
 from tests.strategies import candidate_sets
 
 EXAMPLES = settings(max_examples=200, deadline=None)

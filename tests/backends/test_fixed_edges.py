@@ -5,9 +5,9 @@ derivation, outside the architecture count."""
 import pytest
 import torch
 
+from nasdsl.architecture.derive import derive, derived_text
 from nasdsl.backends.torch.cells import CellBase, CellRun
 from nasdsl.backends.torch.network import BuildOptions
-from nasdsl.architecture.derive import derive, derived_text
 from nasdsl.dsl.elaborate import load
 from nasdsl.methods import get_method
 from nasdsl.search.config import SearchConfig

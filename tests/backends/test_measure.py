@@ -9,11 +9,11 @@ from nasdsl.backends.torch.edge import PlanEdge
 from nasdsl.backends.torch.layers import FactorizedReduce
 from nasdsl.backends.torch.measure import flops, parameter_count, saved_bytes
 from nasdsl.dsl import modules as M
-from nasdsl.simplify.cost import Setting, estimate, plan_cost
-from nasdsl.simplify.plan import Apply
 from nasdsl.dsl.elaborate import load
-from nasdsl.simplify.explain import edge_kinds
 from nasdsl.simplify.compiler import alternatives
+from nasdsl.simplify.cost import Setting, estimate, plan_cost
+from nasdsl.simplify.explain import edge_kinds
+from nasdsl.simplify.plan import Apply
 from tests.paths import SPACES
 
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.architecture.derive import derived_text, from_nb201
+from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.elaborate import load
 from tests.paths import SHARED_DATA, SPACES
 

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from nasdsl.backends.torch.cells import Cell, CellRun
 from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.backends.torch.network import BuildOptions, Supernet
-from nasdsl.simplify.cost import Setting
 from nasdsl.dsl.elaborate import load
-from nasdsl.simplify.compiler import Site, choose_plans, edge_site, network_sites
 from nasdsl.dsl.printer import print_program
+from nasdsl.simplify.compiler import Site, choose_plans, edge_site, network_sites
+from nasdsl.simplify.cost import Setting
 from tests.paths import SPACES
 from tests.strategies import programs
 

@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch import nn
 
+from nasdsl.architecture.derive import derive, derived_text, from_genotype, to_genotype
 from nasdsl.backends.torch.cells import CellBase
 from nasdsl.backends.torch.contract import Run
 from nasdsl.backends.torch.network import BuildOptions
 from nasdsl.backends.torch.sharing import SharedSourceCell
-from nasdsl.architecture.derive import derive, derived_text, from_genotype, to_genotype
 from nasdsl.dsl.elaborate import load
 from nasdsl.errors import NasError
 from nasdsl.methods import get_method

@@ -8,9 +8,9 @@ import attrs
 import pytest
 import torch
 
+from nasdsl.architecture.derive import from_genotype, to_genotype
 from nasdsl.backends.torch.cells import Cell
 from nasdsl.backends.torch.network import BuildOptions
-from nasdsl.architecture.derive import from_genotype, to_genotype
 from nasdsl.dsl.elaborate import load
 from nasdsl.errors import NasError
 from nasdsl.methods import get_method

@@ -7,18 +7,18 @@ import json
 import pytest
 import torch
 
+from nasdsl.architecture import prune
 from nasdsl.backends.torch.cells import Cell, PartialChannels
 from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.backends.torch.network import BuildOptions
-from nasdsl.architecture import prune
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.parse import parse
 from nasdsl.dsl.printer import print_program
 from nasdsl.errors import NasError
 from nasdsl.methods import get_method, zero_one_shot
 from nasdsl.methods.beta_darts import BetaDarts
-from nasdsl.methods.zero_one_shot import (PRUNE_LEVEL, PRUNED, PRUNING, ZeroOneShot,
-                                          nngp_frobenius, nngp_kernel)
+from nasdsl.methods.zero_one_shot import (PRUNE_LEVEL, PRUNED, PRUNING, ZeroOneShot, nngp_frobenius,
+                                          nngp_kernel)
 from nasdsl.search.config import SearchConfig
 from nasdsl.search.loop import Search
 from nasdsl.search.run_dir import read_log

@@ -6,17 +6,17 @@ import attrs
 import pytest
 import torch
 
-from nasdsl.simplify.cost import Setting, plan_cost
-from nasdsl.dsl.elaborate import load
-from nasdsl.simplify.explain import edge_kinds
 from nasdsl.backends.torch.edge import NaiveEdge, PlanEdge
+from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.modules import BatchNorm, Conv, ReLU, Zero
-from nasdsl.simplify.plan import Plan, format_plan, naive_plan
-from nasdsl.simplify.rewrites import Options
-from nasdsl.simplify.compiler import (Site, alternatives, choose, choose_plans, count_modules,
-                                 parse_rewrites, simplify)
 from nasdsl.dsl.space import Op
 from nasdsl.errors import NasError
+from nasdsl.simplify.compiler import (Site, alternatives, choose, choose_plans, count_modules,
+                                      parse_rewrites, simplify)
+from nasdsl.simplify.cost import Setting, plan_cost
+from nasdsl.simplify.explain import edge_kinds
+from nasdsl.simplify.plan import Plan, format_plan, naive_plan
+from nasdsl.simplify.rewrites import Options
 from tests.paths import GOLDEN, SPACES
 
 STAGES = [(), ("pms",), ("pms", "fms"), ("pms", "fms", "reparam")]

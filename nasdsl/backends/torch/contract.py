@@ -18,8 +18,8 @@ import attrs
 import torch
 from torch import nn
 
-from nasdsl.dsl.space import CellKind, Space
 from nasdsl.architecture.topology import all_edge_sets, choosing_nodes
+from nasdsl.dsl.space import CellKind, Space
 
 # The shapes an architecture parameter takes, per cell kind.
 SHAPES = {

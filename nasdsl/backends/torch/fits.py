@@ -14,10 +14,10 @@ import attrs
 import torch
 
 from nasdsl.dsl import space as IR
+from nasdsl.errors import NasError
+from nasdsl.simplify.compiler import network_sites
 from nasdsl.simplify.cost import estimate
 from nasdsl.simplify.plan import naive_plan
-from nasdsl.simplify.compiler import network_sites
-from nasdsl.errors import NasError
 
 # A weight is held with its gradient and an optimizer state (SGD's momentum).
 COPIES_OF_A_WEIGHT = 3

@@ -18,9 +18,9 @@ from nasdsl.backends.torch.fits import check_fits
 from nasdsl.backends.torch.layers import build_layer
 from nasdsl.backends.torch.sharing import SharedSourceCell
 from nasdsl.dsl import space as IR
-from nasdsl.simplify.cost import Setting
-from nasdsl.simplify.compiler import compile_network, edge_site
 from nasdsl.errors import NasError
+from nasdsl.simplify.compiler import compile_network, edge_site
+from nasdsl.simplify.cost import Setting
 
 
 @attrs.frozen

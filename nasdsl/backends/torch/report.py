@@ -8,8 +8,8 @@ import torch
 from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.backends.torch.measure import step_figures
 from nasdsl.backends.torch.network import BuildOptions, Supernet
-from nasdsl.simplify.cost import Setting
 from nasdsl.dsl.space import Space
+from nasdsl.simplify.cost import Setting
 
 
 def supernet_costs(space: Space, batch: int) -> str:

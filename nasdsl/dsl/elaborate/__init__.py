@@ -15,15 +15,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from nasdsl.dsl import syntax as S
-from nasdsl.dsl.modules import KINDS
-from nasdsl.dsl.space import CellKind, Space
-from nasdsl.dsl.sources import read_sources, resolve
-from nasdsl.errors import NasErrors, did_you_mean
 from nasdsl.dsl.elaborate.cells import CellBuilder
 from nasdsl.dsl.elaborate.chains import ChainExpander
 from nasdsl.dsl.elaborate.network import NetworkBuilder
 from nasdsl.dsl.elaborate.ops import OpPlacer
 from nasdsl.dsl.elaborate.scope import Scope, names_hint
+from nasdsl.dsl.modules import KINDS
+from nasdsl.dsl.sources import read_sources, resolve
+from nasdsl.dsl.space import CellKind, Space
+from nasdsl.errors import NasErrors, did_you_mean
 
 
 def load(name_or_path: str | Path, *, phase: str = "search",

@@ -6,12 +6,12 @@ from __future__ import annotations
 import attrs
 
 from nasdsl.dsl import syntax as S
-from nasdsl.dsl.limits import MAX_CANDIDATES, MAX_EDGES, MAX_INPUTS, MAX_NODES
-from nasdsl.dsl.space import Cell, CellKind, DeriveRule, Edge
-from nasdsl.errors import Location, did_you_mean
 from nasdsl.dsl.elaborate.chains import ChainExpander
 from nasdsl.dsl.elaborate.ops import OpPlacer
 from nasdsl.dsl.elaborate.scope import Scope, keyword_of, names_hint
+from nasdsl.dsl.limits import MAX_CANDIDATES, MAX_EDGES, MAX_INPUTS, MAX_NODES
+from nasdsl.dsl.space import Cell, CellKind, DeriveRule, Edge
+from nasdsl.errors import Location, did_you_mean
 
 COMBINE_RULES = ("sum",)
 OUTPUT_RULES = ("last", "concat")

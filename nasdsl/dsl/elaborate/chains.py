@@ -6,10 +6,10 @@ from __future__ import annotations
 import attrs
 
 from nasdsl.dsl import syntax as S
+from nasdsl.dsl.elaborate.scope import Scope, names_hint, show_value
 from nasdsl.dsl.limits import MAX_CHAIN_DEPTH, MAX_MODULES
 from nasdsl.dsl.modules import KINDS, MAPS, REQUIRED, VECTORS, Attr, AttributeProblem, Placement
 from nasdsl.errors import Location, did_you_mean
-from nasdsl.dsl.elaborate.scope import Scope, names_hint, show_value
 
 # Any module may be marked search_only=true: it exists in the supernet, not in a derived
 # network (DARTS appends a BN to pools only while searching).

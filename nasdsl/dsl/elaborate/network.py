@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from nasdsl.dsl import syntax as S
+from nasdsl.dsl.elaborate.cells import CellBuilder
+from nasdsl.dsl.elaborate.chains import ChainExpander, ChainState
+from nasdsl.dsl.elaborate.scope import Scope, keyword_of, names_hint, show_value
 from nasdsl.dsl.limits import MAX_NETWORK_EDGES, MAX_STAGES
 from nasdsl.dsl.modules import KINDS, VECTORS
 from nasdsl.dsl.space import Cell, CellKind, Layer, Network
 from nasdsl.errors import did_you_mean
-from nasdsl.dsl.elaborate.cells import CellBuilder
-from nasdsl.dsl.elaborate.chains import ChainExpander, ChainState
-from nasdsl.dsl.elaborate.scope import Scope, keyword_of, names_hint, show_value
 
 
 class NetworkBuilder:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from nasdsl.dsl import syntax as S
-from nasdsl.dsl.space import Op
 from nasdsl.dsl.elaborate.chains import ChainExpander
 from nasdsl.dsl.elaborate.scope import Scope
+from nasdsl.dsl.space import Op
 
 NOMINAL_CHANNELS = 16  # channels at which an op no cell uses is checked
 
