@@ -121,6 +121,10 @@ class Cell:
     preprocess: tuple[tuple[Module, ...], ...]
     edges: tuple[Edge, ...]
     fixed: tuple[Edge, ...] = ()
+    # The channels the searched edges' ops run on: fewer than `channels` under partial
+    # channel connections, the rest of the channels bypassing the edge's mix.
+    edge_channels: int = attrs.field(
+        default=attrs.Factory(lambda cell: cell.channels, takes_self=True))
 
     @property
     def out_channels(self) -> int:
@@ -158,6 +162,19 @@ class Network:
 
 
 @attrs.frozen
+class LoadSettings:
+    """What a space was elaborated with besides its text (the arguments of `load`), and the
+    width of its searched edges: their ops run on 1/`edge_divisor` of their cell's channels
+    (partial channel connections; 1 for every space `load` returns)."""
+
+    phase: str = "search"
+    overrides: tuple[tuple[str, int], ...] = ()
+    image: tuple[int, int] | None = None
+    classes: int | None = None
+    edge_divisor: int = 1
+
+
+@attrs.frozen
 class Space:
     """A checked search space: its cell kinds in order of first use and its network."""
 
@@ -166,8 +183,10 @@ class Space:
     cell_kinds: tuple[CellKind, ...]
     network: Network | None
     warnings: tuple[NasError, ...] = ()
-    # The parsed files it came from, imports first: what a derived .nas file is written from.
+    # The parsed files it came from, imports first and the root last, and the settings it was
+    # elaborated with: what a derived .nas file is written from, what re-elaboration reuses.
     programs: tuple = attrs.field(default=(), eq=False, repr=False)
+    settings: LoadSettings = attrs.field(default=LoadSettings(), eq=False, repr=False)
 
     def architecture_count(self) -> int:
         return math.prod(kind.architecture_count() for kind in self.cell_kinds)

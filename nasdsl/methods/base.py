@@ -95,10 +95,6 @@ class Method:
         """The architecture parameters the supernet allocates for this method."""
         return (ALPHA,)
 
-    def load_options(self) -> dict:
-        """Extra arguments to `load` for the space this method searches."""
-        return {}
-
     def build_options(self, options: BuildOptions) -> BuildOptions:
         """`options` as this method's supernet needs them (partial channels, sharing)."""
         return options

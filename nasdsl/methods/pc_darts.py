@@ -28,9 +28,6 @@ class PcDarts(Method):
     def arch_parameters(self):
         return (ALPHA, EDGE)
 
-    def load_options(self) -> dict:
-        return {"partial": self.option("partial-k")}
-
     def build_options(self, options):
         return attrs.evolve(options, partial_channels=self.option("partial-k"))
 

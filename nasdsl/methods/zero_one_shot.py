@@ -160,11 +160,10 @@ class ZeroOneShot(BetaDarts, PcDarts):
 
     def _load_pruned(self, path: Path, space: Space, text: str | None = None) -> Space:
         """Load pruned text (the file at `path`, or `text`) as the loop loaded the original:
-        same overrides, classes, image, and this method's load options (partial channels)."""
+        same overrides, classes and image."""
         network = space.network
         return load(path, overrides=dict(self.config.overrides), classes=network.classes,
-                    image=(network.input_channels, network.input_size), text=text,
-                    **self.load_options())
+                    image=(network.input_channels, network.input_size), text=text)
 
     def _report(self, space: Space, mask, level: float, settings: dict) -> dict:
         full = prune.full_mask(space)

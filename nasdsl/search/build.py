@@ -55,7 +55,7 @@ def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
     `prepared`: the space as this method prepared it before (pruning is done once)."""
     method = get_method(config.method)(config)
     device = resolve_device(config.device)
-    loaded = loaded_space(config, method, classes, image)
+    loaded = loaded_space(config, classes, image)
     space = prepared or method.prepare_space(loaded, batches, device, run_dir)
     net = method.supernet(space, build_options(config, device))
     weight_optimizer = torch.optim.SGD(
@@ -68,11 +68,9 @@ def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
                        space_digest(loaded))
 
 
-def loaded_space(config: SearchConfig, method: Method, classes: int,
-                         image: tuple[int, int]) -> Space:
-    """The space as the method loads it, before it prepares it."""
-    space = load(config.space, overrides=dict(config.overrides), image=image, classes=classes,
-                 **method.load_options())
+def loaded_space(config: SearchConfig, classes: int, image: tuple[int, int]) -> Space:
+    """The space the configuration names, for this data, before the method prepares it."""
+    space = load(config.space, overrides=dict(config.overrides), image=image, classes=classes)
     if space.network is None:
         raise NasError(f"{config.space} has no network to search",
                        hint="a space to search needs a `network` definition")

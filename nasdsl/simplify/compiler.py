@@ -162,15 +162,15 @@ class Site:
     size: int
 
 
-def edge_site(cell: Cell, edge: Edge, partial: int = 1) -> Site:
-    """The site of an edge of a cell: its ops run on 1/`partial` of the cell's channels
-    (PC-DARTS), at the resolution of the node the edge leaves."""
-    return Site(edge.candidates, cell.channels // partial, cell.node_size(edge.src))
+def edge_site(cell: Cell, edge: Edge) -> Site:
+    """The site of a searched edge of a cell: its ops at the cell's edge channels (fewer than
+    the cell's under partial channel connections), at the resolution of the node it leaves."""
+    return Site(edge.candidates, cell.edge_channels, cell.node_size(edge.src))
 
 
-def network_sites(network: Network, partial: int = 1) -> list[Site]:
+def network_sites(network: Network) -> list[Site]:
     """The site of every edge of every cell of a network, in network order."""
-    return [edge_site(cell, edge, partial) for cell in network.cells for edge in cell.edges]
+    return [edge_site(cell, edge) for cell in network.cells for edge in cell.edges]
 
 
 def choose(ops: tuple[Op, ...], channels: int, setting: Setting,
@@ -181,12 +181,12 @@ def choose(ops: tuple[Op, ...], channels: int, setting: Setting,
 
 
 def compile_network(network: Network, setting: Setting,
-                    rewrites: frozenset[str] | None = None, tie_params: bool = False,
-                    partial: int = 1) -> dict[Site, Plan]:
+                    rewrites: frozenset[str] | None = None,
+                    tie_params: bool = False) -> dict[Site, Plan]:
     """The compile step: the plan of every edge site of `network` (`network_sites`), chosen
     once for the whole network. The supernet is built from these plans and `nasdsl simplify`
     prints them."""
-    return choose_plans(network_sites(network, partial), setting, rewrites, tie_params)
+    return choose_plans(network_sites(network), setting, rewrites, tie_params)
 
 
 def choose_plans(sites: Iterable[Site], setting: Setting,

@@ -63,7 +63,7 @@ def test_no_architecture_parameter_and_no_mixing_for_a_fixed_edge(space_path, na
     `none` (under PC-DARTS, whose edges pass 3/4 of their channels by, with every edge
     weight 0), a cell outputs its input: the fixed edge is neither weighted nor shuffled."""
     searcher = method(name)
-    space = load(space_path, **searcher.load_options())
+    space = load(space_path)
     net = searcher.supernet(space, BuildOptions(simplify=False))
     view = net.views["c"]
     assert view["alpha"].shape == (2, 3) and view.edges == ((0, 1, ("none", "skip", "conv")),

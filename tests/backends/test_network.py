@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from nasdsl.backends.torch.cells import Cell, CellRun
 from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.backends.torch.network import BuildOptions, Supernet
-from nasdsl.dsl.elaborate import load
+from nasdsl.dsl.elaborate import load, narrowed
 from nasdsl.dsl.printer import print_program
+from nasdsl.errors import NasErrors
 from nasdsl.simplify.compiler import Site, choose_plans, edge_site, network_sites
 from nasdsl.simplify.cost import Setting
 from tests.paths import SPACES
@@ -125,11 +126,14 @@ def test_architecture_parameters_of_a_kind_named_like_a_module_attribute():
 def test_partial_channel_plans_are_chosen_at_the_edges_width():
     """With PC-DARTS's partial channels each edge is planned at the 1/K of the cell's
     channels its ops run on (at the full width the cost model would choose other plans)."""
-    space = load(SPACES / "nb201.nas", partial=4)
+    space = load(SPACES / "nb201.nas")
     setting = Setting(batch=64)
     net = Supernet(space, BuildOptions(simplify=True, partial_channels=4, setting=setting))
-    sites = {(c, e): edge_site(cell, edge, 4)
-             for c, cell in enumerate(space.network.cells) for e, edge in enumerate(cell.edges)}
+    narrow = narrowed(space, 4).network
+    sites = {(c, e): edge_site(cell, edge)
+             for c, cell in enumerate(narrow.cells) for e, edge in enumerate(cell.edges)}
+    assert {site.channels for site in sites.values()} \
+        == {cell.channels // 4 for cell in space.network.cells}
     plans = choose_plans(sites.values(), setting)
 
     def wide(site: Site) -> Site:
@@ -142,12 +146,32 @@ def test_partial_channel_plans_are_chosen_at_the_edges_width():
         assert built[c].edges[e].edge.plan == plans[site]
 
 
+def test_narrowing_keeps_what_the_space_was_loaded_with():
+    """Partial channels re-place a space's searched edges with the overrides, image and
+    classes it was loaded with; only the edges' width changes."""
+    space = load(SPACES / "darts.nas", overrides={"C": 8, "N": 1}, image=(1, 16), classes=4)
+    narrow = narrowed(space, 2)
+    assert [(c.channels, c.size, c.preprocess, c.fixed) for c in narrow.network.cells] \
+        == [(c.channels, c.size, c.preprocess, c.fixed) for c in space.network.cells]
+    assert [c.edge_channels for c in narrow.network.cells] \
+        == [c.channels // 2 for c in space.network.cells]
+    assert narrow.network.stages[-1] == space.network.stages[-1]  # the head, at 4 classes
+    assert narrowed(space, 1) is space
+
+
+def test_partial_channels_that_do_not_divide_a_cells_channels_are_a_located_error():
+    """K that does not divide a cell's channels stops the build with the cell's location."""
+    space = load(SPACES / "nb201.nas", overrides={"C": 6, "N": 1})
+    with pytest.raises(NasErrors, match=r"nb201.nas:\d+:\d+.*cannot send 1/4"):
+        Supernet(space, BuildOptions(partial_channels=4))
+
+
 @pytest.mark.parametrize("partial", [1, 4])
 def test_every_site_has_the_size_its_edge_sees_at_run_time(partial):
     """The cost model plans each edge at the channels and resolution of the tensor that
     reaches it: an edge between intermediate nodes of a reduction cell runs at half the
     cell's input resolution."""
-    space = load(SPACES / "darts.nas", overrides={"C": 4, "N": 1}, partial=partial)
+    space = load(SPACES / "darts.nas", overrides={"C": 4, "N": 1})
     net = Supernet(space, BuildOptions(simplify=False, partial_channels=partial))
     seen = []
     cells = [stage for stage in net.stages if isinstance(stage, Cell)]
@@ -157,9 +181,10 @@ def test_every_site_has_the_size_its_edge_sees_at_run_time(partial):
             inner.register_forward_pre_hook(
                 lambda module, args: seen.append((args[0].shape[1], args[0].shape[-1])))
     net(torch.randn(2, 3, 32, 32), Run(softmax_weights(net.views)))
-    sites = network_sites(space.network, partial)
+    network = narrowed(space, partial).network
+    sites = network_sites(network)
     assert [(site.channels, site.size) for site in sites] == seen
-    reduce = next(cell for cell in space.network.cells if cell.kind.reduction)
+    reduce = next(cell for cell in network.cells if cell.kind.reduction)
     assert {site.size for site in sites if any(site.ops is e.candidates for e in reduce.edges)} \
         == {reduce.size, reduce.size // 2}
 

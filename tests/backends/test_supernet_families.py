@@ -19,11 +19,9 @@ ALL = frozenset({"pms", "fms", "reparam"})
 class Family:
     name: str
     options: BuildOptions
-    partial: int = 1  # the space is loaded with the edges' ops at 1/partial of the channels
 
     def build(self, space_name: str, simplify: bool = True) -> Supernet:
-        space = load(SPACES / f"{space_name}.nas", overrides={"C": 4, "N": 1},
-                     partial=self.partial)
+        space = load(SPACES / f"{space_name}.nas", overrides={"C": 4, "N": 1})
         options = attrs.evolve(self.options, simplify=simplify and self.options.simplify,
                                dtype=torch.float64)
         return Supernet(space, options)
@@ -33,7 +31,7 @@ FAMILIES = [
     Family("naive", BuildOptions(simplify=False)),
     Family("simplified", BuildOptions(rewrites=ALL)),
     Family("simplified+kn", BuildOptions(rewrites=ALL, normalize_kernels=True)),
-    Family("partial channels", BuildOptions(rewrites=ALL, partial_channels=2), partial=2),
+    Family("partial channels", BuildOptions(rewrites=ALL, partial_channels=2)),
     Family("feature sharing", BuildOptions(share_source_features=True)),
 ]
 

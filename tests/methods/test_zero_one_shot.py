@@ -58,7 +58,7 @@ def method_for(name="zero-one-shot", space="nb201", overrides=TINY, **options):
 
 def tiny_space(method, space="nb201"):
     return load(SPACES / f"{space}.nas", overrides={"C": 4, "N": 1, "classes": 10},
-                image=(3, 8), **method.load_options())
+                image=(3, 8))
 
 
 def random_batches(count=2, batch=8, channels=3, size=8):
@@ -94,7 +94,7 @@ def test_importance_is_alg1_relative_change_of_the_ranking(tmp_path):
     path = tmp_path / "two.nas"
     path.write_text(TWO_CANDIDATES)
     method = method_for(overrides=(), **{"partial-k": 1, "prune-level": 0.6, "prune-batches": 2})
-    space = load(path, **method.load_options())
+    space = load(path)
     torch.manual_seed(0)
     net = method.ranking_net(space, CPU)
     data = [x for x, _ in random_batches(channels=2, size=6)()]
@@ -116,7 +116,7 @@ def test_alg1_removes_the_least_important_candidate(tmp_path):
     path.write_text(TWO_CANDIDATES.replace("candidates none, conv1", "candidates none, conv1, conv3")
                     .replace("op none = zero", "op none = zero\nop conv3 = relu -> conv(kernel=3) -> bn"))
     method = method_for(overrides=(), **{"partial-k": 1, "prune-level": 0.1, "prune-batches": 2})
-    space = load(path, **method.load_options())
+    space = load(path)
     batches = random_batches(channels=2, size=6)
     torch.manual_seed(0)
     scores = method.importance(method.ranking_net(space, CPU), [x for x, _ in batches()],
@@ -188,7 +188,7 @@ def test_candidates_derivation_excludes_are_masked_first_or_ranked(tmp_path, exc
                                                "op conv3 = relu -> conv(kernel=3) -> bn"))
     method = method_for(overrides=(), **{"partial-k": 1, "excluded-candidates": excluded,
                                          "prune-batches": 1})
-    space = load(path, **method.load_options())
+    space = load(path)
     pruned = method.prepare_space(space, random_batches(channels=2, size=6), CPU, None)
     (names,) = kept(pruned)["c"]
     assert len(names) == 2 and set(names) != {"none"}  # 2/4 <= 0.5, and a derivable one left
@@ -286,8 +286,7 @@ def test_pruned_space_is_written_and_reads_back(tmp_path):
     pruned = method.prepare_space(tiny_space(method), random_batches(), CPU, tmp_path)
     text = (tmp_path / PRUNED).read_text()
     assert print_program(parse(text)) == text
-    reread = load(tmp_path / PRUNED, overrides={"C": 4, "N": 1, "classes": 10}, image=(3, 8),
-                  **method.load_options())
+    reread = load(tmp_path / PRUNED, overrides={"C": 4, "N": 1, "classes": 10}, image=(3, 8))
     assert (reread.cell_kinds, reread.network) == (pruned.cell_kinds, pruned.network)
     assert pruned.cell_kinds[0].edges != tiny_space(method).cell_kinds[0].edges
     assert not pruned.warnings  # no op left defined that no edge keeps
@@ -322,7 +321,7 @@ def test_one_shot_part_is_pc_darts_with_beta_decay():
     """The search after pruning uses PC-DARTS's partial channels, edge normalization and
     warm-up, and beta-DARTS's beta-decay regularizer."""
     method = method_for()
-    assert method.load_options() == {"partial": 4} and method.warmup_epochs == 15
+    assert method.warmup_epochs == 15
     assert method.build_options(BuildOptions()).partial_channels == 4
     assert {spec.name for spec in method.arch_parameters()} == {"alpha", "edge"}
     net = method.supernet(tiny_space(method))

@@ -91,8 +91,7 @@ class Cell(CellBase):
     """A cell whose searchable edges hold their own candidates' layers: naive mixes, or
     compiled plans where a plan has rewrites, perhaps through partial channel connections."""
 
-    def __init__(self, cell: IR.Cell, plans: dict[int, Plan] | None, normalize: bool,
-                 partial: int = 1):
+    def __init__(self, cell: IR.Cell, plans: dict[int, Plan] | None, normalize: bool):
         super().__init__(cell, normalize)
         # A plan without rewrites is the naive mix: NaiveEdge computes it and can run a
         # sampled candidate alone.
@@ -100,6 +99,7 @@ class Cell(CellBase):
                  if plans is not None and plans[index].rewrites
                  else NaiveEdge(edge.candidates, normalize)
                  for index, edge in enumerate(cell.edges)]
+        partial = cell.channels // cell.edge_channels
         self.edges = nn.ModuleList(edge if partial == 1 else PartialChannels(edge, partial)
                                    for edge in edges)
 

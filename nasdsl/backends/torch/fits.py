@@ -36,12 +36,12 @@ def parameter_count(network: IR.Network) -> int:
     return total
 
 
-def required_bytes(network: IR.Network, setting, dtype_bytes: int, partial: int = 1) -> int:
+def required_bytes(network: IR.Network, setting, dtype_bytes: int) -> int:
     """An estimate of what training the naive supernet holds: its weights (with gradients
     and optimizer states) and the activations its edges keep for backward at the setting's
     batch (the cost model's figure; the simplified supernet keeps less)."""
     weights = COPIES_OF_A_WEIGHT * dtype_bytes * parameter_count(network)
-    sites = Counter(network_sites(network, partial))
+    sites = Counter(network_sites(network))
     activations = sum(count * estimate(naive_plan(site.ops).root, site.channels,
                                        _at(setting, site.size, dtype_bytes)).saved_bytes
                       for site, count in sites.items())
@@ -66,11 +66,10 @@ def free_bytes(device: torch.device) -> int | None:
     return None
 
 
-def check_fits(network: IR.Network, setting, dtype_bytes: int, device: torch.device,
-               partial: int = 1) -> None:
+def check_fits(network: IR.Network, setting, dtype_bytes: int, device: torch.device) -> None:
     """A NasError, stating the estimate, where the supernet cannot fit in `device`'s free
     memory."""
-    needed = required_bytes(network, setting, dtype_bytes, partial)
+    needed = required_bytes(network, setting, dtype_bytes)
     free = free_bytes(device)
     if free is not None and needed > free:
         weights = COPIES_OF_A_WEIGHT * dtype_bytes * parameter_count(network)

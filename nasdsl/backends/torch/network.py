@@ -18,6 +18,7 @@ from nasdsl.backends.torch.fits import check_fits
 from nasdsl.backends.torch.layers import build_layer
 from nasdsl.backends.torch.sharing import SharedSourceCell
 from nasdsl.dsl import space as IR
+from nasdsl.dsl.elaborate import narrowed
 from nasdsl.errors import NasError
 from nasdsl.simplify.compiler import compile_network, edge_site
 from nasdsl.simplify.cost import Setting
@@ -36,7 +37,7 @@ class BuildOptions:
     device: str = "cpu"  # cpu, cuda, cuda:N or auto (cuda where available)
     dtype: torch.dtype = torch.float32
     # Partial channel connections: 1/K of a cell's channels through each searchable edge's
-    # mix, the rest bypassing it (the space must be loaded with partial=K).
+    # mix, the rest bypassing it (the supernet places the edges' ops at that width).
     partial_channels: int = 1
     # Feature sharing: one set of candidate layers per source node, not per edge
     # (`sharing.SharedSourceCell`).
@@ -107,27 +108,27 @@ class Supernet(nn.Module):
     def __init__(self, space: IR.Space, options: BuildOptions = BuildOptions(),
                  parameters: tuple[ArchParameter, ...] = (ALPHA,)):
         super().__init__()
+        partial = options.partial_channels
+        if partial != 1 and options.share_source_features:
+            raise ValueError("feature sharing does not combine with partial channels")
+        space = narrowed(space, partial)
         network = space.network
         self.options = options
-        partial = options.partial_channels
         device = resolve_device(options.device)
-        check_fits(network, options.setting, torch.finfo(options.dtype).bits // 8, device,
-                   partial)
+        check_fits(network, options.setting, torch.finfo(options.dtype).bits // 8, device)
         self.plans = compile_network(network, options.setting, options.rewrites,
-                                     options.tie_params, partial) if options.simplify else None
+                                     options.tie_params) if options.simplify else None
         self.stages = nn.ModuleList()
         for stage in network.stages:
             if isinstance(stage, IR.Layer):
                 self.stages.append(nn.Sequential(*(build_layer(m) for m in stage.modules)))
             elif options.share_source_features:
-                if partial != 1:
-                    raise ValueError("feature sharing does not combine with partial channels")
                 self.stages.append(SharedSourceCell(stage, options.simplify,
                                                     options.normalize_kernels))
             else:
-                cell_plans = {index: self.plans[edge_site(stage, edge, partial)]
+                cell_plans = {index: self.plans[edge_site(stage, edge)]
                               for index, edge in enumerate(stage.edges)} if self.plans else None
-                self.stages.append(Cell(stage, cell_plans, options.normalize_kernels, partial))
+                self.stages.append(Cell(stage, cell_plans, options.normalize_kernels))
         # The kinds the search has parameters for: those with searchable edges.
         searched = [kind for kind in space.cell_kinds if kind.edges]
         self.architecture = nn.ModuleDict({spec.name: ByKind({

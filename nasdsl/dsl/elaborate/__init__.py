@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
+
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate.cells import CellBuilder
 from nasdsl.dsl.elaborate.chains import ChainExpander
@@ -22,30 +24,46 @@ from nasdsl.dsl.elaborate.ops import OpPlacer
 from nasdsl.dsl.elaborate.scope import Scope, names_hint
 from nasdsl.dsl.modules import KINDS
 from nasdsl.dsl.sources import read_sources, resolve
-from nasdsl.dsl.space import CellKind, Space
+from nasdsl.dsl.space import CellKind, LoadSettings, Space
 from nasdsl.errors import NasErrors, did_you_mean
 
 
 def load(name_or_path: str | Path, *, phase: str = "search",
          overrides: dict[str, int] | None = None,
          image: tuple[int, int] | None = None, classes: int | None = None,
-         partial: int = 1, text: str | None = None) -> Space:
+         text: str | None = None) -> Space:
     """Read, check and elaborate a space; raise `NasErrors` listing every error found.
 
     `phase` "search" applies the network's `search` settings inside cells; "eval" builds the
     modules as a stand-alone network uses them. `overrides` replace `let` values (C=8); a name
     the network does not `let` is an error. `image` (channels, size) replaces the network's
     `input(...)` and `classes` its `let classes`, for the data at hand: a head that gives
-    another number of class scores is an error. `partial` K places the edges' ops at 1/K of
-    the cell's channels (PC-DARTS). `text`: the file's text, where it is not on disk (a
-    derived architecture's space, named `name_or_path`).
+    another number of class scores is an error. `text`: the file's text, where it is not on
+    disk (a derived architecture's space, named `name_or_path`).
     """
     path = resolve(str(name_or_path)) if text is None else Path(name_or_path)
     sources = read_sources(path, text)
-    elaborator = Elaborator(phase, overrides or {}, image, partial, classes)
-    for error in sources.errors:
+    settings = LoadSettings(phase, tuple((overrides or {}).items()), image, classes)
+    return _elaborate(settings, sources.root, sources.programs, sources.errors)
+
+
+def narrowed(space: Space, divisor: int) -> Space:
+    """`space` with its searched edges' ops placed at 1/`divisor` of their cells' channels,
+    the fixed edges at full width (partial channel connections): elaborated again from the
+    files it was read from, with the settings it was loaded with. A cell whose channels
+    `divisor` does not divide is a `NasErrors`."""
+    if divisor == space.settings.edge_divisor:
+        return space
+    settings = attrs.evolve(space.settings, edge_divisor=divisor)
+    return _elaborate(settings, space.programs[-1], space.programs)
+
+
+def _elaborate(settings: LoadSettings, root: S.Program, programs: tuple[S.Program, ...],
+               found: tuple = ()) -> Space:
+    elaborator = Elaborator(settings)
+    for error in found:
         elaborator.scope.report(error)
-    space = elaborator.space(sources.root, sources.programs)
+    space = elaborator.space(root, programs)
     if elaborator.scope.errors:
         raise NasErrors(elaborator.scope.errors)
     return space
@@ -54,10 +72,8 @@ def load(name_or_path: str | Path, *, phase: str = "search",
 class Elaborator:
     """Visits a space's definitions and builds its IR through the parts that share `scope`."""
 
-    def __init__(self, phase: str, overrides: dict[str, int],
-                 image: tuple[int, int] | None = None, partial: int = 1,
-                 classes: int | None = None):
-        self.scope = Scope(phase, overrides, image, partial, classes)
+    def __init__(self, settings: LoadSettings = LoadSettings()):
+        self.scope = Scope(settings)
         self.error, self.warning = self.scope.error, self.scope.warning
         self.expander = ChainExpander(self.scope)
         self.placer = OpPlacer(self.scope, self.expander)
@@ -90,7 +106,7 @@ class Elaborator:
         self.warn_unused(root)
         name = self.scope.networks[0].name if self.scope.networks else Path(root.file).stem
         return Space(name, root.file, tuple(kinds.values()), network, tuple(self.scope.warnings),
-                     programs)
+                     programs, self.scope.settings)
 
     def define(self, item) -> None:
         if isinstance(item, S.Import):

@@ -226,16 +226,16 @@ class CellBuilder:
                            f"{state.placement.channels} where the cell needs {channels}", stmt.at)
                 return None
             preprocess.append(tuple(state.modules))
-        partial = self.scope.partial
-        if channels % partial and kind.edges:
-            self.error(f"cell '{kind.name}' at {channels} channels cannot send 1/{partial} "
+        divisor = self.scope.settings.edge_divisor
+        if channels % divisor and kind.edges:
+            self.error(f"cell '{kind.name}' at {channels} channels cannot send 1/{divisor} "
                        "of them through its edges", at,
                        "partial channel connections need channels divisible by K")
             return None
         # Partial channel connections belong to the search: fixed edges run at full width.
         placed: dict[bool, list[Edge]] = {True: [], False: []}
         for searched, listed in ((True, kind.edges), (False, kind.fixed)):
-            width = channels // partial if searched else channels
+            width = channels // divisor if searched else channels
             for src, dst, names in listed:
                 stride = 2 if kind.reduction and src < kind.inputs else 1
                 ops = [self.placer.place_op(self.scope.ops[name], stride, width,
@@ -244,7 +244,7 @@ class CellBuilder:
                     return None
                 placed[searched].append(Edge(src, dst, stride, tuple(ops)))
         return Cell(kind, channels, size, tuple(preprocess), tuple(placed[True]),
-                    tuple(placed[False]))
+                    tuple(placed[False]), channels // divisor)
 
 
 def _ref_at(cell: S.CellDef, name: str) -> Location | None:

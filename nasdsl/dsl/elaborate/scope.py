@@ -5,21 +5,19 @@ from __future__ import annotations
 
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.limits import MAX_VALUE
-from nasdsl.dsl.space import Op
+from nasdsl.dsl.space import LoadSettings, Op
 from nasdsl.errors import Location, NasCheckError, NasError, did_you_mean
 
 
 class Scope:
     """The state of one elaboration: settings, definitions, memo tables, diagnostics."""
 
-    def __init__(self, phase: str, overrides: dict[str, int],
-                 image: tuple[int, int] | None = None, partial: int = 1,
-                 classes: int | None = None):
-        self.phase = phase
-        self.overrides = overrides
-        self.image = image
-        self.partial = partial
-        self.classes = classes
+    def __init__(self, settings: LoadSettings):
+        self.settings = settings
+        self.phase = settings.phase
+        self.overrides = dict(settings.overrides)
+        self.image = settings.image
+        self.classes = settings.classes
         self.errors: list[NasError] = []
         self.warnings: list[NasError] = []
         self._seen: set[tuple] = set()
