@@ -179,15 +179,31 @@ class PlanInterpreter:
         raise NotImplementedError
 
 
-def mix_branches(node: Node):
-    """Every weighted or unweighted branch of every mix in the tree, outermost first."""
+def walk(node: Node):
+    """Every node of the tree, each before the nodes inside it, in order."""
+    yield node
     if isinstance(node, Seq):
         for step in node.steps:
-            yield from mix_branches(step)
+            yield from walk(step)
     elif isinstance(node, Mix):
         for branch in node.branches:
-            yield branch
-            yield from mix_branches(branch.node)
+            yield from walk(branch.node)
+
+
+def mix_branches(node: Node) -> list[Branch]:
+    """Every weighted or unweighted branch of every mix in the tree, outermost first."""
+    return [branch for inner in walk(node) if isinstance(inner, Mix) for branch in inner.branches]
+
+
+def weights_of(node: Node) -> list[Weight]:
+    """The distinct weights the tree's mixes and merged kernels read, in order of first use."""
+    found: dict[Weight, None] = {}
+    for inner in walk(node):
+        if isinstance(inner, Mix):
+            found.update(dict.fromkeys(b.weight for b in inner.branches if b.weight is not None))
+        elif isinstance(inner, Merged):
+            found.update(dict.fromkeys(term.weight for term in inner.terms))
+    return list(found)
 
 
 def _stats_after_mix(node: Node, mixed: bool) -> bool:

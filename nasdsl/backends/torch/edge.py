@@ -16,8 +16,8 @@ from torch.utils.checkpoint import checkpoint
 from nasdsl.backends.torch.kernels import chain_kernel, pad_to
 from nasdsl.backends.torch.layers import build_layer
 from nasdsl.dsl.space import Op
-from nasdsl.simplify.plan import (Apply, Branch, Merged, Mix, Node, Plan, PlanInterpreter, Seq,
-                                  Weight, recomputable)
+from nasdsl.simplify.plan import (Apply, Branch, Merged, Mix, Plan, PlanInterpreter, Weight,
+                                  recomputable, weights_of)
 
 # Below this a group's probability p(I_S) counts as zero: its conditional weights are then 0
 # (not 0/0), and the group's output is multiplied by p(I_S) = 0 anyway.
@@ -68,7 +68,7 @@ class PlanEdge(NaiveEdge):
         super().__init__(ops, normalize_kernels)
         self.plan = plan
         self.stride = max((m.stride for op in ops for m in op.modules), default=1)
-        self._weights = _collect_weights(plan.root)
+        self._weights = weights_of(plan.root)
         numerators = torch.zeros(len(self._weights), len(ops))
         denominators = torch.zeros(len(self._weights), len(ops))
         for row, weight in enumerate(self._weights):
@@ -152,23 +152,3 @@ class _Interpreter(PlanInterpreter):
             if part_bias is not None:
                 bias = weight * part_bias if bias is None else bias + weight * part_bias
         return kernel, bias
-
-
-def _collect_weights(node: Node) -> list[Weight]:
-    found: dict[Weight, None] = {}
-
-    def visit(n: Node) -> None:
-        if isinstance(n, Seq):
-            for step in n.steps:
-                visit(step)
-        elif isinstance(n, Mix):
-            for branch in n.branches:
-                if branch.weight is not None:
-                    found[branch.weight] = None
-                visit(branch.node)
-        elif isinstance(n, Merged):
-            for term in n.terms:
-                found[term.weight] = None
-
-    visit(node)
-    return list(found)
