@@ -24,8 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     from nasdsl.methods import BROKEN_PLUGINS
     parser = _parser()
     args = parser.parse_args(argv)
-    for error in BROKEN_PLUGINS.values():
-        print(f"warning: {error.render().removeprefix('error: ')}", file=sys.stderr)
+    # A broken plugin the command asks for is its error; any other is worth a warning.
+    asked = {getattr(args, "method", None), *str(getattr(args, "methods", "")).split(",")}
+    for name, error in BROKEN_PLUGINS.items():
+        if name not in asked:
+            print(f"warning: {error.render().removeprefix('error: ')}", file=sys.stderr)
     try:
         return args.command(args)
     except NasError as error:

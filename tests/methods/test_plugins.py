@@ -93,6 +93,7 @@ def test_a_broken_plugin_is_a_clear_error(tmp_path, module, entry, message):
                    cwd=tmp_path)
     assert asked.returncode == 2
     assert message in asked.stderr and "Traceback" not in asked.stderr
+    assert asked.stderr.count(message) == 1 and "warning: " not in asked.stderr
     assert "node-tempered-darts = node_tempered:NodeTemperedDarts" in asked.stderr
     other = nasdsl(site, "check", "nb201", cwd=tmp_path)
     assert other.returncode == 0 and "warning: " in other.stderr and "node_tempered:NodeTemperedDarts" in other.stderr
