@@ -61,9 +61,9 @@ import torch.nn.functional as F
 from nasdsl.architecture.derive import Architecture, DerivedCell
 from nasdsl.architecture.topology import edge_sets
 from nasdsl.arguments import POSITIVE
-from nasdsl.backends.torch.contract import ALPHA, ArchParameter, KindView, Run, masked
+from nasdsl.backends.torch.contract import (ALPHA, ArchParameter, KindView, Run, candidate_masks,
+                                         masked)
 from nasdsl.backends.torch.network import Supernet
-from nasdsl.dsl.space import CellKind, Space
 from nasdsl.errors import NasError
 from nasdsl.methods import register
 from nasdsl.methods.base import Option
@@ -130,17 +130,15 @@ class KindLayout:
     feeds: torch.Tensor | None = None  # (edges, nodes): the node each edge feeds
 
 
-def allowed_ops(kind: CellKind, space: Space) -> list[list[bool]]:
-    """Per edge of `kind`, per candidate: whether ROME may sample and derive it (not `none`,
-    not excluded by the kind's derivation rule), as the space places them."""
-    cell = next(cell for cell in space.network.cells if cell.kind.name == kind.name)
-    return [[not op.is_zero and kind.derivable(op.name) for op in edge.candidates]
-            for edge in cell.edges]
+def samplable(derivable: torch.Tensor, zero: torch.Tensor) -> torch.Tensor:
+    """The candidates ROME may sample and derive: not `none`, not excluded by the kind's
+    derivation rule (masks as `contract.candidate_masks` gives them)."""
+    return derivable & ~zero
 
 
 def kind_layout(view: KindView, version: int) -> KindLayout:
     kind = view.kind
-    allowed = view.derivable & ~view.zero
+    allowed = samplable(view.derivable, view.zero)
     sets = tuple(tuple(edge_sets(kind, node)) for node in view.choosing)
     if kind.derive.top is None:
         return KindLayout(allowed, sets)
@@ -216,9 +214,11 @@ class Rome(Annealed):
 
     def prepare_space(self, space, batches, device, run_dir):
         """The space as loaded, once every edge is known to have an op ROME may sample."""
-        for kind in space.cell_kinds:
-            for (src, dst, _), row in zip(kind.edges, allowed_ops(kind, space)):
-                if not any(row):
+        for kind in (kind for kind in space.cell_kinds if kind.edges):
+            masks = candidate_masks(kind, space)
+            allowed = samplable(masks["derivable"], masks["zero"])
+            for (src, dst, _), row in zip(kind.edges, allowed):
+                if not row.any():
                     raise NasError(
                         f"ROME cannot search edge {src} -> {dst} of cell '{kind.name}': it "
                         "samples neither `none` (seed 001 Sec. 4.1) nor ops the derivation "

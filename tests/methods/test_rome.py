@@ -10,6 +10,7 @@ import torch
 
 from nasdsl.architecture.derive import from_genotype, to_genotype
 from nasdsl.backends.torch.cells import Cell
+from nasdsl.backends.torch.contract import candidate_masks
 from nasdsl.backends.torch.network import BuildOptions
 from nasdsl.dsl.elaborate import load
 from nasdsl.errors import NasError
@@ -304,5 +305,6 @@ def test_a_zero_followed_by_a_bias_is_sampled_like_any_op(tmp_path):
     path.write_text(text)
     space = load(path, overrides={"C": 4, "N": 1})
     (kind,) = space.cell_kinds
-    rows = rome_module.allowed_ops(kind, space)
-    assert all(row[:2] == [False, True] for row in rows)
+    masks = candidate_masks(kind, space)
+    rows = rome_module.samplable(masks["derivable"], masks["zero"])
+    assert all(row[:2].tolist() == [False, True] for row in rows)

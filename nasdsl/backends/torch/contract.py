@@ -61,6 +61,20 @@ def widest(kind: CellKind) -> int:
     return max((len(names) for _, _, names in kind.edges), default=0)
 
 
+def candidate_masks(kind: CellKind, space: Space) -> dict[str, torch.Tensor]:
+    """Bool tables (edges, candidates) of a searchable kind as `space` places it: `mask` the
+    real columns, `derivable` those derivation may choose, `zero` those that output zeros."""
+    first = next(cell for cell in space.network.cells if cell.kind.name == kind.name)
+    shape = (len(kind.edges), widest(kind))
+    masks = {name: torch.zeros(shape, dtype=torch.bool) for name in ("mask", "derivable", "zero")}
+    for index, ((_, _, names), edge) in enumerate(zip(kind.edges, first.edges)):
+        for column, (name, op) in enumerate(zip(names, edge.candidates)):
+            masks["mask"][index, column] = True
+            masks["derivable"][index, column] = kind.derivable(name)
+            masks["zero"][index, column] = op.is_zero
+    return masks
+
+
 class KindView:
     """What a method sees of one searchable cell kind (buffers on the supernet's device)."""
 
@@ -76,15 +90,7 @@ class KindView:
         self.incoming = {node: kind.incoming(node) for node in kind.intermediate}
         self.choosing = tuple(choosing_nodes(kind))
         self.edge_sets = all_edge_sets(kind) if kind.derive.top is not None else []
-        first = next(cell for cell in space.network.cells if cell.kind.name == kind.name)
-        shape = (len(kind.edges), widest(kind))
-        self._masks = {name: torch.zeros(shape, dtype=torch.bool)
-                       for name in ("mask", "derivable", "zero")}
-        for index, ((_, _, names), edge) in enumerate(zip(kind.edges, first.edges)):
-            for column, (name, op) in enumerate(zip(names, edge.candidates)):
-                self._masks["mask"][index, column] = True
-                self._masks["derivable"][index, column] = kind.derivable(name)
-                self._masks["zero"][index, column] = op.is_zero
+        self._masks = candidate_masks(kind, space)
 
     @property
     def mask(self) -> torch.Tensor:
