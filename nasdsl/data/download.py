@@ -14,6 +14,7 @@ import attrs
 from tqdm import tqdm
 
 from nasdsl.errors import NasError
+from nasdsl.files import write_atomically
 
 _CHUNK = 1 << 20
 
@@ -48,29 +49,28 @@ def fetch(archive: Archive, dest: Path, what: str, hint: str) -> None:
 
 
 def _download(archive: Archive, path: Path, what: str, hint: str) -> None:
-    # Into a side file renamed only once complete and checked, so a killed download never
-    # leaves something that looks like the archive.
-    partial = path.with_name(path.name + ".part")
-    digest = hashlib.md5()
-    try:
-        with urlopen(archive.url, timeout=60) as response, open(partial, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                      desc=f"downloading {archive.filename}", disable=None) as bar:
-                while chunk := response.read(_CHUNK):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-    except OSError as error:  # URLError, HTTPError and timeouts are OSErrors
-        partial.unlink(missing_ok=True)
-        reason = getattr(error, "reason", None) or error
-        raise NasError(f"cannot download {what} from {archive.url} ({reason})",
-                       hint=hint) from None
-    if digest.hexdigest() != archive.md5:
-        partial.unlink()
-        raise NasError(f"the download of {archive.url} is corrupt: MD5 {digest.hexdigest()}, "
-                       f"expected {archive.md5}", hint=hint)
-    os.replace(partial, path)
+    # Written atomically and checked before it is moved into place, so a killed or corrupt
+    # download never leaves something that looks like the archive.
+    def fetch(out) -> None:
+        digest = hashlib.md5()
+        try:
+            with urlopen(archive.url, timeout=60) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                          desc=f"downloading {archive.filename}", disable=None) as bar:
+                    while chunk := response.read(_CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        bar.update(len(chunk))
+        except OSError as error:  # URLError, HTTPError and timeouts are OSErrors
+            reason = getattr(error, "reason", None) or error
+            raise NasError(f"cannot download {what} from {archive.url} ({reason})",
+                           hint=hint) from None
+        if digest.hexdigest() != archive.md5:
+            raise NasError(f"the download of {archive.url} is corrupt: MD5 "
+                           f"{digest.hexdigest()}, expected {archive.md5}", hint=hint)
+
+    write_atomically(path, fetch)
 
 
 def _md5(path: Path) -> str:
