@@ -198,6 +198,12 @@ DOMAINS = {"kernel": (1, 3, 5), "half": (0, 1, 2), "dilation": (1, 2), "flag": (
 # stride or an out: an op keeps its cell's channels and takes the stride of its edge.
 OP_MODULES = {
     "relu": (),
+    "relu6": (),
+    "hswish": (),
+    "swish": (),
+    "silu": (),
+    "sigmoid": (),
+    "gelu": (),
     "identity": (),
     "zero": (),
     "conv": (("kernel", "kernel", True), ("dilation", "dilation", False),
@@ -624,13 +630,24 @@ class CandidateSet:
     stride: int
 
 
+def _activations():
+    from nasdsl.dsl import modules as M
+    return tuple(sorted({kind for kind in M.KINDS.values() if kind.elementwise},
+                        key=lambda kind: kind.kind))
+
+
+ACTIVATIONS = _activations()
+
+
 def _edge_module(draw, channels: int):
     """One channel-preserving module at stride 1 (the edge's stride is placed later)."""
     from nasdsl.dsl import modules as M
-    kind = draw(st.sampled_from(["relu", "conv", "conv", "dwconv", "bn", "avg_pool", "max_pool",
-                                 "identity"]))
+    kind = draw(st.sampled_from(["relu", "activation", "conv", "conv", "dwconv", "bn", "avg_pool",
+                                 "max_pool", "identity"]))
     if kind == "relu":
         return M.ReLU()
+    if kind == "activation":
+        return draw(st.sampled_from(ACTIVATIONS))()
     if kind in ("conv", "dwconv"):
         kernel = draw(st.sampled_from([1, 3, 5]))
         dilation = draw(st.sampled_from([1, 2])) if kernel > 1 else 1
@@ -648,7 +665,8 @@ def _edge_module(draw, channels: int):
 def _shareable_run(draw, channels: int) -> list:
     """A short run of parameter-free modules, the kind the simplifier may share."""
     from nasdsl.dsl import modules as M
-    choices = [M.ReLU(), M.BatchNorm(channels, False, draw(st.booleans())), M.MaxPool(3, 1),
+    choices = [M.ReLU(), draw(st.sampled_from(ACTIVATIONS))(),
+               M.BatchNorm(channels, False, draw(st.booleans())), M.MaxPool(3, 1),
                M.AvgPool(3, 1, draw(st.booleans()))]
     return draw(st.lists(st.sampled_from(choices), min_size=1, max_size=2))
 

@@ -19,6 +19,10 @@ Facts are what the simplification passes and the checker reason from, never name
                        keeps_running_stats both false): one computation serves every user
   accepts, produces    the forms of tensor it takes and gives: feature maps (batch,
                        channels, height, width) or vectors (batch, channels)
+  elementwise          a parameter-free module computing each output element from the
+                       input element at the same place (activations): costed alike
+  saves                what torch keeps for backward from an elementwise module: its
+                       "input", its "output", a "mask" of its size, or "nothing"
   parameter_count      how many weights its layer holds (the reference layers' count)
 """
 
@@ -60,6 +64,8 @@ class Module(metaclass=_Interned):
     trivial: ClassVar[bool] = False
     accepts: ClassVar[tuple[str, ...]] = (MAPS,)
     produces: ClassVar[str | None] = None  # None: the form it was given
+    elementwise: ClassVar[bool] = False
+    saves: ClassVar[str] = "nothing"
 
     @property
     def has_params(self) -> bool:
@@ -156,14 +162,60 @@ def _kind(name: str):
     return decorate
 
 
-@_kind("relu")
-class ReLU(Module):
-    maps_zero_to_zero = True
+class Activation(Module):
+    """An elementwise nonlinearity without attributes, on feature maps or vectors."""
+
+    elementwise = True
     accepts = (MAPS, VECTORS)
 
     @classmethod
-    def build(cls, values: dict, placement: Placement) -> ReLU:
+    def build(cls, values: dict, placement: Placement) -> Activation:
         return cls()
+
+
+@_kind("relu")
+class ReLU(Activation):
+    maps_zero_to_zero = True
+    saves = "output"
+
+
+@_kind("relu6")
+class ReLU6(Activation):
+    """min(max(x, 0), 6) (MobileNetV2)."""
+
+    maps_zero_to_zero = True
+    saves = "input"
+
+
+@_kind("hswish")
+class HardSwish(Activation):
+    """x * relu6(x + 3) / 6 (MobileNetV3)."""
+
+    maps_zero_to_zero = True
+    saves = "input"
+
+
+@_kind("silu")
+class SiLU(Activation):
+    """x * sigmoid(x), also called swish (EfficientNet, MnasNet's successors)."""
+
+    maps_zero_to_zero = True
+    saves = "input"
+
+
+@_kind("sigmoid")
+class Sigmoid(Activation):
+    """1 / (1 + exp(-x)): 1/2 at zero, so a chain that was zero is not zero after it."""
+
+    saves = "output"
+
+
+@_kind("gelu")
+class GELU(Activation):
+    """x * Phi(x), Phi the standard normal's distribution function (exact, not tanh)."""
+
+    maps_zero_to_zero = True
+    saves = "input"
 
 
 @_kind("identity")
@@ -489,5 +541,8 @@ def is_zero_chain(modules) -> bool:
 
 
 KINDS: dict[str, type[Module]] = {cls.kind: cls for cls in (
-    ReLU, Identity, Zero, Conv, BatchNorm, AvgPool, MaxPool, FactorizedReduce, ResNetBlock,
-    GlobalAvgPool, Linear)}
+    ReLU, ReLU6, HardSwish, SiLU, Sigmoid, GELU, Identity, Zero, Conv, BatchNorm, AvgPool,
+    MaxPool, FactorizedReduce, ResNetBlock, GlobalAvgPool, Linear)}
+# Other names a .nas file may use for a kind.
+ALIASES = {"swish": "silu"}
+KINDS.update({alias: KINDS[name] for alias, name in ALIASES.items()})

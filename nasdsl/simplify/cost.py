@@ -171,19 +171,23 @@ class _Estimator(PlanInterpreter):
 
     # modules
     def module(self, module: M.Module, x: _Tensor) -> _Tensor:
+        if module.elementwise:
+            return self.elementwise_module(module, x)
         return getattr(self, f"module_{module.kind}")(module, x)
+
+    def elementwise_module(self, module: M.Module, x: _Tensor) -> _Tensor:
+        out = self.tensor(x.channels, x.size)
+        kept = {"input": x, "output": out, "mask": self.tensor(x.channels, x.size)}
+        if module.saves in kept:
+            self.keep(kept[module.saves])
+        self.elementwise(x, out, passes=2)
+        return out
 
     def module_identity(self, module, x):
         return x
 
     def module_zero(self, module, x):
         return self.tensor(x.channels, module.out_size(x.size))
-
-    def module_relu(self, module, x):
-        out = self.tensor(x.channels, x.size)
-        self.keep(out)
-        self.elementwise(x, out, passes=2)
-        return out
 
     def module_conv(self, module: M.Conv, x):
         out = self.tensor(module.c_out, module.out_size(x.size))
@@ -212,7 +216,7 @@ class _Estimator(PlanInterpreter):
         return out
 
     def module_factorized_reduce(self, module: M.FactorizedReduce, x):
-        relu = self.module_relu(M.ReLU(), x)
+        relu = self.module(M.ReLU(), x)
         # The shifted input is a view of the ReLU's output (saved already), padded into a
         # tensor of its own only at odd sizes.
         shifted = self.tensor(x.channels, x.size) if x.size % 2 else relu
@@ -224,7 +228,7 @@ class _Estimator(PlanInterpreter):
 
     def module_resnet_block(self, module: M.ResNetBlock, x):
         def relu_conv_bn(c_in, c_out, kernel, stride, t):
-            t = self.module_relu(M.ReLU(), t)
+            t = self.module(M.ReLU(), t)
             t = self.module_conv(M.Conv(c_in, c_out, kernel, stride), t)
             return self.module_bn(M.BatchNorm(c_out), t)
         body = relu_conv_bn(module.c_in, module.c_out, 3, module.stride, x)

@@ -111,6 +111,11 @@ def _conv(m: M.Conv, normalize: bool) -> nn.Module:
 
 _BUILDERS = {
     M.ReLU: lambda m, n: nn.ReLU(inplace=False),
+    M.ReLU6: lambda m, n: nn.ReLU6(inplace=False),
+    M.HardSwish: lambda m, n: nn.Hardswish(inplace=False),
+    M.SiLU: lambda m, n: nn.SiLU(inplace=False),
+    M.Sigmoid: lambda m, n: nn.Sigmoid(),
+    M.GELU: lambda m, n: nn.GELU(),
     M.Identity: lambda m, n: nn.Identity(),
     M.Zero: lambda m, n: Zero(m.stride),
     M.Conv: _conv,
