@@ -57,6 +57,7 @@ def _fresh(draw, taken) -> str:
 def any_exprs() -> st.SearchStrategy[S.Expr]:
     """Expressions of any shape: numbers, booleans, names, + - * / nested."""
     leaves = st.one_of(st.builds(S.Number, st.integers(0, 10**6)),
+                       st.builds(S.Number, st.floats(0, 1e6, allow_nan=False)),
                        st.builds(S.Bool, st.booleans()),
                        st.builds(S.Var, identifiers()))
     return st.recursive(leaves, lambda inner: st.builds(S.BinOp, st.sampled_from("+-*/"),
@@ -192,7 +193,11 @@ def any_programs() -> st.SearchStrategy[S.Program]:
 
 # The values an attribute may take, by domain. A `half` h stands for the kernel 2 * h + 1, so
 # that chain bodies also compute with their parameters.
-DOMAINS = {"kernel": (1, 3, 5), "half": (0, 1, 2), "dilation": (1, 2), "flag": (False, True)}
+DOMAINS = {"kernel": (1, 3, 5), "half": (0, 1, 2), "dilation": (1, 2), "flag": (False, True),
+           "probability": (0.0, 0.25, 0.5, 1e-3), "real": (0.0, 0.5, 2.0, 1),
+           # Noise without spread: its output is known (the mean, or the input plus it), so
+           # that supernets with it can be compared; its random draws are tested apart.
+           "spread": (0.0, 0)}
 
 # The basic modules an op may use, with (attribute, domain, required). None of them sets a
 # stride or an out: an op keeps its cell's channels and takes the stride of its edge.
@@ -204,6 +209,8 @@ OP_MODULES = {
     "silu": (),
     "sigmoid": (),
     "gelu": (),
+    "dropout": (("p", "probability", True),),
+    "noise": (("std", "spread", True), ("mean", "real", False), ("additive", "flag", False)),
     "identity": (),
     "zero": (),
     "conv": (("kernel", "kernel", True), ("dilation", "dilation", False),
@@ -263,7 +270,11 @@ class DrawnKind:
 
 def _constant(draw, domain: str, env: Mapping[str, int]) -> S.Expr:
     value = draw(st.sampled_from(DOMAINS[domain]))
-    return S.Bool(value) if isinstance(value, bool) else _expr(draw, value, env, 2)
+    if isinstance(value, bool):
+        return S.Bool(value)
+    if isinstance(value, float):
+        return S.Number(value)
+    return _expr(draw, value, env, 2)
 
 
 def _param_use(draw, domain: str, params: dict) -> S.Expr:
@@ -632,18 +643,27 @@ class CandidateSet:
 
 def _activations():
     from nasdsl.dsl import modules as M
-    return tuple(sorted({kind for kind in M.KINDS.values() if kind.elementwise},
+    return tuple(sorted({kind for kind in M.KINDS.values() if issubclass(kind, M.Activation)},
                         key=lambda kind: kind.kind))
 
 
 ACTIVATIONS = _activations()
 
 
-def _edge_module(draw, channels: int):
-    """One channel-preserving module at stride 1 (the edge's stride is placed later)."""
+def _random_modules():
+    """Modules that draw random numbers, each the identity in eval mode."""
+    from nasdsl.dsl import modules as M
+    return (M.Dropout(0.25), M.Noise(0.5, 0.0, True))
+
+
+def _edge_module(draw, channels: int, random: bool = False):
+    """One channel-preserving module at stride 1 (the edge's stride is placed later); with
+    `random`, perhaps one that draws random numbers."""
     from nasdsl.dsl import modules as M
     kind = draw(st.sampled_from(["relu", "activation", "conv", "conv", "dwconv", "bn", "avg_pool",
-                                 "max_pool", "identity"]))
+                                 "max_pool", "identity", *["random"] * random]))
+    if kind == "random":
+        return draw(st.sampled_from(_random_modules()))
     if kind == "relu":
         return M.ReLU()
     if kind == "activation":
@@ -662,12 +682,13 @@ def _edge_module(draw, channels: int):
     return M.Identity()
 
 
-def _shareable_run(draw, channels: int) -> list:
-    """A short run of parameter-free modules, the kind the simplifier may share."""
+def _shareable_run(draw, channels: int, random: bool = False) -> list:
+    """A short run of parameter-free modules, the kind the simplifier may share (with
+    `random`, perhaps modules that draw random numbers, which it must not share)."""
     from nasdsl.dsl import modules as M
     choices = [M.ReLU(), draw(st.sampled_from(ACTIVATIONS))(),
                M.BatchNorm(channels, False, draw(st.booleans())), M.MaxPool(3, 1),
-               M.AvgPool(3, 1, draw(st.booleans()))]
+               M.AvgPool(3, 1, draw(st.booleans())), *(_random_modules() if random else ())]
     return draw(st.lists(st.sampled_from(choices), min_size=1, max_size=2))
 
 
@@ -706,24 +727,26 @@ def _linear_core(draw, channels: int) -> list:
 
 
 @st.composite
-def candidate_sets(draw, max_candidates: int = 8, exact: bool = False) -> CandidateSet:
+def candidate_sets(draw, max_candidates: int = 8, exact: bool = False,
+                   random: bool = False) -> CandidateSet:
     """An edge's candidates: chains of up to 8 modules, many with a linear core, with shared
     prefixes, suffixes and middles planted among random subsets of them. With `exact`, only
     what exact rewrites share is planted (prefixes of parameter-free modules, suffixes of
     linear batch-independent ones), and the cores are linear: most of these edges simplify to
-    exact plans."""
+    exact plans. With `random`, modules that draw random numbers (dropout, additive noise)
+    appear among the modules and the planted runs."""
     from nasdsl.dsl import modules as M
     from nasdsl.dsl.space import Op
     channels = draw(st.integers(2, 4))
     stride = draw(st.sampled_from([1, 1, 2]))
     count = draw(st.integers(2, max_candidates))
     chains = [_linear_core(draw, channels) if exact or draw(st.booleans()) else
-              [_edge_module(draw, channels) for _ in range(draw(st.integers(0, 4)))]
+              [_edge_module(draw, channels, random) for _ in range(draw(st.integers(0, 4)))]
               for _ in range(count)]
     for where in ("prefix", "suffix") if exact else ("prefix", "suffix", "middle"):
         if draw(st.integers(0, 9)) < 7:
             run = [M.AvgPool(3, 1, True)] if exact and where == "suffix" else \
-                _shareable_run(draw, channels)
+                _shareable_run(draw, channels, random)
             members = draw(st.lists(st.integers(0, count - 1), min_size=2, max_size=count,
                                     unique=True))
             for member in members:

@@ -12,7 +12,7 @@ from nasdsl.simplify.cost import Setting, estimate
 from nasdsl.simplify.plan import Apply
 from tests.paths import ROOT
 
-SAMPLES = {int: 3, bool: False}  # a value for each required attribute, by its type
+SAMPLES = {int: 3, bool: False, float: 0.25}  # a value for each required attribute, by type
 
 
 def instances(kind):

@@ -23,6 +23,9 @@ Facts are what the simplification passes and the checker reason from, never name
                        input element at the same place (activations): costed alike
   saves                what torch keeps for backward from an elementwise module: its
                        "input", its "output", a "mask" of its size, or "nothing"
+  random               it draws random numbers when it runs: one computation cannot serve
+                       several candidates (they would share one draw where the naive
+                       supernet draws for each), so it is never shared
   parameter_count      how many weights its layer holds (the reference layers' count)
 """
 
@@ -66,6 +69,7 @@ class Module(metaclass=_Interned):
     produces: ClassVar[str | None] = None  # None: the form it was given
     elementwise: ClassVar[bool] = False
     saves: ClassVar[str] = "nothing"
+    random: ClassVar[bool] = False
 
     @property
     def has_params(self) -> bool:
@@ -145,6 +149,14 @@ def _odd_kernel(value: int) -> str | None:
     return None if value % 2 == 1 else "must be odd, so that 'same' padding is symmetric"
 
 
+def _probability(value: float) -> str | None:
+    return None if 0.0 <= value < 1.0 else "must be in [0, 1)"
+
+
+def _non_negative(value: float) -> str | None:
+    return None if value >= 0.0 else "must be at least 0"
+
+
 def _stride(value: int) -> str | None:
     return None if value in (1, 2) else "must be 1 or 2"
 
@@ -216,6 +228,44 @@ class GELU(Activation):
 
     maps_zero_to_zero = True
     saves = "input"
+
+
+@_kind("dropout")
+class Dropout(Module):
+    """Zeroes each element with probability p in training and scales the rest by 1/(1-p);
+    the identity in eval."""
+
+    p: float
+    attributes = {"p": Attr(float, REQUIRED, _probability)}
+    elementwise = True
+    accepts = (MAPS, VECTORS)
+    maps_zero_to_zero = True
+    saves = "mask"
+    random = True
+
+    @classmethod
+    def build(cls, values, placement):
+        return cls(values["p"])
+
+
+@_kind("noise")
+class Noise(Module):
+    """Gaussian noise N(mean, std^2) shaped like the (strided) input. As R-DARTS's `noise` op
+    (space S4, reference code `NoiseOp`) it replaces its input, in training and in eval;
+    with `additive=true` it is added to the input in training and is the identity in eval."""
+
+    std: float = 1.0
+    mean: float = 0.0
+    additive: bool = False
+    stride: int = 1
+    attributes = {"std": Attr(float, 1.0, _non_negative), "mean": Attr(float, 0.0),
+                  "additive": Attr(bool, False), "stride": Attr(int, 1, _stride)}
+    stride_capable = True
+    random = True
+
+    @classmethod
+    def build(cls, values, placement):
+        return cls(values["std"], values["mean"], values["additive"], values["stride"])
 
 
 @_kind("identity")
@@ -541,8 +591,8 @@ def is_zero_chain(modules) -> bool:
 
 
 KINDS: dict[str, type[Module]] = {cls.kind: cls for cls in (
-    ReLU, ReLU6, HardSwish, SiLU, Sigmoid, GELU, Identity, Zero, Conv, BatchNorm, AvgPool,
-    MaxPool, FactorizedReduce, ResNetBlock, GlobalAvgPool, Linear)}
+    ReLU, ReLU6, HardSwish, SiLU, Sigmoid, GELU, Dropout, Noise, Identity, Zero, Conv,
+    BatchNorm, AvgPool, MaxPool, FactorizedReduce, ResNetBlock, GlobalAvgPool, Linear)}
 # Other names a .nas file may use for a kind.
 ALIASES = {"swish": "silu"}
 KINDS.update({alias: KINDS[name] for alias, name in ALIASES.items()})

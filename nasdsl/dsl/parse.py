@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import lark
 from lark import Token, v_args
 
@@ -73,6 +75,13 @@ class _ToSyntax(lark.Transformer):
     def number(self, children):
         (token,) = children
         return S.Number(self._int(token), at=self._at(token))
+
+    def real(self, children):
+        (token,) = children
+        value = float(token)
+        if not math.isfinite(value):
+            raise NasSyntaxError(f"the number {token} is too large", self._at(token))
+        return S.Number(value, at=self._at(token))
 
     def var(self, children):
         (token,) = children
@@ -259,7 +268,7 @@ class _ToSyntax(lark.Transformer):
 
 # --- syntax errors in plain words --------------------------------------------------------------
 
-_WORDS = {"NAME": "a name", "INT": "a whole number", "STRING": 'a quoted path like "common.nas"',
+_WORDS = {"NAME": "a name", "INT": "a whole number", "REAL": "a number like 0.5", "STRING": 'a quoted path like "common.nas"',
           "$END": "end of file"}
 
 

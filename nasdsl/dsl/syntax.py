@@ -18,7 +18,9 @@ _located = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 @attrs.frozen
 class Number:
-    value: int
+    """A literal: a whole number (channels, kernels, counts) or a real (a dropout rate)."""
+
+    value: int | float
     at: Location | None = _located
 
 

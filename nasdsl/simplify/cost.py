@@ -240,6 +240,11 @@ class _Estimator(PlanInterpreter):
             relu_conv_bn(module.c_in, module.c_out, 1, 1, x)
         return self.tensor(module.c_out, body.size)
 
+    def module_noise(self, module, x):
+        out = self.tensor(x.channels, module.out_size(x.size))
+        self.elementwise(out, passes=2)
+        return out
+
     def module_global_avg_pool(self, module, x):
         return self.tensor(x.channels, 1)
 

@@ -25,9 +25,10 @@ class Options:
     max_extent: int | None = None
 
     def shareable(self, module: Module) -> bool:
-        """A trivial module (zero, identity) gains nothing from sharing; parametric modules
-        are shared only when tied."""
-        if module.trivial:
+        """A trivial module (zero, identity) gains nothing from sharing; a random one cannot
+        be shared (one draw for several candidates); parametric modules are shared only when
+        tied."""
+        if module.trivial or module.random:
             return False
         return self.tie_params or not module.has_params
 

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from nasdsl.backends.torch.edge import NaiveEdge, PlanEdge
 from nasdsl.simplify.compiler import simplify
+from nasdsl.simplify.plan import Apply, walk
 from nasdsl.simplify.rewrites import RULE_NAMES, Options
 from tests.strategies import candidate_sets
 
@@ -47,6 +48,28 @@ def simplex_point(count: int) -> torch.Tensor:
 def test_vertex_exactness_in_training_mode(candidates, rules, max_extent, seed):
     """At every one-hot weight vector the plan computes what the naive mix computes."""
     plan, naive, planned, x = pair(candidates, rules, max_extent, seed)
+    for weights in vertices(len(candidates.ops)):
+        torch.testing.assert_close(planned(x, weights), naive(x, weights), rtol=1e-9, atol=1e-9)
+
+
+@EXAMPLES
+@given(candidate_sets(random=True), rule_sets, extents)
+def test_modules_that_draw_random_numbers_are_never_shared(candidates, rules, max_extent):
+    """Every dropout or noise a plan runs serves one candidate, as in the naive mix: a
+    shared one would give several candidates one draw."""
+    plan = simplify(candidates.ops, rules, Options(max_extent=max_extent))
+    runs = [node for node in walk(plan.root) if isinstance(node, Apply) and node.module.random]
+    assert not any(node.shared_by for node in runs)
+    assert len(runs) <= sum(m.random for op in candidates.ops for m in op.modules)
+
+
+@EXAMPLES
+@given(candidate_sets(random=True), rule_sets, extents, st.integers(0, 2**16))
+def test_vertex_exactness_in_eval_mode_with_random_modules(candidates, rules, max_extent, seed):
+    """In eval mode dropout and additive noise are the identity: every vertex agrees (BN
+    at its initial statistics, since training steps would draw differently in the two)."""
+    plan, naive, planned, x = pair(candidates, rules, max_extent, seed)
+    naive.eval(), planned.eval()
     for weights in vertices(len(candidates.ops)):
         torch.testing.assert_close(planned(x, weights), naive(x, weights), rtol=1e-9, atol=1e-9)
 

@@ -230,7 +230,7 @@ CHECK = [
         id="stride-3"),
     pytest.param(
         ("avg_pool(kernel=3)", "avg_pool(kernel=true)"),
-        9, 20, "avg_pool attribute 'kernel' must be a number, not true", "",
+        9, 20, "avg_pool attribute 'kernel' must be a whole number, not true", "",
         id="boolean-for-number"),
     pytest.param(
         ("avg_pool(kernel=3)", "avg_pool(kernel=3, count_include_pad=1)"),
@@ -246,7 +246,7 @@ CHECK = [
         id="division-by-zero"),
     pytest.param(
         ("cells normal * 1", "cells normal * true"),
-        34, 20, "cell count must be a number of at least 1, not true", "",
+        34, 20, "cell count must be a whole number of at least 1, not true", "",
         id="boolean-cell-count"),
     pytest.param(
         ("stride 2: factorized_reduce", "stride 2: factorized_reduce(out=7)"),
@@ -409,7 +409,7 @@ CHECK = [
         ("head global_avg_pool -> linear", "head global_avg_pool -> bn -> linear"),
         36, 29, "bn works on feature maps, but here it gets vectors",
         "global_avg_pool made vectors of the feature maps; after it come only modules that "
-        "take vectors (identity, linear, relu)",
+        "take vectors (dropout, gelu, hswish, identity, linear, relu, relu6, sigmoid, silu)",
         id="feature-map-module-after-the-pooling"),
     pytest.param(
         ("head global_avg_pool -> linear(out=classes)", "head relu"),

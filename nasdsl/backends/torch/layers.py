@@ -20,6 +20,22 @@ class Zero(nn.Module):
         return x[:, :, ::self.stride, ::self.stride].mul(0.0)
 
 
+class Noise(nn.Module):
+    """Gaussian noise shaped like the strided input: in place of it (R-DARTS's NoiseOp), or
+    added to it in training only (`additive`)."""
+
+    def __init__(self, std: float, mean: float, additive: bool, stride: int):
+        super().__init__()
+        self.std, self.mean, self.additive, self.stride = std, mean, additive, stride
+
+    def forward(self, x):
+        x = x[:, :, ::self.stride, ::self.stride]
+        if self.additive and not self.training:
+            return x
+        noise = torch.randn_like(x) * self.std + self.mean
+        return x + noise if self.additive else noise
+
+
 class StandardizedConv2d(nn.Conv2d):
     """A conv whose kernel is normalized before use: (K - mean K) / std K (seed 000 Eq. 28,
     kernel normalization), so the scale and offset of K carry no information that the
@@ -116,6 +132,8 @@ _BUILDERS = {
     M.SiLU: lambda m, n: nn.SiLU(inplace=False),
     M.Sigmoid: lambda m, n: nn.Sigmoid(),
     M.GELU: lambda m, n: nn.GELU(),
+    M.Dropout: lambda m, n: nn.Dropout(m.p),
+    M.Noise: lambda m, n: Noise(m.std, m.mean, m.additive, m.stride),
     M.Identity: lambda m, n: nn.Identity(),
     M.Zero: lambda m, n: Zero(m.stride),
     M.Conv: _conv,

@@ -179,15 +179,16 @@ class ChainExpander:
             where[arg.name] = arg.at
             if value is None:
                 ok = False
-            elif (attr.type is bool) != isinstance(value, bool):
-                wanted = "true or false" if attr.type is bool else "a number"
-                self.error(f"{kind.kind} attribute '{arg.name}' must be {wanted}, not "
-                           f"{show_value(value)}", arg.at)
+            elif not _of_type(value, attr.type):
+                wanted = {bool: "true or false", int: "a whole number", float: "a number"}
+                self.error(f"{kind.kind} attribute '{arg.name}' must be {wanted[attr.type]}, "
+                           f"not {show_value(value)}", arg.at)
                 ok = False
-            elif attr.check and (problem := attr.check(value)):
+                value = None
+            elif attr.check and (problem := attr.check(attr.type(value))):
                 self.error(f"{kind.kind} attribute '{arg.name}' {problem}, not {value}", arg.at)
                 ok = False
-            given[arg.name] = value
+            given[arg.name] = value if value is None else attr.type(value)
         for name, attr in kind.attributes.items():
             if required and name not in given and attr.default is REQUIRED:
                 self.error(f"{kind.kind} needs the attribute '{name}'", call.at,
@@ -202,5 +203,12 @@ class ChainExpander:
 
 
 def _taking(form: str) -> list[str]:
-    return sorted(name for name, kind in KINDS.items() if form in kind.accepts)
+    return sorted({kind.kind for kind in KINDS.values() if form in kind.accepts})
 
+
+def _of_type(value, wanted: type) -> bool:
+    """Whether an attribute of type `wanted` may take `value`: a real one takes a whole
+    number too (dropout(p=1) is p=1.0)."""
+    if wanted is bool or isinstance(value, bool):
+        return wanted is bool and isinstance(value, bool)
+    return isinstance(value, int) or (wanted is float and isinstance(value, float))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate.cells import CellBuilder
 from nasdsl.dsl.elaborate.chains import ChainExpander, ChainState
-from nasdsl.dsl.elaborate.scope import Scope, keyword_of, names_hint, show_value
+from nasdsl.dsl.elaborate.scope import Scope, is_whole, keyword_of, names_hint, show_value
 from nasdsl.dsl.limits import MAX_NETWORK_EDGES, MAX_STAGES
 from nasdsl.dsl.modules import KINDS, VECTORS
 from nasdsl.dsl.space import Cell, CellKind, Layer, Network
@@ -136,9 +136,9 @@ class NetworkBuilder:
                 ok = False
                 continue
             value = self.evaluate(arg.value, env)
-            if value is None or isinstance(value, bool) or value < 1:
+            if value is None or not is_whole(value) or value < 1:
                 if value is not None:
-                    self.error(f"input {arg.name} must be a number of at least 1, not "
+                    self.error(f"input {arg.name} must be a whole number of at least 1, not "
                                f"{show_value(value)}", arg.at)
                 ok = False
             else:
@@ -176,9 +176,9 @@ class NetworkBuilder:
             return False
         for value, expr, what in ((count, stmt.count, "cell count"),
                                   (channels, stmt.channels, "channels")):
-            if isinstance(value, bool) or value < 1:
-                self.error(f"{what} must be a number of at least 1, not {show_value(value)}",
-                           expr.at)
+            if not is_whole(value) or value < 1:
+                self.error(f"{what} must be a whole number of at least 1, not "
+                           f"{show_value(value)}", expr.at)
                 return False
         if definition.name not in kinds:
             reported = len(self.scope.errors)

@@ -46,7 +46,7 @@ class Scope:
     def warning(self, message: str, at: Location | None, hint: str = "") -> None:
         self.report(NasCheckError(message, at, hint, severity="warning"))
 
-    def evaluate(self, expr: S.Expr, env: dict[str, int | bool]):
+    def evaluate(self, expr: S.Expr, env: dict[str, int | float | bool]):
         """The value of an expression, or None after reporting why it has none."""
         if isinstance(expr, S.Bool):
             return expr.value
@@ -68,6 +68,8 @@ class Scope:
             if right == 0:
                 self.error(f"{left} / 0: division by zero", expr.at)
                 return None
+            if isinstance(left, float) or isinstance(right, float):
+                return self.bounded(left / right, expr)
             if left % right:
                 self.error(f"{left} / {right} is not a whole number", expr.at)
                 return None
@@ -75,13 +77,18 @@ class Scope:
         return self.bounded({"+": left + right, "-": left - right, "*": left * right}[expr.op],
                             expr)
 
-    def bounded(self, value: int, expr: S.Expr) -> int | None:
+    def bounded(self, value: int | float, expr: S.Expr) -> int | float | None:
         """No size, channel count or repeat in a network comes near 10^12; larger values are
         mistakes (and would be slow to print)."""
         if abs(value) > MAX_VALUE:
             self.error("value too large: numbers in a space stay below 10^12", expr.at)
             return None
         return value
+
+
+def is_whole(value) -> bool:
+    """Whether a value is a whole number (not a real, not true or false)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def show_value(value) -> str:
