@@ -316,7 +316,23 @@ def _chain_call(draw, chain: DrawnChain, scope: _Scope) -> S.Call:
     return S.Call(chain.definition.name, _shuffled(draw, args))
 
 
+# An inverted bottleneck: a 1x1 conv to E times the place's input channels (`in`), perhaps a
+# depthwise conv there, and a 1x1 conv back to the channels the place must produce.
+EXPANSION = "expansion"
+
+
+def _expansion(draw) -> tuple[S.Call, ...]:
+    wide = S.BinOp("*", S.Number(draw(st.sampled_from([2, 3]))), S.Var("in"))
+    calls = [S.Call("conv", (S.Arg("kernel", S.Number(1)), S.Arg("out", wide)))]
+    if draw(st.booleans()):
+        calls.append(S.Call("conv", (S.Arg("kernel", S.Number(draw(st.sampled_from([3, 5])))),
+                                     S.Arg("depthwise", S.Bool(True)))))
+    return (*calls, S.Call("conv", (S.Arg("kernel", S.Number(1)),)))
+
+
 def _capable(part) -> bool:
+    if part == EXPANSION:
+        return True
     return part.stride_capable if isinstance(part, DrawnChain) else part in STRIDE_CAPABLE
 
 
@@ -325,14 +341,16 @@ def _body(draw, chains: list[DrawnChain], scope: _Scope, max_size: int = 3,
     """A channel-keeping chain of basic modules and chain calls, and whether it can take a
     stride. With `stride_capable` it can, and sometimes says so: its first module gets an
     explicit stride=2 (for a `stride 2:` form)."""
-    parts = draw(st.lists(st.sampled_from([*OP_MODULES, *chains]), min_size=1,
+    parts = draw(st.lists(st.sampled_from([*OP_MODULES, *chains, EXPANSION]), min_size=1,
                           max_size=max_size))
     if stride_capable and not any(_capable(part) for part in parts):
         parts.insert(draw(st.integers(0, len(parts))),
                      draw(st.sampled_from(sorted(STRIDE_CAPABLE))))
     calls = []
     for index, part in enumerate(parts):
-        if isinstance(part, DrawnChain):
+        if part == EXPANSION:
+            calls.extend(_expansion(draw))
+        elif isinstance(part, DrawnChain):
             calls.append(_chain_call(draw, part, scope))
         else:
             explicit = (stride_capable and index == 0 and part in STRIDE_CAPABLE
@@ -715,15 +733,29 @@ def _linear_core(draw, channels: int) -> list:
     kernel = draw(st.sampled_from([1, 3, 5]))
     dilation = draw(st.sampled_from([1, 2])) if kernel > 1 else 1
     bias = draw(st.booleans())
-    form = draw(st.sampled_from(["conv", "separable", "pool", "identity"]))
+    form = draw(st.sampled_from(["conv", "separable", "expansion", "pool", "identity"]))
     if form == "conv":
         return [M.Conv(channels, channels, kernel, 1, dilation, 1, bias)]
+    if form == "expansion":  # MobileNetV2's inverted bottleneck without its activations
+        wide = draw(st.integers(2, 3)) * channels
+        return [M.Conv(channels, wide, 1), M.Conv(wide, wide, kernel, 1, dilation, wide),
+                M.Conv(wide, channels, 1, bias=bias)]
     if form == "separable":
         return [M.Conv(channels, channels, kernel, 1, dilation, channels),
                 M.Conv(channels, channels, 1, bias=bias)]
     if form == "pool":
         return [M.AvgPool(3, 1, True)]
     return []
+
+
+def _cuts(chain: list, channels: int) -> list[int]:
+    """The places in a chain where the tensor has `channels` (not inside an expansion)."""
+    cuts, width = [0], channels
+    for index, module in enumerate(chain):
+        width = module.out_channels(width)
+        if width == channels:
+            cuts.append(index + 1)
+    return cuts
 
 
 @st.composite
@@ -756,7 +788,7 @@ def candidate_sets(draw, max_candidates: int = 8, exact: bool = False,
                 elif where == "suffix":
                     chains[member] = chain + run
                 else:
-                    cut = draw(st.integers(0, len(chain)))
+                    cut = draw(st.sampled_from(_cuts(chain, channels)))
                     chains[member] = chain[:cut] + run + chain[cut:]
     ops = []
     for index, chain in enumerate(chains):

@@ -182,7 +182,7 @@ CHECK = [
         id="variable-in-another-case"),
     pytest.param(
         ("out=3 * C)", "out=3 * width)"),
-        33, 33, "unknown name 'width'", "known names: C, classes",
+        33, 33, "unknown name 'width'", "known names: C, classes, in, out",
         id="unknown-variable-lists-known-names"),
     pytest.param(
         ("op pool = avg_pool(kernel=3)", "op pool = conv3"),

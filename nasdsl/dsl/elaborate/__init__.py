@@ -18,7 +18,7 @@ import attrs
 
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate.cells import CellBuilder
-from nasdsl.dsl.elaborate.chains import ChainExpander
+from nasdsl.dsl.elaborate.chains import PLACE_NAMES, ChainExpander
 from nasdsl.dsl.elaborate.network import NetworkBuilder
 from nasdsl.dsl.elaborate.ops import OpPlacer
 from nasdsl.dsl.elaborate.scope import Scope, names_hint
@@ -140,7 +140,7 @@ class Elaborator:
             # A default is evaluated only where a call omits it: check its names here, so a
             # misspelling is found even when every call passes a value.
             for var in _variables(param.default):
-                if var.name not in names:
+                if var.name not in names and var.name not in PLACE_NAMES:
                     self.error(f"unknown name '{var.name}'", var.at,
                                did_you_mean(var.name, names) or names_hint(names, "parameters"))
 

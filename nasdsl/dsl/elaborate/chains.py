@@ -14,6 +14,11 @@ from nasdsl.errors import Location, did_you_mean
 # Any module may be marked search_only=true: it exists in the supernet, not in a derived
 # network (DARTS appends a BN to pools only while searching).
 SEARCH_ONLY = Attr(bool, False)
+# The names a chain may use for the channels of its place (an edge, a stem, a layer, a
+# head): those that enter it and those it must produce, e.g. an expansion conv(out=6 * in).
+# The same throughout the place, in the chains it calls too; a parameter or `let` of the same
+# name hides them.
+PLACE_NAMES = ("in", "out")
 
 
 @attrs.define
@@ -29,6 +34,11 @@ class ChainState:
     head: bool = False  # only the head may turn feature maps into vectors
     modules: list = attrs.Factory(list)
     written_strides: list = attrs.Factory(list)  # where the chain writes `stride=`
+    place: dict = attrs.Factory(dict)  # the values of PLACE_NAMES
+
+    def names(self, env: dict) -> dict:
+        """What an expression at this point may use: the place's channels, then `env`."""
+        return {**self.place, **env}
 
 
 class ChainExpander:
@@ -83,7 +93,7 @@ class ChainExpander:
                            did_you_mean(arg.name, params) or names_hint(params, "parameters"))
                 ok = False
                 continue
-            value = self.evaluate(arg.value, env)
+            value = self.evaluate(arg.value, state.names(env))
             ok = ok and value is not None
             inner[arg.name] = value
         for param in chain.params:
@@ -94,7 +104,7 @@ class ChainExpander:
                            f"write {chain.name}({param.name}=...)")
                 ok = False
             else:
-                value = self.evaluate(param.default, inner)
+                value = self.evaluate(param.default, state.names(inner))
                 ok = ok and value is not None
                 inner[param.name] = value
         return ok and self.expand(chain.body, inner, state, (*calling, chain.name))
@@ -103,7 +113,7 @@ class ChainExpander:
         kind = KINDS[call.name]
         if not self.shape_fits(kind, call, state):
             return False
-        checked = self.given_attributes(kind, call, env)
+        checked = self.given_attributes(kind, call, state.names(env))
         if checked is None:
             return False
         given, where = checked
@@ -199,7 +209,7 @@ class ChainExpander:
     def chain_state(self, channels: int, target: int, in_cell: bool, stride: int = 1
                     ) -> ChainState:
         return ChainState(Placement(channels, target), in_cell and self.scope.phase == "search",
-                           stride_wanted=stride)
+                          stride_wanted=stride, place=dict(zip(PLACE_NAMES, (channels, target))))
 
 
 def _taking(form: str) -> list[str]:
