@@ -105,21 +105,22 @@ def pruned_text(programs: Sequence[S.Program], space: Space, mask: Mask) -> str:
 
 def _pruned_cell_def(cell: S.CellDef, kind: CellKind,
                      kept: tuple[tuple[str, ...], ...]) -> S.CellDef:
-    """The cell with its candidate statements replaced by one `edge s -> d: ...` per edge;
-    every other statement stays where it was."""
+    """The cell with its candidate statements replaced by one `edge s -> d: ...` per edge,
+    where the first of them was (its `candidates` statement, if it has one, keeping the ops
+    left); every other statement stays where it was."""
     left = {name for names in kept for name in names}
     union = tuple(name for name in dict.fromkeys(n for _, _, names in kind.edges for n in names)
                   if name in left)  # in the order the cell lists them
+    edges = [S.EdgeOverride(S.EdgeRef(src, dst), _refs(names))
+             for (src, dst, _), names in zip(kind.edges, kept)]
+    edges += [S.EdgeOverride(S.EdgeRef(src, dst), _refs(names)) for src, dst, names in kind.fixed]
     body: list = []
     for stmt in cell.body:
-        if isinstance(stmt, S.Candidates):
-            body.append(S.Candidates(_refs(union)))
-            body += [S.EdgeOverride(S.EdgeRef(src, dst), _refs(names))
-                     for (src, dst, _), names in zip(kind.edges, kept)]
-            body += [S.EdgeOverride(S.EdgeRef(src, dst), _refs(names))
-                     for src, dst, names in kind.fixed]
-        elif isinstance(stmt, S.EdgeOverride):
-            continue  # replaced by the edges above
+        if isinstance(stmt, (S.Candidates, S.EdgeOverride)):
+            if isinstance(stmt, S.Candidates):
+                body.append(S.Candidates(_refs(union)))
+            body += edges
+            edges = []
         elif isinstance(stmt, S.Derive):
             # An excluded op pruned from every edge is no longer a candidate of the cell.
             body.append(attrs.evolve(stmt, exclude=tuple(ref for ref in stmt.exclude

@@ -298,7 +298,8 @@ CHECK = [
         id="override-of-missing-edge"),
     pytest.param(
         ("    candidates skip, conv3, pool\n", ""),
-        22, 1, "cell 'reduce' has no candidate set", "add 'candidates op1, op2, ...'",
+        22, 1, "cell 'reduce' has no candidate set for edge 0 -> 1",
+        "add 'candidates op1, op2, ...', or an 'edge s -> d: ...' statement for every edge",
         id="cell-without-candidates"),
     pytest.param(
         ("    nodes 2\n    candidates skip", "    candidates skip"),

@@ -306,6 +306,20 @@ def test_pruning_none_from_every_edge_drops_it_from_derive_exclude():
     assert "derive top 2" in text
 
 
+def test_a_cell_of_edge_statements_only_prunes_to_edge_statements(tmp_path):
+    """R-DARTS S1 gives every edge its own pair and has no `candidates` statement: its pruned
+    text keeps one `edge s -> d:` per edge, and reads back to the pruned space."""
+    space = load(SPACES / "rdarts_s1.nas")
+    mask = {kind: tuple(names[:1] for names in sets) for kind, sets in kept(space).items()}
+    path = tmp_path / "pruned.nas"
+    path.write_text(prune.pruned_text(space.programs, space, mask))
+    (tmp_path / "darts_ops.nas").write_text((SPACES / "darts_ops.nas").read_text())
+    reread = load(path)
+    assert "candidates" not in path.read_text()
+    assert [[names for _, _, names in kind.fixed] for kind in reread.cell_kinds] \
+        == [list(mask[kind.name]) for kind in space.cell_kinds]
+
+
 def test_a_mask_that_leaves_an_edge_nothing_derivable_is_refused():
     """check_mask refuses an edge left with only an excluded candidate."""
     space = load(SPACES / "darts.nas")

@@ -13,7 +13,8 @@ from nasdsl.search.loop import NonFiniteLoss, Search
 from nasdsl.search.run_dir import read_log
 from tests.paths import SPACES
 
-TINY = {"nb201": (("C", 4), ("N", 1)), "darts": (("C", 4), ("N", 1))}
+TINY = {name: (("C", 4), ("N", 1))
+        for name in ("nb201", "darts", "rdarts_s1", "rdarts_s2", "rdarts_s3", "rdarts_s4")}
 
 
 def tiny(space="nb201", method="darts", method_options=(), **fields) -> SearchConfig:
@@ -57,6 +58,14 @@ def test_every_method_searches(tmp_path, method, simplify, space):
 def test_every_method_searches_the_naive_darts_supernet(tmp_path, method):
     """The same on darts's naive supernet."""
     test_every_method_searches(tmp_path, method, False, "darts")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", method_names())
+@pytest.mark.parametrize("space", ["rdarts_s1", "rdarts_s2", "rdarts_s3", "rdarts_s4"])
+def test_every_method_searches_the_r_darts_spaces(tmp_path, method, space):
+    """The same on R-DARTS's four spaces (per-edge candidates, no `none`, noise)."""
+    test_every_method_searches(tmp_path, method, True, space)
 
 
 def test_second_order_darts_searches(tmp_path):

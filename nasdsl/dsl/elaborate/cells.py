@@ -40,10 +40,14 @@ class CellBuilder:
         nodes = self.count_stmt(get(S.Nodes), None, "nodes", MAX_NODES, cell)
         candidates_stmt = get(S.Candidates)
         candidates = self.candidate_names(candidates_stmt.ops) if candidates_stmt else ()
-        if candidates_stmt is None:
-            self.error(f"cell '{cell.name}' has no candidate set", cell.at,
-                       "add 'candidates op1, op2, ...'")
         every = self.cell_edges(cell, get(S.Edges), inputs, nodes or 0, candidates)
+        # Without a `candidates` statement every edge needs its own `edge s -> d:` statement.
+        bare = [(src, dst) for src, dst, names in every if not names]
+        if candidates_stmt is None and (bare or not every):
+            where = f" for edge {bare[0][0]} -> {bare[0][1]}" if bare else ""
+            self.error(f"cell '{cell.name}' has no candidate set{where}", cell.at,
+                       "add 'candidates op1, op2, ...', or an 'edge s -> d: ...' statement "
+                       "for every edge")
         edges = tuple(edge for edge in every if len(edge[2]) != 1)
         fixed = tuple(edge for edge in every if len(edge[2]) == 1)
         combine = self.rule(get(S.Combine), COMBINE_RULES, "combine")
