@@ -9,7 +9,8 @@ Facts are what the simplification passes and the checker reason from, never name
   linear               f(a x + b y) = a f(x) + b f(y) in training mode
   batch_dependent      the output for one sample depends on the batch (BN in training mode)
   keeps_running_stats  the module updates buffers in training mode (BN running mean / var)
-  kernel_expressible   the module is exactly a convolution with some kernel
+  kernel_expressible   the module is exactly a convolution with some kernel, of side
+                       `extent`
   maps_zero_to_zero    f(0) = 0, in training and in eval mode: what follows a `zero` keeps
                        the chain zero (a bias or BN's beta does not)
   stride_capable       the module can take the stride of the place an op is put at
@@ -36,6 +37,9 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import attrs
+
+from nasdsl.errors import NasError
+from nasdsl.plugins import load_entry_points
 
 REQUIRED = object()  # marks a keyword attribute without a default
 
@@ -93,6 +97,11 @@ class Module(metaclass=_Interned):
 
     @property
     def stride(self) -> int:
+        return 1
+
+    @property
+    def extent(self) -> int:
+        """Side of the dense kernel of a kernel-expressible module (1: pointwise)."""
         return 1
 
     def out_channels(self, c_in: int) -> int:
@@ -166,11 +175,27 @@ _TRACK = Attr(bool, True, follows="bn")
 _OUT = Attr(int, lambda p: p.target, _at_least_one)
 
 
-def _kind(name: str):
-    """Class decorator: a frozen, slotted, interned module kind named `name` in .nas text."""
+# Every module kind by the name a .nas file calls it, the shipped ones and those that
+# installed distributions add (`load_plugins`).
+KINDS: dict[str, type[Module]] = {}
+
+
+def module_kind(name: str):
+    """Class decorator: a frozen, slotted, interned module kind named `name` in .nas text,
+    registered in KINDS. A subclass of `Module` declares its attributes (`attributes`), its
+    facts and `build(values, placement)`; its torch layer, its cost and (where it is kernel
+    expressible) its kernel are registered with the backend and the cost model."""
     def decorate(cls):
+        if not (isinstance(cls, type) and issubclass(cls, Module)):
+            raise TypeError(f"module kind '{name}' must subclass nasdsl.dsl.modules.Module")
+        # The same class imported again (a reload) replaces itself; another is refused.
+        same = lambda kind: (kind.__module__, kind.__qualname__)  # noqa: E731
+        if name in KINDS and same(KINDS[name]) != same(cls):
+            raise ValueError(f"there is a module kind '{name}' already "
+                             f"({KINDS[name].__module__}.{KINDS[name].__qualname__})")
         cls.kind = name
-        return attrs.frozen(eq=False, weakref_slot=False)(cls)
+        KINDS[name] = attrs.frozen(eq=False, weakref_slot=False)(cls)
+        return KINDS[name]
     return decorate
 
 
@@ -185,13 +210,13 @@ class Activation(Module):
         return cls()
 
 
-@_kind("relu")
+@module_kind("relu")
 class ReLU(Activation):
     maps_zero_to_zero = True
     saves = "output"
 
 
-@_kind("relu6")
+@module_kind("relu6")
 class ReLU6(Activation):
     """min(max(x, 0), 6) (MobileNetV2)."""
 
@@ -199,7 +224,7 @@ class ReLU6(Activation):
     saves = "input"
 
 
-@_kind("hswish")
+@module_kind("hswish")
 class HardSwish(Activation):
     """x * relu6(x + 3) / 6 (MobileNetV3)."""
 
@@ -207,7 +232,7 @@ class HardSwish(Activation):
     saves = "input"
 
 
-@_kind("silu")
+@module_kind("silu")
 class SiLU(Activation):
     """x * sigmoid(x), also called swish (EfficientNet, MnasNet's successors)."""
 
@@ -215,14 +240,14 @@ class SiLU(Activation):
     saves = "input"
 
 
-@_kind("sigmoid")
+@module_kind("sigmoid")
 class Sigmoid(Activation):
     """1 / (1 + exp(-x)): 1/2 at zero, so a chain that was zero is not zero after it."""
 
     saves = "output"
 
 
-@_kind("gelu")
+@module_kind("gelu")
 class GELU(Activation):
     """x * Phi(x), Phi the standard normal's distribution function (exact, not tanh)."""
 
@@ -230,7 +255,7 @@ class GELU(Activation):
     saves = "input"
 
 
-@_kind("dropout")
+@module_kind("dropout")
 class Dropout(Module):
     """Zeroes each element with probability p in training and scales the rest by 1/(1-p);
     the identity in eval."""
@@ -248,7 +273,7 @@ class Dropout(Module):
         return cls(values["p"])
 
 
-@_kind("noise")
+@module_kind("noise")
 class Noise(Module):
     """Gaussian noise N(mean, std^2) shaped like the (strided) input. As R-DARTS's `noise` op
     (space S4, reference code `NoiseOp`) it replaces its input, in training and in eval;
@@ -268,7 +293,7 @@ class Noise(Module):
         return cls(values["std"], values["mean"], values["additive"], values["stride"])
 
 
-@_kind("identity")
+@module_kind("identity")
 class Identity(Module):
     linear = True
     maps_zero_to_zero = True
@@ -284,7 +309,7 @@ class Identity(Module):
         return cls()
 
 
-@_kind("zero")
+@module_kind("zero")
 class Zero(Module):
     """The `none` op: zeros of the input's shape (strided like the place it is put at)."""
 
@@ -304,7 +329,7 @@ class Zero(Module):
         return cls(values["stride"])
 
 
-@_kind("conv")
+@module_kind("conv")
 class Conv(Module):
     """A 2-d convolution with 'same' padding (dilation * (kernel - 1) / 2), with a bias only
     where asked (NAS-Bench-201's search convs have one: bias = not affine)."""
@@ -376,7 +401,7 @@ class Conv(Module):
                    values["bias"])
 
 
-@_kind("bn")
+@module_kind("bn")
 class BatchNorm(Module):
     channels: int
     affine: bool = True
@@ -407,7 +432,7 @@ class BatchNorm(Module):
         return cls(placement.channels, values["affine"], values["track_running_stats"])
 
 
-@_kind("avg_pool")
+@module_kind("avg_pool")
 class AvgPool(Module):
     """Average pooling with padding kernel // 2. With count_include_pad it is exactly a
     convolution; without, border outputs divide by fewer elements and it is not."""
@@ -425,12 +450,16 @@ class AvgPool(Module):
     def kernel_expressible(self) -> bool:
         return self.count_include_pad
 
+    @property
+    def extent(self) -> int:
+        return self.kernel
+
     @classmethod
     def build(cls, values, placement):
         return cls(values["kernel"], values["stride"], values["count_include_pad"])
 
 
-@_kind("max_pool")
+@module_kind("max_pool")
 class MaxPool(Module):
     kernel: int
     stride: int = 1
@@ -443,7 +472,7 @@ class MaxPool(Module):
         return cls(values["kernel"], values["stride"])
 
 
-@_kind("factorized_reduce")
+@module_kind("factorized_reduce")
 class FactorizedReduce(Module):
     """ReLU, two offset 1x1 convolutions of stride 2 concatenated, BN (DARTS reference)."""
 
@@ -486,7 +515,7 @@ class FactorizedReduce(Module):
                    values["track_running_stats"])
 
 
-@_kind("resnet_block")
+@module_kind("resnet_block")
 class ResNetBlock(Module):
     """The NAS-Bench-201 ResNet basic block: two ReLU-Conv3x3-BN, shortcut by average pool
     and 1x1 conv when it strides or changes channels."""
@@ -532,7 +561,7 @@ class ResNetBlock(Module):
                    values["track_running_stats"])
 
 
-@_kind("global_avg_pool")
+@module_kind("global_avg_pool")
 class GlobalAvgPool(Module):
     """The mean over height and width: feature maps in, vectors out."""
 
@@ -548,7 +577,7 @@ class GlobalAvgPool(Module):
         return cls()
 
 
-@_kind("linear")
+@module_kind("linear")
 class Linear(Module):
     """A fully connected layer with bias, on vectors (after a global pooling)."""
 
@@ -590,9 +619,28 @@ def is_zero_chain(modules) -> bool:
     return last is not None and all(module.maps_zero_to_zero for module in modules[last + 1:])
 
 
-KINDS: dict[str, type[Module]] = {cls.kind: cls for cls in (
-    ReLU, ReLU6, HardSwish, SiLU, Sigmoid, GELU, Dropout, Noise, Identity, Zero, Conv,
-    BatchNorm, AvgPool, MaxPool, FactorizedReduce, ResNetBlock, GlobalAvgPool, Linear)}
 # Other names a .nas file may use for a kind.
 ALIASES = {"swish": "silu"}
 KINDS.update({alias: KINDS[name] for alias, name in ALIASES.items()})
+
+ENTRY_POINTS = "nasdsl.modules"
+# Entry points of module kinds that could not be registered, by entry-point name (the
+# kind's name), with the reason: a .nas file that uses the name gets it as its error.
+BROKEN_KINDS: dict[str, NasError] = {}
+_plugins_loaded = False
+
+
+def load_plugins() -> None:
+    """Import, once, the module kinds installed distributions declare under the entry-point
+    group `nasdsl.modules`: each names its kind's class, which `module_kind` registered."""
+    global _plugins_loaded
+    if not _plugins_loaded:
+        _plugins_loaded = True
+        BROKEN_KINDS.update(load_entry_points(ENTRY_POINTS, "module kind", _check_plugin))
+
+
+def _check_plugin(cls, where: str) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Module) and KINDS.get(cls.kind) is cls):
+        raise NasError(f"{where} names {cls!r}, not a module kind",
+                       hint="decorate a subclass of nasdsl.dsl.modules.Module with "
+                            "@module_kind(\"name\")")

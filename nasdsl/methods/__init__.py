@@ -10,6 +10,7 @@ registered is an error where it is asked for, and a warning of the command line 
 from __future__ import annotations
 
 from nasdsl.errors import NasError, did_you_mean
+from nasdsl.plugins import load_entry_points
 
 METHODS: dict[str, type] = {}
 ENTRY_POINTS = "nasdsl.methods"
@@ -53,27 +54,12 @@ def _load_all() -> None:
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
     _loaded = True  # before the plugins: a failing one must not hide the shipped methods
-    for entry in _entry_points():
-        try:
-            _register_plugin(entry)
-        except NasError as error:
-            BROKEN_PLUGINS[entry.name] = error
+    BROKEN_PLUGINS.update(load_entry_points(ENTRY_POINTS, "method", _register_plugin))
 
 
-def _entry_points():
-    from importlib.metadata import entry_points
-    return sorted(entry_points(group=ENTRY_POINTS), key=lambda entry: entry.name)
-
-
-def _register_plugin(entry) -> None:
+def _register_plugin(cls, where: str) -> None:
     """Register the method an entry point names, or say plainly why it cannot be."""
     from nasdsl.methods.base import Method
-    where = f"entry point '{entry.name} = {entry.value}' of group {ENTRY_POINTS}"
-    try:
-        cls = entry.load()
-    except Exception as error:  # the plugin's own code failed: name it, do not crash
-        raise NasError(f"the method of {where} does not load: {type(error).__name__}: {error}",
-                       hint="fix or uninstall the package that declares it") from error
     if not (isinstance(cls, type) and issubclass(cls, Method)):
         raise NasError(f"{where} names {cls!r}, not a subclass of nasdsl.methods.base.Method")
     name = getattr(cls, "name", None)

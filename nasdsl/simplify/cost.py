@@ -14,6 +14,8 @@ distinct tensor) and counts what torch would do:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 
 from nasdsl.dsl import modules as M
@@ -89,6 +91,30 @@ class _Tensor:
     ident: int
     channels: int
     size: int
+
+
+@attrs.frozen
+class LayerCost:
+    """What one layer of a module kind defined outside nasdsl costs, per sample: whether
+    autograd keeps its input and its output for backward, how many other elements it keeps,
+    and the multiply-adds of its forward (counted, with their backward, as a convolution's)."""
+
+    keeps_input: bool = True
+    keeps_output: bool = False
+    kept_elements: int = 0
+    macs: int = 0
+
+
+# The costs of module kinds defined outside nasdsl (the shipped ones are methods of the
+# estimator), by kind: cost(module, channels, size) -> LayerCost.
+COSTS: dict[type, Callable[[M.Module, int, int], LayerCost]] = {}
+
+
+def register_cost(kind: type[M.Module], cost: Callable[[M.Module, int, int], LayerCost]) -> None:
+    """Make `cost(module, channels, size)` what the cost model charges for a module kind
+    defined outside nasdsl (an elementwise kind, declaring `elementwise` and `saves`, needs
+    none)."""
+    COSTS[kind] = cost
 
 
 class _Estimator(PlanInterpreter):
@@ -173,7 +199,28 @@ class _Estimator(PlanInterpreter):
     def module(self, module: M.Module, x: _Tensor) -> _Tensor:
         if module.elementwise:
             return self.elementwise_module(module, x)
-        return getattr(self, f"module_{module.kind}")(module, x)
+        if type(module) in COSTS:
+            return self.registered_module(module, x)
+        handler = getattr(self, f"module_{module.kind}", None)
+        if handler is None:
+            raise NasError(f"module kind '{module.kind}' has no cost",
+                           hint="register one: nasdsl.simplify.cost.register_cost(kind, cost), "
+                                "cost(module, channels, size) giving a LayerCost")
+        return handler(module, x)
+
+    def registered_module(self, module: M.Module, x: _Tensor) -> _Tensor:
+        cost = COSTS[type(module)](module, x.channels, x.size)
+        out = self.tensor(module.out_channels(x.channels), module.out_size(x.size))
+        for kept, tensor in ((cost.keeps_input, x), (cost.keeps_output, out)):
+            if kept:
+                self.keep(tensor)
+        if cost.kept_elements:
+            self.saved[self.tensor(0, 0).ident] = \
+                cost.kept_elements * self.setting.batch * self.setting.dtype_bytes
+        if cost.macs:
+            self.conv_work(cost.macs * self.setting.batch)
+        self.elementwise(x, out)
+        return out
 
     def elementwise_module(self, module: M.Module, x: _Tensor) -> _Tensor:
         out = self.tensor(x.channels, x.size)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import attrs
 
-from nasdsl.dsl.modules import AvgPool, Conv, Module, Zero, is_zero_chain
+from nasdsl.dsl.modules import Conv, Module, Zero, is_zero_chain
 from nasdsl.simplify.plan import Apply, Branch, Merged, Mix, Node, Rewrite, Seq, Term, Weight
 
 
@@ -296,7 +296,7 @@ def _kernel_terms(branch: Branch) -> _Kernel | None:
     if not all(s.module.linear for s in steps[:-1]) or \
             not (not steps or steps[-1].module.linear or isinstance(steps[-1].module, Conv)):
         return None
-    extents = [_extent(s.module) for s in steps]
+    extents = [s.module.extent for s in steps]
     spatial = [k for k, e in enumerate(extents) if e > 1]
     if len(spatial) > 1:
         return None
@@ -313,14 +313,6 @@ def _kernel_terms(branch: Branch) -> _Kernel | None:
     candidate = steps[0].candidate if steps else None
     return _Kernel((Term(branch.weight, tuple(steps), candidate),), stride, channels,
                    max(extents, default=1))
-
-
-def _extent(module: Module) -> int:
-    if isinstance(module, Conv):
-        return module.extent
-    if isinstance(module, AvgPool):
-        return module.kernel
-    return 1
 
 
 def _candidates(node: Node) -> tuple[int, ...]:

@@ -9,31 +9,59 @@ layers' parameters at every call, so gradients reach them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from nasdsl.backends.torch.layers import kernel_of
 from nasdsl.dsl import modules as M
+from nasdsl.errors import NasError
 
 
 def dense_kernel(module: M.Module, layer: nn.Module, channels: int, like: torch.Tensor
                  ) -> torch.Tensor:
     """The dense kernel of one module given its torch layer."""
-    if isinstance(module, M.Conv):
-        weight = kernel_of(layer)
-        if module.groups > 1:
-            weight = _block_diagonal(weight, module.groups, module.c_in)
-        return _dilate(weight, module)
-    eye = torch.eye(channels, dtype=like.dtype, device=like.device)
-    if isinstance(module, M.Zero):
-        return torch.zeros_like(eye)[:, :, None, None]
-    if isinstance(module, M.Identity):
-        return eye[:, :, None, None]
-    if isinstance(module, M.AvgPool):
-        area = module.kernel * module.kernel
-        return (eye / area)[:, :, None, None].expand(-1, -1, module.kernel, module.kernel)
-    raise TypeError(f"{module.kind} has no kernel")
+    kernel = KERNELS.get(type(module))
+    if kernel is None:
+        raise NasError(f"module kind '{module.kind}' says it is kernel expressible but has no "
+                       "kernel", hint="register one: nasdsl.backends.torch.kernels."
+                       "register_kernel(kind, kernel), kernel(module, layer, channels, like) "
+                       "giving a (c_out, c_in, e, e) tensor")
+    return kernel(module, layer, channels, like)
+
+
+def register_kernel(kind: type[M.Module], kernel: Callable) -> None:
+    """Make `kernel(module, layer, channels, like)` the dense kernel of a kernel-expressible
+    module kind: a (c_out, c_in, e, e) tensor of `like`'s dtype and device, odd e, built from
+    the layer's parameters so that gradients reach them."""
+    KERNELS[kind] = kernel
+
+
+def _conv_kernel(module: M.Conv, layer, channels, like):
+    weight = kernel_of(layer)
+    if module.groups > 1:
+        weight = _block_diagonal(weight, module.groups, module.c_in)
+    return _dilate(weight, module)
+
+
+def _eye(channels: int, like: torch.Tensor) -> torch.Tensor:
+    return torch.eye(channels, dtype=like.dtype, device=like.device)
+
+
+def _avg_pool_kernel(module: M.AvgPool, layer, channels, like):
+    area = module.kernel * module.kernel
+    return (_eye(channels, like) / area)[:, :, None, None].expand(-1, -1, module.kernel,
+                                                                  module.kernel)
+
+
+KERNELS: dict[type, Callable] = {
+    M.Conv: _conv_kernel,
+    M.Zero: lambda module, layer, channels, like: like.new_zeros(channels, channels, 1, 1),
+    M.Identity: lambda module, layer, channels, like: _eye(channels, like)[:, :, None, None],
+    M.AvgPool: _avg_pool_kernel,
+}
 
 
 def _depthwise(module: M.Module) -> bool:
@@ -84,7 +112,7 @@ def chain_kernel(steps, layers, channels: int, like: torch.Tensor
         dense[index, index] = kernel
         kernel = dense
     if kernel is None:
-        kernel = torch.eye(channels, dtype=like.dtype, device=like.device)[:, :, None, None]
+        kernel = _eye(channels, like)[:, :, None, None]
     bias = getattr(layers[-1], "bias", None) if layers else None
     return kernel, bias
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from nasdsl.dsl import modules as M
+from nasdsl.errors import NasError
 
 
 class Zero(nn.Module):
@@ -116,7 +119,18 @@ class GlobalAvgPool(nn.Module):
 def build_layer(module: M.Module, normalize_kernels: bool = False) -> nn.Module:
     """The torch layer of one IR module; `normalize_kernels` makes convs standardize their
     kernels (for the convs of searchable edges when kernel normalization is on)."""
-    return _BUILDERS[type(module)](module, normalize_kernels)
+    builder = LAYERS.get(type(module))
+    if builder is None:
+        raise NasError(f"module kind '{module.kind}' has no torch layer",
+                       hint="register one: nasdsl.backends.torch.layers.register_layer(kind, "
+                            "build), build(module, normalize_kernels) giving an nn.Module")
+    return builder(module, normalize_kernels)
+
+
+def register_layer(kind: type[M.Module], build: Callable[[M.Module, bool], nn.Module]) -> None:
+    """Make `build(module, normalize_kernels)` the torch layer of a module kind (one defined
+    outside nasdsl: see the README)."""
+    LAYERS[kind] = build
 
 
 def _conv(m: M.Conv, normalize: bool) -> nn.Module:
@@ -125,7 +139,7 @@ def _conv(m: M.Conv, normalize: bool) -> nn.Module:
                groups=m.groups, bias=m.bias)
 
 
-_BUILDERS = {
+LAYERS: dict[type[M.Module], Callable[[M.Module, bool], nn.Module]] = {
     M.ReLU: lambda m, n: nn.ReLU(inplace=False),
     M.ReLU6: lambda m, n: nn.ReLU6(inplace=False),
     M.HardSwish: lambda m, n: nn.Hardswish(inplace=False),

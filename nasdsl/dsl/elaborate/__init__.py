@@ -22,7 +22,7 @@ from nasdsl.dsl.elaborate.chains import PLACE_NAMES, ChainExpander
 from nasdsl.dsl.elaborate.network import NetworkBuilder
 from nasdsl.dsl.elaborate.ops import OpPlacer
 from nasdsl.dsl.elaborate.scope import Scope, names_hint
-from nasdsl.dsl.modules import KINDS
+from nasdsl.dsl.modules import KINDS, load_plugins
 from nasdsl.dsl.sources import read_sources, resolve
 from nasdsl.dsl.space import CellKind, LoadSettings, Space
 from nasdsl.errors import NasErrors, did_you_mean
@@ -41,6 +41,7 @@ def load(name_or_path: str | Path, *, phase: str = "search",
     another number of class scores is an error. `text`: the file's text, where it is not on
     disk (a derived architecture's space, named `name_or_path`).
     """
+    load_plugins()
     path = resolve(str(name_or_path)) if text is None else Path(name_or_path)
     sources = read_sources(path, text)
     settings = LoadSettings(phase, tuple((overrides or {}).items()), image, classes)

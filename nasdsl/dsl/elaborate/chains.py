@@ -8,7 +8,8 @@ import attrs
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate.scope import Scope, names_hint, show_value
 from nasdsl.dsl.limits import MAX_CHAIN_DEPTH, MAX_MODULES
-from nasdsl.dsl.modules import KINDS, MAPS, REQUIRED, VECTORS, Attr, AttributeProblem, Placement
+from nasdsl.dsl.modules import (BROKEN_KINDS, KINDS, MAPS, REQUIRED, VECTORS, Attr,
+                                AttributeProblem, Placement)
 from nasdsl.errors import Location, did_you_mean
 
 # Any module may be marked search_only=true: it exists in the supernet, not in a derived
@@ -63,6 +64,10 @@ class ChainExpander:
                 ok = self.build_module(call, env, state) and ok
             elif call.name in self.scope.chains:
                 ok = self.expand_chain(call, env, state, calling) and ok
+            elif call.name in BROKEN_KINDS:
+                broken = BROKEN_KINDS[call.name]
+                self.error(f"module '{call.name}': {broken.message}", call.at, broken.hint)
+                ok = False
             else:
                 if call.name in self.scope.ops:
                     hint = "ops are candidates of edges; to reuse modules, define a chain"
