@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = "channel_scale = channel_scale:ChannelScale"
 SPACE = """op scaled = conv(kernel=3) -> channel_scale(init=0.5)
@@ -78,8 +80,8 @@ def nasdsl(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_an_installed_module_kind_is_used_by_name(tmp_path):
-    """The README's channel_scale checks, is merged by reparameterization into one 5x5 kernel
-    with its neighbours exactly, and searches; the derived network keeps it."""
+    """The README's channel_scale checks and is merged by reparameterization into one 5x5
+    kernel with its neighbours, exactly."""
     site = install(tmp_path / "site", readme_example())
     (tmp_path / "space.nas").write_text(SPACE)
     checked = nasdsl(site, "check", "space.nas", cwd=tmp_path)
@@ -91,6 +93,13 @@ def test_an_installed_module_kind_is_used_by_name(tmp_path):
     assert "one 5x5 kernel" in explained.stdout
     exact = python(site, EXACTNESS, cwd=tmp_path)
     assert exact.returncode == 0 and "exact" in exact.stdout, exact.stderr
+
+
+@pytest.mark.slow
+def test_an_installed_module_kind_searches(tmp_path):
+    """A tiny search of a space using the plugin's kind runs and derives its network."""
+    site = install(tmp_path / "site", readme_example())
+    (tmp_path / "space.nas").write_text(SPACE)
     ran = nasdsl(site, "run", "space.nas", "--method", "darts", "--dataset", "digits",
                  "--subset", "32", "--epochs", "1", "--batch", "16", "--out", "run",
                  "--no-progress", cwd=tmp_path)
