@@ -93,4 +93,5 @@ def add_plan_choice(parser) -> None:
 def add_set(parser) -> None:
     """--set NAME=VALUE, repeatable: the network's `let`s a command overrides."""
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a `let` of the network, e.g. --set C=8 --set N=1")
+                        help="override a `let` of the network, e.g. --set C=8 --set N=1 "
+                             "(a whole number, or a real such as 0.25)")

@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _overrides(args) -> dict[str, int]:
+def _overrides(args) -> dict[str, int | float]:
     return dict(parse_override(item) for item in args.set)
 
 

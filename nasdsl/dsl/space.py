@@ -168,7 +168,7 @@ class LoadSettings:
     (partial channel connections; 1 for every space `load` returns)."""
 
     phase: str = "search"
-    overrides: tuple[tuple[str, int], ...] = ()
+    overrides: tuple[tuple[str, int | float], ...] = ()
     image: tuple[int, int] | None = None
     classes: int | None = None
     edge_divisor: int = 1

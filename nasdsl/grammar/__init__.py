@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import math
+import re
 from importlib import resources
 
 import lark
@@ -10,6 +12,18 @@ import lark
 
 def grammar_text() -> str:
     return resources.files(__package__).joinpath("nas.lark").read_text(encoding="utf-8")
+
+
+def number(text: str) -> int | float | None:
+    """The value of `text` read as the language reads a literal (a whole number, or a real
+    like 0.25 or 1e-3), perhaps negative; None if it is neither, or too large for a float."""
+    sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text)
+    patterns = {t.name: t.pattern.to_regexp() for t in lark_parser().terminals}
+    if re.fullmatch(patterns["INT"], digits):
+        return sign * int(digits)
+    if re.fullmatch(patterns["REAL"], digits) and math.isfinite(float(digits)):
+        return sign * float(digits)
+    return None
 
 
 @functools.cache

@@ -12,6 +12,7 @@ import attrs
 
 from nasdsl.arguments import add_set
 from nasdsl.errors import NasError
+from nasdsl.grammar import number
 from nasdsl.search.build import nb201_shaped
 from nasdsl.files import write_json
 from nasdsl.search.config import SearchConfig, flag, options
@@ -123,11 +124,14 @@ def _dest(name: str) -> str:
     return "method_option_" + name.replace("-", "_")
 
 
-def parse_override(item: str) -> tuple[str, int]:
-    name, _, value = item.partition("=")
-    if not name or not value.strip().lstrip("-").isdigit():
-        raise NasError(f"--set takes NAME=NUMBER, not {item!r}", hint="e.g. --set C=8")
-    return name.strip(), int(value)
+def parse_override(item: str) -> tuple[str, int | float]:
+    """--set NAME=VALUE: a whole number or a real, as the language writes them."""
+    name, _, text = item.partition("=")
+    value = number(text.strip())
+    if not name.strip() or value is None:
+        raise NasError(f"--set takes NAME=NUMBER, not {item!r}", hint="e.g. --set C=8 or "
+                       "--set rate=0.25")
+    return name.strip(), value
 
 
 def run_command(args) -> int:

@@ -69,7 +69,7 @@ class SearchConfig:
                                      "cost (seed 000 Eq. 29; default), time or memory",
                              choices=("cost", "time", "memory"))
     # network and machine
-    overrides: tuple[tuple[str, int], ...] = ()
+    overrides: tuple[tuple[str, int | float], ...] = ()
     device: str = setting("cpu", "cpu, cuda, cuda:N or auto")
     benchmark: str | None = setting(None, "NAS-Bench-201 table (.csv) or official file, for "
                                           "NB201-shaped spaces (or set NASDSL_NB201_BENCHMARK)")

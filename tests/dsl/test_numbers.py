@@ -10,7 +10,8 @@ from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.parse import parse
 from nasdsl.dsl.printer import print_program
-from nasdsl.errors import NasErrors, NasSyntaxError
+from nasdsl.errors import NasError, NasErrors, NasSyntaxError
+from nasdsl.search.command import parse_override
 from tests.paths import SPACES
 
 
@@ -110,3 +111,21 @@ def test_dropout_and_noise_facts():
     assert M.Dropout(0.1).maps_zero_to_zero and not M.Noise().maps_zero_to_zero
     assert M.Dropout(0.1).saves == "mask" and M.Noise().stride_capable
     assert not M.Dropout(0.1).has_params and not M.Noise().has_params
+
+
+def test_a_network_let_may_hold_a_real_that_set_replaces(tmp_path):
+    """`let rate = 0.2` feeds the head's dropout; `--set rate=0.5` (or load's overrides)
+    replaces it, and a real given for a whole-number let is a located error where it is used."""
+    text = (SPACES / "nb201.nas").read_text()
+    start = text.index("    head ")
+    head = text[start:text.index("\n", start)]
+    path = tmp_path / "space.nas"
+    path.write_text(text.replace(head, "    let rate = 0.2\n    head global_avg_pool -> "
+                                       "dropout(p=rate) -> linear(out=classes)"))
+    assert load(path).network.stages[-1].modules[1] == M.Dropout(0.2)
+    assert parse_override("rate=0.5") == ("rate", 0.5) and parse_override("C=8") == ("C", 8)
+    assert load(path, overrides={"rate": 0.5}).network.stages[-1].modules[1] == M.Dropout(0.5)
+    with pytest.raises(NasErrors, match="must be a whole number of at least 1, not 8.5"):
+        load(path, overrides={"C": 8.5})
+    with pytest.raises(NasError, match="--set takes NAME=NUMBER"):
+        parse_override("rate=0.5.1")

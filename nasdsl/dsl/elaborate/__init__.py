@@ -29,7 +29,7 @@ from nasdsl.errors import NasErrors, did_you_mean
 
 
 def load(name_or_path: str | Path, *, phase: str = "search",
-         overrides: dict[str, int] | None = None,
+         overrides: dict[str, int | float] | None = None,
          image: tuple[int, int] | None = None, classes: int | None = None,
          text: str | None = None) -> Space:
     """Read, check and elaborate a space; raise `NasErrors` listing every error found.
