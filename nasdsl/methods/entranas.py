@@ -153,7 +153,8 @@ class EnTranNASDST(EnTranNAS):
 
     def mixing_weights(self, net: Supernet) -> dict[str, torch.Tensor]:
         """q^ per cell kind: Eq. 5, then Eq. 7-9 with each node's threshold."""
-        return {name: sparsify(p, net.views[name].incoming,
+        return {name: sparsify(p, {node: net.views[name].rows(node)
+                                   for node in net.views[name].incoming},
                                thresholds(net.views[name]["threshold"]))
                 for name, p in tempered_softmax(net, self.tau).items()}
 
@@ -234,13 +235,14 @@ def thresholds(beta: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(beta).clamp(max=1 - 1e-6)
 
 
-def sparsify(p: torch.Tensor, incoming: Mapping[int, Sequence[int]],
+def sparsify(p: torch.Tensor, incoming: Mapping[int, Sequence[int] | torch.Tensor],
              t: torch.Tensor) -> torch.Tensor:
     """q^ of Eq. 7-9 for one cell kind: rows are edges; `incoming` gives each intermediate
-    node's searchable input edges, in node order, and t one threshold per node."""
+    node's searchable input edges (indices, or an index tensor), in node order, and t one
+    threshold per node."""
     q = torch.zeros_like(p)
     for position, edges in enumerate(incoming.values()):
-        rows = torch.tensor(edges, device=p.device, dtype=torch.long)
+        rows = torch.as_tensor(edges, device=p.device, dtype=torch.long)
         if not len(rows):
             continue  # a node of fixed edges only
         block = p[rows]

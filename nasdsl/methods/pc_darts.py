@@ -42,7 +42,7 @@ class PcDarts(Method):
             beta = view["edge"]
             parts = beta.new_zeros(beta.shape)
             for node in view.choosing:
-                index = torch.tensor(view.incoming[node], device=beta.device)
+                index = view.rows(node)
                 parts = parts.index_put((index,), torch.softmax(beta[index], dim=0))
             weights[name] = parts
         return weights

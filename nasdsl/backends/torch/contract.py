@@ -91,6 +91,8 @@ class KindView:
         self.choosing = tuple(choosing_nodes(kind))
         self.edge_sets = all_edge_sets(kind) if kind.derive.top is not None else []
         self._masks = candidate_masks(kind, space)
+        self._rows = {node: torch.tensor(edges, dtype=torch.long)
+                      for node, edges in self.incoming.items()}
 
     @property
     def mask(self) -> torch.Tensor:
@@ -107,12 +109,19 @@ class KindView:
         """(edges, candidates): the candidates that output zeros (`none`)."""
         return self._placed("zero")
 
+    def rows(self, node: int) -> torch.Tensor:
+        """`incoming[node]` as an index tensor on the parameters' device."""
+        return self._on_device(self._rows, node)
+
     def _placed(self, name: str) -> torch.Tensor:
-        """A mask on the parameters' device (the supernet may have moved since)."""
+        return self._on_device(self._masks, name)
+
+    def _on_device(self, table: dict, key) -> torch.Tensor:
+        """A cached tensor on the parameters' device (the supernet may have moved since)."""
         device = next(iter(self.parameters.values())).device
-        if self._masks[name].device != device:
-            self._masks[name] = self._masks[name].to(device)
-        return self._masks[name]
+        if table[key].device != device:
+            table[key] = table[key].to(device)
+        return table[key]
 
     def __getitem__(self, name: str) -> nn.Parameter:
         return self.parameters[name]
