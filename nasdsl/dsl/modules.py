@@ -210,49 +210,23 @@ class Activation(Module):
         return cls()
 
 
-@module_kind("relu")
-class ReLU(Activation):
-    maps_zero_to_zero = True
-    saves = "output"
+def _activation(class_name: str, name: str, doc: str, saves: str, zero_to_zero: bool = True):
+    """An attribute-free activation kind: what it computes, what torch keeps for its backward
+    (its "input" or its "output") and whether it maps zero to zero."""
+    cls = type(class_name, (Activation,), {"__doc__": doc, "__module__": __name__,
+                                            "__qualname__": class_name, "saves": saves,
+                                            "maps_zero_to_zero": zero_to_zero})
+    return module_kind(name)(cls)
 
 
-@module_kind("relu6")
-class ReLU6(Activation):
-    """min(max(x, 0), 6) (MobileNetV2)."""
-
-    maps_zero_to_zero = True
-    saves = "input"
-
-
-@module_kind("hswish")
-class HardSwish(Activation):
-    """x * relu6(x + 3) / 6 (MobileNetV3)."""
-
-    maps_zero_to_zero = True
-    saves = "input"
-
-
-@module_kind("silu")
-class SiLU(Activation):
-    """x * sigmoid(x), also called swish (EfficientNet, MnasNet's successors)."""
-
-    maps_zero_to_zero = True
-    saves = "input"
-
-
-@module_kind("sigmoid")
-class Sigmoid(Activation):
-    """1 / (1 + exp(-x)): 1/2 at zero, so a chain that was zero is not zero after it."""
-
-    saves = "output"
-
-
-@module_kind("gelu")
-class GELU(Activation):
-    """x * Phi(x), Phi the standard normal's distribution function (exact, not tanh)."""
-
-    maps_zero_to_zero = True
-    saves = "input"
+ReLU = _activation("ReLU", "relu", "max(x, 0).", "output")
+ReLU6 = _activation("ReLU6", "relu6", "min(max(x, 0), 6) (MobileNetV2).", "input")
+HardSwish = _activation("HardSwish", "hswish", "x * relu6(x + 3) / 6 (MobileNetV3).", "input")
+SiLU = _activation("SiLU", "silu", "x * sigmoid(x), also called swish (EfficientNet).", "input")
+Sigmoid = _activation("Sigmoid", "sigmoid", "1 / (1 + exp(-x)): 1/2 at zero, so a chain that "
+                      "was zero is not zero after it.", "output", zero_to_zero=False)
+GELU = _activation("GELU", "gelu", "x * Phi(x), Phi the standard normal's distribution "
+                   "function (exact, not tanh).", "input")
 
 
 @module_kind("dropout")

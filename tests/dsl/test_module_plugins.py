@@ -2,15 +2,11 @@
 with an entry point of group `nasdsl.modules`, is used by name from a .nas file; the
 simplifier merges it by its kernel, exactly; a broken plugin is the error of its users."""
 
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests import plugins
+from tests.plugins import nasdsl, python
+
 ENTRY = "channel_scale = channel_scale:ChannelScale"
 SPACE = """op scaled = conv(kernel=3) -> channel_scale(init=0.5)
 op wide = conv(kernel=5)
@@ -53,30 +49,11 @@ print("exact")
 
 
 def readme_example() -> str:
-    section = (ROOT / "README.md").read_text().split("### Writing a module kind", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return plugins.readme_example("### Writing a module kind")
 
 
-def install(path: Path, module: str, entry: str = ENTRY) -> Path:
-    """`module` as an installed distribution under `path`, with its entry point."""
-    path.mkdir()
-    (path / "channel_scale.py").write_text(module)
-    info = path / "channel_scale-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: channel-scale\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[nasdsl.modules]\n{entry}\n")
-    return path
-
-
-def python(site: Path, code: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
-def nasdsl(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return python(site, "import sys; from nasdsl.cli import main; sys.exit(main())", *args,
-                  cwd=cwd)
+def install(site, module: str, entry: str = ENTRY):
+    return plugins.install(site, "channel_scale", module, "nasdsl.modules", entry)
 
 
 def test_an_installed_module_kind_is_used_by_name(tmp_path):

@@ -2,40 +2,22 @@
 entry point of group `nasdsl.methods`, is found by `run`, `bench` and `run --help`."""
 
 import json
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests import plugins
+from tests.plugins import nasdsl
+
 ENTRY = "node-tempered-darts = node_tempered:NodeTemperedDarts"
 
 
 def readme_example() -> str:
     """The method module the README's "Writing a search method" section shows."""
-    section = (ROOT / "README.md").read_text().split("## Writing a search method", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return plugins.readme_example("## Writing a search method")
 
 
-def install(path: Path, module: str, entry: str = ENTRY) -> Path:
-    """`module` as an installed distribution under `path`: the module and its dist-info
-    with the entry point, as `pip install` leaves them."""
-    (path / "node_tempered.py").write_text(module)
-    info = path / "node_tempered-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: node-tempered\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[nasdsl.methods]\n{entry}\n")
-    return path
-
-
-def nasdsl(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
-    return subprocess.run([sys.executable, "-c", "import sys; from nasdsl.cli import main; "
-                           "sys.exit(main())", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+def install(site, module: str, entry: str = ENTRY):
+    return plugins.install(site, "node_tempered", module, "nasdsl.methods", entry)
 
 
 def test_the_readme_example_is_short():
