@@ -11,6 +11,7 @@ MAX_DEPTH = 100  # operators and parentheses nested in one expression
 MAX_VALUE = 10**12  # any number in a space; sizes and channels stay far below
 MAX_CHAIN_DEPTH = 100  # chains calling chains
 MAX_MODULES = 10_000  # modules an op, a preprocess or a stage expands to
+MAX_CALLS = 100_000  # calls of chains and modules expanded for one (failed calls count too)
 MAX_INPUTS = 16  # inputs of a cell
 MAX_NODES = 64  # intermediate nodes of a cell
 MAX_EDGES = 1024  # edges of a cell kind

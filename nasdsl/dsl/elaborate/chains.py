@@ -7,7 +7,7 @@ import attrs
 
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate.scope import Scope, names_hint, show_value
-from nasdsl.dsl.limits import MAX_CHAIN_DEPTH, MAX_MODULES
+from nasdsl.dsl.limits import MAX_CALLS, MAX_CHAIN_DEPTH, MAX_MODULES
 from nasdsl.dsl.modules import (BROKEN_KINDS, KINDS, MAPS, REQUIRED, VECTORS, Attr,
                                 AttributeProblem, Placement)
 from nasdsl.errors import Location, did_you_mean
@@ -36,6 +36,7 @@ class ChainState:
     modules: list = attrs.Factory(list)
     written_strides: list = attrs.Factory(list)  # where the chain writes `stride=`
     place: dict = attrs.Factory(dict)  # the values of PLACE_NAMES
+    calls: int = 0  # calls expanded so far, those that failed too
 
     def names(self, env: dict) -> dict:
         """What an expression at this point may use: the place's channels, then `env`."""
@@ -54,6 +55,14 @@ class ChainExpander:
         """Append the modules of `body` to `state`; False if any call failed."""
         ok = True
         for call in body:
+            state.calls += 1
+            if state.calls > MAX_CALLS:
+                # Failed calls add no modules, so doubling chains that fail would run on
+                # under the modules' limit.
+                self.error(f"this expands more than {MAX_CALLS:,} calls of chains and modules, "
+                           "the limit of an op, a preprocess or a stage", call.at,
+                           "a chain that calls another twice doubles at every level")
+                return False
             if len(state.modules) >= MAX_MODULES:
                 # Chains calling chains can double at every level: stop at the limit.
                 self.error(f"this expands to more than {MAX_MODULES:,} modules, the limit of an "
@@ -112,7 +121,19 @@ class ChainExpander:
                 value = self.evaluate(param.default, state.names(inner))
                 ok = ok and value is not None
                 inner[param.name] = value
-        return ok and self.expand(chain.body, inner, state, (*calling, chain.name))
+        if not ok:
+            return False
+        # A call that failed once fails again where the same values reach it, with the errors
+        # reported already: chains that call a failing chain twice would double at each level.
+        key = (chain.name, tuple(sorted(inner.items())), state.placement, state.form,
+               state.searching, state.head, state.stride_wanted // state.stride_done,
+               tuple(sorted(state.place.items())))
+        if key in self.scope.failed_chains:
+            return False
+        if not self.expand(chain.body, inner, state, (*calling, chain.name)):
+            self.scope.failed_chains.add(key)
+            return False
+        return True
 
     def build_module(self, call: S.Call, env: dict, state: ChainState) -> bool:
         kind = KINDS[call.name]
