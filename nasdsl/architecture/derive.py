@@ -260,16 +260,16 @@ def _references(item) -> list[tuple[type, str]]:
     calls: list[S.Call] = []
     found: list[tuple[type, str]] = []
     if isinstance(item, S.ChainDef):
-        calls += item.body
+        calls += S.calls_of(item.body)
     elif isinstance(item, S.OpDef):
-        calls += [call for form in item.forms for call in form.body]
+        calls += [call for form in item.forms for call in S.calls_of(form.body)]
     elif isinstance(item, S.CellDef):
         for stmt in item.body:
-            calls += getattr(stmt, "body", ())
+            calls += S.calls_of(getattr(stmt, "body", ()))
             found += [(S.OpDef, ref.name) for ref in getattr(stmt, "ops", ())]
     else:
         for stmt in item.body:
-            calls += getattr(stmt, "body", ())
+            calls += S.calls_of(getattr(stmt, "body", ()))
             if isinstance(stmt, S.Cells):
                 found.append((S.CellDef, stmt.cell.name))
     return found + [(S.ChainDef, call.name) for call in calls]

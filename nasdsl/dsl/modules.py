@@ -38,6 +38,7 @@ from typing import ClassVar
 
 import attrs
 
+from nasdsl.dsl.syntax import COMBINE_SIGNS
 from nasdsl.errors import NasError
 from nasdsl.plugins import load_entry_points
 
@@ -574,6 +575,104 @@ class Linear(Module):
     @classmethod
     def build(cls, values, placement):
         return cls(placement.channels, values["out"])
+
+
+class Branches(Module):
+    """Branches from one input, combined: summed, multiplied elementwise (a branch of vectors
+    scales each channel of feature maps: squeeze-and-excitation), or concatenated along
+    channels. Written as a group in a chain, `(identity + conv(kernel=3) -> bn)`; each branch
+    is a chain of modules, and the facts of the whole follow from its branches'."""
+
+    combine: str  # "sum", "product" or "concat"
+    branches: tuple[tuple[Module, ...], ...]
+    c_in: int
+    c_out: int
+
+    @property
+    def _modules(self):
+        return [module for branch in self.branches for module in branch]
+
+    @property
+    def linear(self) -> bool:  # type: ignore[override]
+        return self.combine != "product" and all(m.linear for m in self._modules)
+
+    @property
+    def batch_dependent(self) -> bool:  # type: ignore[override]
+        return any(m.batch_dependent for m in self._modules)
+
+    @property
+    def random(self) -> bool:  # type: ignore[override]
+        return any(m.random for m in self._modules)
+
+    @property
+    def maps_zero_to_zero(self) -> bool:  # type: ignore[override]
+        """A product is zero where one factor is; a sum or a concatenation where all are."""
+        zeros = [_chain_maps_zero_to_zero(branch) for branch in self.branches]
+        return any(zeros) if self.combine == "product" else all(zeros)
+
+    @property
+    def has_params(self) -> bool:
+        return any(m.has_params for m in self._modules)
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(m.parameter_count for m in self._modules)
+
+    @property
+    def keeps_running_stats(self) -> bool:
+        return any(m.keeps_running_stats for m in self._modules)
+
+    @property
+    def kernel_expressible(self) -> bool:
+        """A sum of branches that are each one kernel (linear, kernel-expressible modules, at
+        most one of them wider than 1x1, none striding before it) is one kernel, their sum:
+        a residual `(identity + conv(kernel=3))` is a 3x3 conv (RepVGG)."""
+        return self.combine == "sum" and all(one_kernel(branch) for branch in self.branches)
+
+    @property
+    def extent(self) -> int:
+        return max((m.extent for m in self._modules), default=1)
+
+    @property
+    def stride(self) -> int:
+        stride = 1
+        for module in self.branches[0]:
+            stride *= module.stride
+        return stride
+
+    def out_channels(self, c_in: int) -> int:
+        return self.c_out
+
+    def out_size(self, size: int) -> int:
+        for module in self.branches[0]:
+            size = module.out_size(size)
+        return size
+
+    def __str__(self) -> str:
+        sign = f" {COMBINE_SIGNS[self.combine]} "
+        return "(" + sign.join(" -> ".join(map(str, b)) for b in self.branches) + ")"
+
+
+Branches.kind = "branches"  # built from groups, not called by name: not in KINDS
+Branches = attrs.frozen(eq=False, weakref_slot=False)(Branches)
+
+
+def _chain_maps_zero_to_zero(modules) -> bool:
+    return all(m.maps_zero_to_zero for m in modules) or is_zero_chain(modules)
+
+
+def one_kernel(modules, bias_last: bool = False) -> bool:
+    """Whether a chain is one convolution: kernel-expressible modules, linear (but for a bias
+    on a last conv where `bias_last`), at most one wider than 1x1 and no stride before it (it
+    would space the taps apart; with no wide one, no stride at all)."""
+    if not all(m.kernel_expressible for m in modules):
+        return False
+    if not all(m.linear for m in modules[:-1]) or not (
+            not modules or modules[-1].linear or (bias_last and isinstance(modules[-1], Conv))):
+        return False
+    spatial = [i for i, m in enumerate(modules) if m.extent > 1]
+    before = modules[:spatial[0]] if spatial else modules
+    return len(spatial) <= 1 and all(m.stride == 1 for m in before)
 
 
 class AttributeProblem(Exception):

@@ -121,6 +121,14 @@ class _ToSyntax(lark.Transformer):
     def chain(self, children):
         return tuple(children)
 
+    def _group(combine):  # noqa: N805 - a factory used inside the class body
+        @v_args(meta=True)
+        def build(self, meta, children):
+            return S.Group(combine, tuple(children), at=self._at(meta))
+        return build
+
+    sum_group, product_group, concat_group = _group("sum"), _group("product"), _group("concat")
+
     @v_args(meta=True)
     def param(self, meta, children):
         name, default = children

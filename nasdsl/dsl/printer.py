@@ -42,8 +42,14 @@ class _Printer:
     def call(self, node: S.Call) -> str:
         return node.name + self.args(node.args)
 
-    def chain(self, body: tuple[S.Call, ...]) -> str:
-        return " -> ".join(self.call(call) for call in body)
+    def chain(self, body: tuple[S.Step, ...]) -> str:
+        return " -> ".join(self.group(step) if isinstance(step, S.Group) else self.call(step)
+                           for step in body)
+
+    def group(self, node: S.Group) -> str:
+        sign = f" {S.COMBINE_SIGNS[node.combine]} "
+        return "(" + sign.join(self.chain(branch) for branch in node.branches) + ")"
+
 
     def names(self, refs: tuple[S.Ref, ...]) -> str:
         return ", ".join(ref.name for ref in refs)

@@ -66,6 +66,34 @@ class Call:
 
 
 @attrs.frozen
+class Group:
+    """Branches inside a chain, each a chain from the group's input, combined by `combine`:
+    "sum" (written +), "product" (*, elementwise, vectors broadcast over feature maps) or
+    "concat" (|, along channels)."""
+
+    combine: str
+    branches: tuple[tuple[Step, ...], ...]
+    at: Location | None = _located
+
+
+Step = Call | Group
+# How each combination is written between a group's branches.
+COMBINE_SIGNS = {"sum": "+", "product": "*", "concat": "|"}
+
+
+def calls_of(body) -> list[Call]:
+    """Every call of a chain body, inside its groups too, in text order."""
+    found: list[Call] = []
+    for step in body:
+        if isinstance(step, Group):
+            for branch in step.branches:
+                found += calls_of(branch)
+        else:
+            found.append(step)
+    return found
+
+
+@attrs.frozen
 class Param:
     name: str
     default: Expr | None = None
@@ -92,7 +120,7 @@ class Import:
 class ChainDef:
     name: str
     params: tuple[Param, ...]
-    body: tuple[Call, ...]
+    body: tuple[Step, ...]
     at: Location | None = _located
 
 
@@ -101,7 +129,7 @@ class StrideForm:
     """The chain an op becomes at one stride; stride None means 'at any stride'."""
 
     stride: int | None
-    body: tuple[Call, ...]
+    body: tuple[Step, ...]
     at: Location | None = _located
 
 
@@ -131,7 +159,7 @@ class Preprocess:
     """How each cell input is brought to the cell's channels; `reduced` for an input
     that still has twice the cell's resolution (the previous cell was a reduction)."""
 
-    body: tuple[Call, ...]
+    body: tuple[Step, ...]
     reduced: bool = False
     at: Location | None = _located
 
@@ -227,7 +255,7 @@ class Search:
 
 @attrs.frozen
 class Stem:
-    body: tuple[Call, ...]
+    body: tuple[Step, ...]
     at: Location | None = _located
 
 
@@ -241,13 +269,13 @@ class Cells:
 
 @attrs.frozen
 class Layer:
-    body: tuple[Call, ...]
+    body: tuple[Step, ...]
     at: Location | None = _located
 
 
 @attrs.frozen
 class Head:
-    body: tuple[Call, ...]
+    body: tuple[Step, ...]
     at: Location | None = _located
 
 

@@ -292,6 +292,23 @@ class _Estimator(PlanInterpreter):
         self.elementwise(out, passes=2)
         return out
 
+    def module_branches(self, module: M.Branches, x):
+        """Each branch from the input, then the combination: a sum or a concatenation keeps
+        nothing, a product keeps both factors (each is the other's gradient)."""
+        outputs = []
+        for branch in module.branches:
+            out = x
+            for inner in branch:
+                out = self.module(inner, out)
+            outputs.append(out)
+        size = max(out.size for out in outputs)
+        channels = module.c_out
+        if module.combine == "product":
+            for out in outputs:
+                self.keep(out)
+        self.elementwise(*outputs, passes=1)
+        return self.tensor(channels, size)
+
     def module_global_avg_pool(self, module, x):
         return self.tensor(x.channels, 1)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import attrs
 
-from nasdsl.dsl.modules import Conv, Module, Zero, is_zero_chain
+from nasdsl.dsl.modules import Branches, Conv, Module, Zero, is_zero_chain, one_kernel
 from nasdsl.simplify.plan import Apply, Branch, Merged, Mix, Node, Rewrite, Seq, Term, Weight
 
 
@@ -289,26 +289,16 @@ def _kernel_terms(branch: Branch) -> _Kernel | None:
                       for t in node.terms)
         return _Kernel(terms, node.stride, (node.c_in, node.c_out), node.extent)
     steps = steps_of(node)
-    if not all(isinstance(s, Apply) and s.module.kernel_expressible
-               and not isinstance(s.module, Zero) for s in steps):
+    if not all(isinstance(s, Apply) and not isinstance(s.module, Zero) for s in steps):
         return None
     # Linear all along, but for a bias on the last conv: sum_i w_i b_i is the merged bias.
-    if not all(s.module.linear for s in steps[:-1]) or \
-            not (not steps or steps[-1].module.linear or isinstance(steps[-1].module, Conv)):
+    if not one_kernel([s.module for s in steps], bias_last=True):
         return None
     extents = [s.module.extent for s in steps]
-    spatial = [k for k, e in enumerate(extents) if e > 1]
-    if len(spatial) > 1:
-        return None
-    # A stride before the spatial module would space its taps apart; after it, 1x1 convs
-    # commute with subsampling.
-    first_spatial = spatial[0] if spatial else len(steps)
-    if any(s.module.stride > 1 for s in steps[:first_spatial]):
-        return None
     stride = 1
     for s in steps:
         stride *= s.module.stride
-    convs = [s.module for s in steps if isinstance(s.module, Conv)]
+    convs = [s.module for s in steps if isinstance(s.module, (Conv, Branches))]
     channels = (convs[0].c_in, convs[-1].c_out) if convs else None
     candidate = steps[0].candidate if steps else None
     return _Kernel((Term(branch.weight, tuple(steps), candidate),), stride, channels,

@@ -56,11 +56,19 @@ def _avg_pool_kernel(module: M.AvgPool, layer, channels, like):
                                                                   module.kernel)
 
 
+def _branches_kernel(module: M.Branches, layer, channels, like):
+    """A sum of branches, each one kernel: the sum of their kernels, centred."""
+    kernels = [chain_kernel(branch, list(layers), channels, like)[0]
+               for branch, layers in zip(module.branches, layer.branches)]
+    return sum(pad_to(kernel, module.extent) for kernel in kernels)
+
+
 KERNELS: dict[type, Callable] = {
     M.Conv: _conv_kernel,
     M.Zero: lambda module, layer, channels, like: like.new_zeros(channels, channels, 1, 1),
     M.Identity: lambda module, layer, channels, like: _eye(channels, like)[:, :, None, None],
     M.AvgPool: _avg_pool_kernel,
+    M.Branches: _branches_kernel,
 }
 
 

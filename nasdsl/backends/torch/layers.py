@@ -116,6 +116,32 @@ class GlobalAvgPool(nn.Module):
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
 
+class Branches(nn.Module):
+    """Branches from one input, summed, multiplied (vectors scaling the channels of feature
+    maps) or concatenated along channels."""
+
+    def __init__(self, module: M.Branches, normalize_kernels: bool):
+        super().__init__()
+        self.combine = module.combine
+        self.branches = nn.ModuleList(
+            nn.Sequential(*(build_layer(m, normalize_kernels) for m in branch))
+            for branch in module.branches)
+
+    def forward(self, x):
+        outputs = [branch(x) for branch in self.branches]
+        if self.combine == "concat":
+            return torch.cat(outputs, dim=1)
+        total = outputs[0]
+        for out in outputs[1:]:
+            total = total + out if self.combine == "sum" else _broadcast(total) * _broadcast(out)
+        return total
+
+
+def _broadcast(t: torch.Tensor) -> torch.Tensor:
+    """Vectors (batch, channels) as (batch, channels, 1, 1), to scale feature maps."""
+    return t[:, :, None, None] if t.dim() == 2 else t
+
+
 def build_layer(module: M.Module, normalize_kernels: bool = False) -> nn.Module:
     """The torch layer of one IR module; `normalize_kernels` makes convs standardize their
     kernels (for the convs of searchable edges when kernel normalization is on)."""
@@ -162,4 +188,5 @@ LAYERS: dict[type[M.Module], Callable[[M.Module, bool], nn.Module]] = {
                                             m.track_running_stats),
     M.GlobalAvgPool: lambda m, n: GlobalAvgPool(),
     M.Linear: lambda m, n: nn.Linear(m.c_in, m.c_out),
+    M.Branches: Branches,
 }

@@ -9,7 +9,7 @@ from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate.scope import Scope, names_hint, show_value
 from nasdsl.dsl.limits import MAX_CALLS, MAX_CHAIN_DEPTH, MAX_MODULES
 from nasdsl.dsl.modules import (BROKEN_KINDS, KINDS, MAPS, REQUIRED, VECTORS, Attr,
-                                AttributeProblem, Placement)
+                                AttributeProblem, Branches, Placement)
 from nasdsl.errors import Location, did_you_mean
 
 # Any module may be marked search_only=true: it exists in the supernet, not in a derived
@@ -17,8 +17,8 @@ from nasdsl.errors import Location, did_you_mean
 SEARCH_ONLY = Attr(bool, False)
 # The names a chain may use for the channels of its place (an edge, a stem, a layer, a
 # head): those that enter it and those it must produce, e.g. an expansion conv(out=6 * in).
-# The same throughout the place, in the chains it calls too; a parameter or `let` of the same
-# name hides them.
+# The same throughout the place, in the chains it calls too, but that inside a group `in` is
+# the channels reaching the group; a parameter or `let` of the same name hides them.
 PLACE_NAMES = ("in", "out")
 
 
@@ -50,7 +50,7 @@ class ChainExpander:
         self.scope = scope
         self.error, self.evaluate = scope.error, scope.evaluate
 
-    def expand(self, body: tuple[S.Call, ...], env: dict, state: ChainState,
+    def expand(self, body: tuple[S.Step, ...], env: dict, state: ChainState,
                calling: tuple[str, ...] = ()) -> bool:
         """Append the modules of `body` to `state`; False if any call failed."""
         ok = True
@@ -69,7 +69,9 @@ class ChainExpander:
                            "op, a preprocess or a stage", call.at,
                            "a chain that calls another twice doubles at every level")
                 return False
-            if call.name in KINDS:
+            if isinstance(call, S.Group):
+                ok = self.expand_group(call, env, state, calling) and ok
+            elif call.name in KINDS:
                 ok = self.build_module(call, env, state) and ok
             elif call.name in self.scope.chains:
                 ok = self.expand_chain(call, env, state, calling) and ok
@@ -133,6 +135,60 @@ class ChainExpander:
         if not self.expand(chain.body, inner, state, (*calling, chain.name)):
             self.scope.failed_chains.add(key)
             return False
+        return True
+
+    def expand_group(self, group: S.Group, env: dict, state: ChainState,
+                     calling: tuple[str, ...]) -> bool:
+        """Expand each branch from the group's input and combine them into one `Branches`
+        module, once their outputs are checked to combine: the same stride, and the same
+        channels and form (sum), channels (product, where vectors scale feature maps) or form
+        (concatenation, which adds the channels)."""
+        branches = []
+        for branch in group.branches:
+            # In a group, `in` is what reaches the group: an SE block after an expansion
+            # reduces the expanded channels.
+            inner = attrs.evolve(state, modules=[], written_strides=[],
+                                 place={**state.place, "in": state.placement.channels})
+            # A branch of a product may pool feature maps to vectors: they scale channels.
+            inner.head = state.head or group.combine == "product"
+            if not self.expand(branch, env, inner, calling):
+                state.calls = inner.calls
+                return False
+            state.calls = inner.calls
+            state.written_strides += inner.written_strides
+            branches.append(inner)
+        sign = S.COMBINE_SIGNS[group.combine]
+        hint = f"each branch of (a {sign} b) starts from the group's input"
+        strides = [b.stride_done // state.stride_done for b in branches]
+        if len(set(strides)) > 1:
+            self.error(f"the branches of this group stride by {_listed(strides)}: they must "
+                       "stride alike", group.at,
+                       "at stride 2 a residual has nothing to add to: give the op a form per "
+                       "stride, op o { stride 1: (identity + f)  stride 2: f }")
+            return False
+        channels = [b.placement.channels for b in branches]
+        forms = [b.form for b in branches]
+        if group.combine != "concat" and len(set(channels)) > 1:
+            self.error(f"the branches of this group give {_listed(channels)} channels: "
+                       f"{group.combine} needs the same in each", group.at, hint)
+            return False
+        form = MAPS if MAPS in forms else VECTORS
+        if group.combine != "product" and len(set(forms)) > 1:
+            self.error(f"the branches of this group give {' and '.join(sorted(set(forms)))}: "
+                       f"{group.combine} needs one form", group.at, hint)
+            return False
+        if form != state.form and not state.head:
+            self.error(f"this group turns {state.form} into {form}, which only the head may "
+                       "do", group.at, "multiply the pooled branch with one that keeps "
+                       "feature maps: (identity * global_avg_pool -> ...)")
+            return False
+        c_out = sum(channels) if group.combine == "concat" else channels[0]
+        module = Branches(group.combine, tuple(tuple(b.modules) for b in branches),
+                          state.placement.channels, c_out)
+        state.modules.append(module)
+        state.stride_done = branches[0].stride_done
+        state.form = form
+        state.placement = attrs.evolve(state.placement, channels=c_out)
         return True
 
     def build_module(self, call: S.Call, env: dict, state: ChainState) -> bool:
@@ -236,6 +292,10 @@ class ChainExpander:
                     ) -> ChainState:
         return ChainState(Placement(channels, target), in_cell and self.scope.phase == "search",
                           stride_wanted=stride, place=dict(zip(PLACE_NAMES, (channels, target))))
+
+
+def _listed(values) -> str:
+    return ", ".join(map(str, values[:-1])) + f" and {values[-1]}"
 
 
 def _taking(form: str) -> list[str]:
