@@ -120,9 +120,15 @@ def any_calls() -> st.SearchStrategy[S.Call]:
                                                                    any_exprs())))
 
 
-def any_chains() -> st.SearchStrategy[tuple[S.Call, ...]]:
-    """One to three calls joined by '->'."""
-    return _small_lists(any_calls(), min_size=1)
+def any_chains() -> st.SearchStrategy[tuple[S.Step, ...]]:
+    """One to three calls or groups joined by '->'; a group holds two or three such chains
+    (nested at most twice), summed, multiplied or concatenated."""
+    groups = st.recursive(
+        any_calls(), lambda steps: st.builds(
+            S.Group, st.sampled_from(sorted(S.COMBINE_SIGNS)),
+            st.lists(st.lists(steps, min_size=1, max_size=2).map(tuple), min_size=2,
+                     max_size=3).map(tuple)), max_leaves=6)
+    return _small_lists(st.one_of(any_calls(), groups), min_size=1)
 
 
 def _any_refs() -> st.SearchStrategy[tuple[S.Ref, ...]]:
@@ -679,7 +685,9 @@ def _edge_module(draw, channels: int, random: bool = False):
     `random`, perhaps one that draws random numbers."""
     from nasdsl.dsl import modules as M
     kind = draw(st.sampled_from(["relu", "activation", "conv", "conv", "dwconv", "bn", "avg_pool",
-                                 "max_pool", "identity", *["random"] * random]))
+                                 "max_pool", "identity", "group", *["random"] * random]))
+    if kind == "group":
+        return _group(draw, channels, random)
     if kind == "random":
         return draw(st.sampled_from(_random_modules()))
     if kind == "relu":
@@ -698,6 +706,24 @@ def _edge_module(draw, channels: int, random: bool = False):
     if kind == "max_pool":
         return M.MaxPool(3, 1)
     return M.Identity()
+
+
+def _group(draw, channels: int, random: bool):
+    """Branches of channel-preserving modules, summed (a residual when one is the identity),
+    multiplied (one perhaps pooled and gated: squeeze-and-excitation) or concatenated (of
+    halves)."""
+    from nasdsl.dsl import modules as M
+    combine = draw(st.sampled_from(["sum", "sum", "product", "concat"]))
+    if combine == "concat":
+        half = channels // 2
+        branches = ((M.Conv(channels, half, 1),),
+                    (_edge_module(draw, channels, random), M.Conv(channels, channels - half, 1)))
+        return M.Branches("concat", branches, channels, channels)
+    first = () if draw(st.booleans()) else (_edge_module(draw, channels, random),)
+    second = [_edge_module(draw, channels, random) for _ in range(draw(st.integers(1, 2)))]
+    if combine == "product" and draw(st.booleans()):
+        second = [M.GlobalAvgPool(), M.Linear(channels, channels), M.Sigmoid()]
+    return M.Branches(combine, (first or (M.Identity(),), tuple(second)), channels, channels)
 
 
 def _shareable_run(draw, channels: int, random: bool = False) -> list:
@@ -733,7 +759,8 @@ def _linear_core(draw, channels: int) -> list:
     kernel = draw(st.sampled_from([1, 3, 5]))
     dilation = draw(st.sampled_from([1, 2])) if kernel > 1 else 1
     bias = draw(st.booleans())
-    form = draw(st.sampled_from(["conv", "separable", "expansion", "pool", "identity"]))
+    form = draw(st.sampled_from(["conv", "separable", "expansion", "pool", "residual",
+                                 "identity"]))
     if form == "conv":
         return [M.Conv(channels, channels, kernel, 1, dilation, 1, bias)]
     if form == "expansion":  # MobileNetV2's inverted bottleneck without its activations
@@ -745,6 +772,10 @@ def _linear_core(draw, channels: int) -> list:
                 M.Conv(channels, channels, 1, bias=bias)]
     if form == "pool":
         return [M.AvgPool(3, 1, True)]
+    if form == "residual":  # RepVGG: the identity plus a kernel, merged into one kernel
+        inner = [attrs.evolve(m, bias=False) if isinstance(m, M.Conv) else m
+                 for m in _linear_core(draw, channels)]
+        return [M.Branches("sum", ((M.Identity(),), tuple(inner)), channels, channels)]
     return []
 
 

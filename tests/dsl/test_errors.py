@@ -134,12 +134,12 @@ def test_syntax_error(tmp_path, change, line, column, message, hint):
 
 
 def test_parse_reports_end_of_file_inside_a_chain():
-    """parse() alone: a chain cut off after '->' wants a module name, located in the file."""
+    """parse() alone: a chain cut off after '->' wants a module name or a group, located in the file."""
     with pytest.raises(NasSyntaxError) as caught:
         parse("op a = relu ->\n", "inline.nas")
     error = caught.value
     assert str(error.location) == "inline.nas:1:13"
-    assert error.message == "unexpected end of file; expected a name"
+    assert error.message == "unexpected end of file; expected one of '(', a name"
 
 
 def test_syntax_error_renders_with_a_caret():
@@ -147,7 +147,7 @@ def test_syntax_error_renders_with_a_caret():
     with pytest.raises(NasSyntaxError) as caught:
         parse("op a = relu\nop b = relu -> -> bn\n", "inline.nas")
     assert caught.value.render() == (
-        "inline.nas:2:16: error: unexpected '->'; expected a name\n"
+        "inline.nas:2:16: error: unexpected '->'; expected one of '(', a name\n"
         "    op b = relu -> -> bn\n"
         "                   ^")
 
