@@ -226,6 +226,9 @@ HardSwish = _activation("HardSwish", "hswish", "x * relu6(x + 3) / 6 (MobileNetV
 SiLU = _activation("SiLU", "silu", "x * sigmoid(x), also called swish (EfficientNet).", "input")
 Sigmoid = _activation("Sigmoid", "sigmoid", "1 / (1 + exp(-x)): 1/2 at zero, so a chain that "
                       "was zero is not zero after it.", "output", zero_to_zero=False)
+HardSigmoid = _activation("HardSigmoid", "hsigmoid", "relu6(x + 3) / 6, the gate of "
+                          "MobileNetV3's squeeze-and-excitation: 1/2 at zero.", "input",
+                          zero_to_zero=False)
 GELU = _activation("GELU", "gelu", "x * Phi(x), Phi the standard normal's distribution "
                    "function (exact, not tanh).", "input")
 

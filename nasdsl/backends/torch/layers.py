@@ -171,6 +171,7 @@ LAYERS: dict[type[M.Module], Callable[[M.Module, bool], nn.Module]] = {
     M.HardSwish: lambda m, n: nn.Hardswish(inplace=False),
     M.SiLU: lambda m, n: nn.SiLU(inplace=False),
     M.Sigmoid: lambda m, n: nn.Sigmoid(),
+    M.HardSigmoid: lambda m, n: nn.Hardsigmoid(inplace=False),
     M.GELU: lambda m, n: nn.GELU(),
     M.Dropout: lambda m, n: nn.Dropout(m.p),
     M.Noise: lambda m, n: Noise(m.std, m.mean, m.additive, m.stride),
