@@ -90,3 +90,24 @@ def test_a_residual_at_stride_two_says_to_give_a_form_per_stride(tmp_path):
         load(path)
     assert "stride by 1 and 2" in raised.value.render()
     assert "stride 1: (identity + f)" in raised.value.render()
+
+
+def test_a_space_with_groups_searches_and_derives(tmp_path):
+    """`nasdsl run` on NB201 with a residual, an SE block and a concatenation among the
+    candidates: the simplified supernet trains and the derived.nas it writes loads back."""
+    from nasdsl.cli import main
+    from nasdsl.dsl.elaborate import load
+    ops = {"rep": "(identity + conv(kernel=3))", "se": f"conv(kernel=1, out=2 * in) -> {SE} -> "
+           "conv(kernel=1)", "cat": "(conv(kernel=1, out=in / 2) | max_pool(kernel=3) -> "
+           "conv(kernel=1, out=in / 2))"}
+    space_with(tmp_path, "identity")  # writes space.nas, edited below
+    path = tmp_path / "space.nas"
+    text = path.read_text().replace("op extra = identity\n", "".join(
+        f"op {name} = {body}\n" for name, body in ops.items())).replace(
+        "candidates none, extra,", "candidates none, rep, se, cat,")
+    path.write_text(text)
+    assert main(["run", str(path), "--method", "darts", "--dataset", "digits", "--subset", "32",
+                 "--epochs", "1", "--batch", "16", "--set", "C=4", "--set", "N=1",
+                 "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    derived = load(tmp_path / "run" / "derived.nas")
+    assert derived.architecture_count() == 1
