@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable
 
 import attrs
 
-from nasdsl.dsl.modules import Conv
+from nasdsl.dsl.modules import Branches, Conv
 from nasdsl.dsl.space import Cell, Edge, Network, Op
 from nasdsl.errors import NasError
 from nasdsl.simplify.cost import OBJECTIVES, Cost, Setting, plan_cost
@@ -95,7 +95,7 @@ class ModuleCount:
     """Module computations in a plan, counted as Table 2 counts them: a maximal run of
     convolutions (depthwise then pointwise) is one conv; a merged convolution is one conv;
     factorized_reduce and resnet_block are one conv each; identity and zero count nothing;
-    every other module is one non-conv."""
+    a group counts the modules of its branches; every other module is one non-conv."""
 
     conv: int
     other: int
@@ -112,7 +112,12 @@ def count_modules(node: Node) -> ModuleCount:
     conv = other = 0
     previous_was_conv = False
     for step in (node.steps if isinstance(node, Seq) else (node,)):
-        if isinstance(step, Apply):
+        if isinstance(step, Apply) and isinstance(step.module, Branches):
+            inner = [count_modules(Seq(tuple(Apply(m, step.candidate, -1) for m in branch)))
+                     for branch in step.module.branches]
+            conv += sum(c.conv for c in inner)
+            other += sum(c.other for c in inner)
+        elif isinstance(step, Apply):
             kind = step.module.kind
             if kind in _CONV_KINDS:
                 conv += 0 if previous_was_conv and kind == "conv" else 1

@@ -87,3 +87,14 @@ def test_groups_with_parameters_are_not_shared():
     shared = [node.module for node in walk(plan.root) if isinstance(node, Apply) and
               node.shared_by]
     assert shared == [free]
+
+
+def test_module_counts_look_inside_groups():
+    """Table 2's counts take a group's modules: a residual of conv -> bn counts one conv and
+    one non-conv (the identity counts nothing), an SE block five non-convs (its pool, linears,
+    ReLU and sigmoid)."""
+    from nasdsl.simplify.compiler import count_modules
+    assert count_modules(Apply(RESIDUAL, 0, 0)) == count_modules(
+        Seq((Apply(M.Conv(C, C, 3), 0, 0), Apply(M.BatchNorm(C), 0, 1))))
+    counted = count_modules(Apply(SE, 0, 0))
+    assert (counted.conv, counted.other) == (0, 5)
