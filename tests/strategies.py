@@ -215,6 +215,7 @@ OP_MODULES = {
     "silu": (),
     "sigmoid": (),
     "gelu": (),
+    "hsigmoid": (),
     "dropout": (("p", "probability", True),),
     "noise": (("std", "spread", True), ("mean", "real", False), ("additive", "flag", False)),
     "identity": (),
@@ -336,8 +337,22 @@ def _expansion(draw) -> tuple[S.Call, ...]:
     return (*calls, S.Call("conv", (S.Arg("kernel", S.Number(1)),)))
 
 
+# A sum or product of two branches, each beginning with a module that can take the place's
+# stride (a group passes it into every branch).
+GROUP = "group"
+
+
+def _group_of_calls(draw, scope: _Scope) -> S.Group:
+    branches = tuple(
+        (_module_call(draw, draw(st.sampled_from(sorted(STRIDE_CAPABLE))), scope),
+         *[_module_call(draw, kind, scope) for kind in draw(st.lists(
+             st.sampled_from(sorted(OP_MODULES)), max_size=1))])
+        for _ in range(2))
+    return S.Group(draw(st.sampled_from(["sum", "product"])), branches)
+
+
 def _capable(part) -> bool:
-    if part == EXPANSION:
+    if part in (EXPANSION, GROUP):
         return True
     return part.stride_capable if isinstance(part, DrawnChain) else part in STRIDE_CAPABLE
 
@@ -347,8 +362,8 @@ def _body(draw, chains: list[DrawnChain], scope: _Scope, max_size: int = 3,
     """A channel-keeping chain of basic modules and chain calls, and whether it can take a
     stride. With `stride_capable` it can, and sometimes says so: its first module gets an
     explicit stride=2 (for a `stride 2:` form)."""
-    parts = draw(st.lists(st.sampled_from([*OP_MODULES, *chains, EXPANSION]), min_size=1,
-                          max_size=max_size))
+    parts = draw(st.lists(st.sampled_from([*OP_MODULES, *chains, EXPANSION, GROUP]),
+                          min_size=1, max_size=max_size))
     if stride_capable and not any(_capable(part) for part in parts):
         parts.insert(draw(st.integers(0, len(parts))),
                      draw(st.sampled_from(sorted(STRIDE_CAPABLE))))
@@ -356,6 +371,8 @@ def _body(draw, chains: list[DrawnChain], scope: _Scope, max_size: int = 3,
     for index, part in enumerate(parts):
         if part == EXPANSION:
             calls.extend(_expansion(draw))
+        elif part == GROUP:
+            calls.append(_group_of_calls(draw, scope))
         elif isinstance(part, DrawnChain):
             calls.append(_chain_call(draw, part, scope))
         else:

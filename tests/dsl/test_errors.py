@@ -410,7 +410,7 @@ CHECK = [
         ("head global_avg_pool -> linear", "head global_avg_pool -> bn -> linear"),
         36, 29, "bn works on feature maps, but here it gets vectors",
         "global_avg_pool made vectors of the feature maps; after it come only modules that "
-        "take vectors (dropout, gelu, hswish, identity, linear, relu, relu6, sigmoid, silu)",
+        "take vectors (dropout, gelu, hsigmoid, hswish, identity, linear, relu, relu6, sigmoid, silu)",
         id="feature-map-module-after-the-pooling"),
     pytest.param(
         ("head global_avg_pool -> linear(out=classes)", "head relu"),
