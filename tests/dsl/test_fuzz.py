@@ -2,7 +2,9 @@
 corpus of inputs that once broke it (each file says what to expect in its first line), and
 a seeded fuzz run of 10,000 mutated spaces under the slow marker."""
 
+import contextlib
 import random
+import signal
 import time
 from pathlib import Path
 
@@ -19,12 +21,35 @@ CORPUS = sorted((Path(__file__).resolve().parent.parent / "corpus").glob("*.nas"
 SECONDS = 10  # a bound generous for a slow CI machine: the cases take well under one here
 
 
+class Hung(Exception):
+    """The checker took far past the bound on one input: stopped, so that the run fails
+    naming the input instead of running until CI's own limit."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float):
+    """Raise Hung in the main thread after `seconds` (where the platform has SIGALRM)."""
+    if not hasattr(signal, "SIGALRM"):
+        yield
+        return
+    def hung(signum, frame):
+        raise Hung(f"still running after {seconds:.0f} s")
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def checked(path: Path) -> tuple[list[str] | None, float]:
     """The errors' messages (None when the space loads and summarizes) and the time taken;
     every error located, and no exception outside NasError."""
     started = time.perf_counter()
     try:
-        summarize(load(path))
+        with deadline(3 * SECONDS):
+            summarize(load(path))
         messages = None
     except NasError as raised:
         errors = getattr(raised, "errors", [raised])
