@@ -18,12 +18,18 @@ def number(text: str) -> int | float | None:
     """The value of `text` read as the language reads a literal (a whole number, or a real
     like 0.25 or 1e-3), perhaps negative; None if it is neither, or too large for a float."""
     sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text)
-    patterns = {t.name: t.pattern.to_regexp() for t in lark_parser().terminals}
-    if re.fullmatch(patterns["INT"], digits):
+    patterns = _number_patterns()
+    if patterns["INT"].fullmatch(digits):
         return sign * int(digits)
-    if re.fullmatch(patterns["REAL"], digits) and math.isfinite(float(digits)):
+    if patterns["REAL"].fullmatch(digits) and math.isfinite(float(digits)):
         return sign * float(digits)
     return None
+
+
+@functools.cache
+def _number_patterns() -> dict[str, re.Pattern]:
+    return {t.name: re.compile(t.pattern.to_regexp()) for t in lark_parser().terminals
+            if t.name in ("INT", "REAL")}
 
 
 @functools.cache

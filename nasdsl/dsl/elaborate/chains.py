@@ -6,7 +6,7 @@ from __future__ import annotations
 import attrs
 
 from nasdsl.dsl import syntax as S
-from nasdsl.dsl.elaborate.scope import Scope, names_hint, show_value
+from nasdsl.dsl.elaborate.scope import Scope, is_whole, names_hint, show_value
 from nasdsl.dsl.limits import MAX_CALLS, MAX_CHAIN_DEPTH, MAX_MODULES
 from nasdsl.dsl.modules import (BROKEN_KINDS, KINDS, MAPS, REQUIRED, VECTORS, Attr,
                                 AttributeProblem, Branches, Placement)
@@ -305,6 +305,6 @@ def _taking(form: str) -> list[str]:
 def _of_type(value, wanted: type) -> bool:
     """Whether an attribute of type `wanted` may take `value`: a real one takes a whole
     number too (dropout(p=1) is p=1.0)."""
-    if wanted is bool or isinstance(value, bool):
-        return wanted is bool and isinstance(value, bool)
-    return isinstance(value, int) or (wanted is float and isinstance(value, float))
+    if wanted is bool:
+        return isinstance(value, bool)
+    return is_whole(value) or (wanted is float and isinstance(value, float))
