@@ -39,6 +39,13 @@ def test_layers_compute_the_written_torch():
     assert concat(x).shape == (2, 5, 5, 5)
 
 
+def test_a_product_of_vectors_stays_vectors():
+    """(identity * sigmoid) in a head, after the pooling, gives vectors the next linear takes."""
+    gate = build_layer(M.Branches("product", ((M.Identity(),), (M.Sigmoid(),)), C, C))
+    v = torch.randn(2, C)
+    torch.testing.assert_close(gate(v), v * torch.sigmoid(v))
+
+
 @pytest.mark.parametrize("module", [
     M.Branches("sum", ((M.Identity(),), (M.Conv(C, C, 3), M.ReLU())), C, C), SE, CONCAT],
     ids=lambda m: m.combine)

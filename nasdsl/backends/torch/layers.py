@@ -133,13 +133,16 @@ class Branches(nn.Module):
             return torch.cat(outputs, dim=1)
         total = outputs[0]
         for out in outputs[1:]:
-            total = total + out if self.combine == "sum" else _broadcast(total) * _broadcast(out)
+            total = total + out if self.combine == "sum" else _times(total, out)
         return total
 
 
-def _broadcast(t: torch.Tensor) -> torch.Tensor:
-    """Vectors (batch, channels) as (batch, channels, 1, 1), to scale feature maps."""
-    return t[:, :, None, None] if t.dim() == 2 else t
+def _times(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The elementwise product; vectors (batch, channels) times feature maps scale each
+    channel, as (batch, channels, 1, 1)."""
+    if a.dim() != b.dim():
+        a, b = (t[:, :, None, None] if t.dim() == 2 else t for t in (a, b))
+    return a * b
 
 
 def build_layer(module: M.Module, normalize_kernels: bool = False) -> nn.Module:
