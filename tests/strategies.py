@@ -736,11 +736,11 @@ def _group(draw, channels: int, random: bool):
         branches = ((M.Conv(channels, half, 1),),
                     (_edge_module(draw, channels, random), M.Conv(channels, channels - half, 1)))
         return M.Branches("concat", branches, channels, channels)
-    first = () if draw(st.booleans()) else (_edge_module(draw, channels, random),)
+    first = M.Identity() if draw(st.booleans()) else _edge_module(draw, channels, random)
     second = [_edge_module(draw, channels, random) for _ in range(draw(st.integers(1, 2)))]
     if combine == "product" and draw(st.booleans()):
         second = [M.GlobalAvgPool(), M.Linear(channels, channels), M.Sigmoid()]
-    return M.Branches(combine, (first or (M.Identity(),), tuple(second)), channels, channels)
+    return M.Branches(combine, ((first,), tuple(second)), channels, channels)
 
 
 def _shareable_run(draw, channels: int, random: bool = False) -> list:

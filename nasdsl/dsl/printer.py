@@ -50,7 +50,6 @@ class _Printer:
         sign = f" {S.COMBINE_SIGNS[node.combine]} "
         return "(" + sign.join(self.chain(branch) for branch in node.branches) + ")"
 
-
     def names(self, refs: tuple[S.Ref, ...]) -> str:
         return ", ".join(ref.name for ref in refs)
 

@@ -301,13 +301,11 @@ class _Estimator(PlanInterpreter):
             for inner in branch:
                 out = self.module(inner, out)
             outputs.append(out)
-        size = max(out.size for out in outputs)
-        channels = module.c_out
         if module.combine == "product":
             for out in outputs:
                 self.keep(out)
         self.elementwise(*outputs, passes=1)
-        return self.tensor(channels, size)
+        return self.tensor(module.c_out, max(out.size for out in outputs))
 
     def module_global_avg_pool(self, module, x):
         return self.tensor(x.channels, 1)

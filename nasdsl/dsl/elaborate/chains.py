@@ -151,10 +151,10 @@ class ChainExpander:
                                  place={**state.place, "in": state.placement.channels})
             # A branch of a product may pool feature maps to vectors: they scale channels.
             inner.head = state.head or group.combine == "product"
-            if not self.expand(branch, env, inner, calling):
-                state.calls = inner.calls
-                return False
+            expanded = self.expand(branch, env, inner, calling)
             state.calls = inner.calls
+            if not expanded:
+                return False
             state.written_strides += inner.written_strides
             branches.append(inner)
         sign = S.COMBINE_SIGNS[group.combine]
