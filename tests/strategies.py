@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 
 from nasdsl.dsl import syntax as S
+from nasdsl.dsl.elaborate.layers import layer_names
 from nasdsl.dsl.modules import KINDS
 from nasdsl.grammar import lark_parser
 
@@ -162,6 +163,9 @@ def _any_network_statements() -> st.SearchStrategy[S.NetStmt]:
         st.builds(S.Search, any_calls()),
         st.builds(S.Stem, any_chains()),
         st.builds(S.Cells, st.builds(S.Ref, identifiers()), any_exprs(), any_exprs()),
+        st.builds(S.Layers, identifiers(), any_exprs(), any_exprs(),
+                  st.none() | st.integers(0, 9), st.booleans(), _any_refs(),
+                  st.none() | st.builds(S.Ref, identifiers())),
         st.builds(S.Layer, any_chains()),
         st.builds(S.Head, any_chains()),
     )
@@ -427,6 +431,21 @@ def ops(draw, chains: list[DrawnChain], min_size: int = 1, max_size: int = 4) ->
     return drawn
 
 
+@st.composite
+def projecting_ops(draw, taken: set[str]) -> list[DrawnOp]:
+    """Ops that give the channels of their place whatever they take in (an activation or BN,
+    then an inverted bottleneck ending in a 1x1 conv to `out`): the candidates of layers that
+    change the channels. They stride in their first conv."""
+    drawn = []
+    for _ in range(draw(st.integers(1, 2))):
+        name = _fresh(draw, taken)
+        taken.add(name)
+        before = draw(st.lists(st.sampled_from(["relu", "bn", "relu6"]), max_size=1))
+        body = (*(S.Call(kind) for kind in before), *_expansion(draw))
+        drawn.append(DrawnOp(S.OpDef(name, (S.StrideForm(None, body),)), True, False))
+    return drawn
+
+
 def _refs(names) -> tuple[S.Ref, ...]:
     return tuple(S.Ref(name) for name in names)
 
@@ -509,10 +528,45 @@ _EVEN_CHANNELS = (2, 4, 6, 8, 12, 16)
 _IMAGE = {"channels": (1, 3), "size": (8, 16, 32)}
 
 
-def _network(draw, kinds: list[DrawnKind], chains: list[DrawnChain]
-             ) -> tuple[S.NetworkDef, set[str]]:
-    """A network using every kind, and the names of the kinds whose inputs arrive at other
-    channels than their own, so that they need a `preprocess`.
+# A `layers` statement among a network's stages.
+LAYERS = "layers"
+
+
+def _layers(draw, ops: list[DrawnOp], projecting: list[DrawnOp], taken: set[str],
+            env: dict[str, int], arriving: tuple[int, int]
+            ) -> tuple[S.Layers, list[tuple[int, int]]]:
+    """A `layers` statement of 1 to 3 layers on what `arriving` (channels, size) gives: at
+    other channels with projecting candidates, or at the same with any op able to take its
+    first layer's stride; perhaps residual, perhaps an `or` op. Returns it and the (channels,
+    size) after each of its layers."""
+    channels, size = arriving
+    count = draw(st.integers(1, 3))
+    name = _fresh(draw, taken)
+    taken.update([name, *(f"{name}_{i}" for i in range(1, count + 1))])
+    if draw(st.booleans()):
+        channels, usable = draw(st.integers(1, 16)), projecting
+    else:
+        usable = ops
+    stride = draw(st.sampled_from([None, 1, 2]))
+    if stride == 2 and not any(op.stride2 for op in usable):
+        stride = 1
+    first = [op for op in usable if op.stride2] if stride == 2 else usable
+    candidates = _op_names(draw, first)
+    # An `or` op only where a layer keeps its shape: one that joins none is a warning.
+    keeps = count > 1 or (stride != 2 and channels == arriving[0])
+    rest = [op.definition.name for op in ops if op.definition.name not in candidates]
+    optional = S.Ref(draw(st.sampled_from(rest))) if keeps and rest and draw(st.booleans()) \
+        else None
+    stmt = S.Layers(name, _expr(draw, count, env, 2), _expr(draw, channels, env, 2), stride,
+                    draw(st.booleans()), _refs(candidates), optional)
+    return stmt, [(channels, -(-size // (stride or 1)))] * count
+
+
+def _network(draw, kinds: list[DrawnKind], chains: list[DrawnChain], ops: list[DrawnOp] = (),
+             projecting: list[DrawnOp] = ()) -> tuple[S.NetworkDef, set[str]]:
+    """A network using every kind, perhaps `layers` of `ops` and `projecting` ones, and the
+    names of the kinds whose inputs arrive at other channels than their own, so that they
+    need a `preprocess`.
 
     It follows (channels, size) stage by stage as the elaborator does. Sizes are powers of two
     and every stage halves at most once, so a cell's inputs differ at most twofold in size.
@@ -550,10 +604,16 @@ def _network(draw, kinds: list[DrawnKind], chains: list[DrawnChain]
     history = [(stem_channels, image["size"])]  # (channels, size) after each stage
 
     needs_preprocess: set[str] = set()
-    extra = draw(st.lists(st.sampled_from([*kinds, "resnet_block", *chains]), max_size=3))
+    extra = draw(st.lists(st.sampled_from([*kinds, "resnet_block", *chains,
+                                           *([LAYERS] if ops else [])]), max_size=3))
+    taken = {kind.name for kind in kinds}
     for stage in _shuffled(draw, [*kinds, *extra]):
         channels, size = history[-1]
-        if stage == "resnet_block":
+        if stage == LAYERS:
+            stmt, after = _layers(draw, ops, projecting, taken, env, history[-1])
+            body.append(stmt)
+            history += after
+        elif stage == "resnet_block":
             out, stride = draw(st.integers(1, 16)), draw(st.sampled_from([1, 2]))
             args = [S.Arg("out", _expr(draw, out, env, 2)),
                     S.Arg("stride", _expr(draw, stride, env, 2))]
@@ -603,16 +663,42 @@ def programs(draw, max_kinds: int = 2) -> S.Program:
     names = draw(st.lists(identifiers(), min_size=1, max_size=max_kinds, unique=True))
     kinds = [draw(cell_kinds(drawn_ops, name, can_reduce and draw(st.booleans())))
              for name in names]
-    network, needs_preprocess = _network(draw, kinds, drawn_chains)
-    items = [*(chain.definition for chain in drawn_chains), *(op.definition for op in drawn_ops),
+    projecting = draw(projecting_ops({*names, *(op.definition.name for op in drawn_ops),
+                                      *(chain.definition.name for chain in drawn_chains)}))
+    network, needs_preprocess = _network(draw, kinds, drawn_chains, drawn_ops, projecting)
+    used = {ref.name for stmt in network.body if isinstance(stmt, S.Layers)
+            for ref in (*stmt.ops, stmt.optional) if ref is not None}
+    projecting = [op for op in projecting if op.definition.name in used]  # else "never used"
+    items = [*(chain.definition for chain in drawn_chains),
+             *(op.definition for op in (*drawn_ops, *projecting)),
              *(_cell_def(draw, kind, kind.name in needs_preprocess) for kind in kinds), network]
     return S.Program(_shuffled(draw, items))
 
 
 def used_cell_kinds(program: S.Program) -> set[str]:
-    """The cell kinds the network of a program places."""
-    return {stmt.cell.name for item in program.items if isinstance(item, S.NetworkDef)
-            for stmt in item.body if isinstance(stmt, S.Cells)}
+    """The cell kinds the network of a program places: its cells' and its layers'."""
+    (network,) = (item for item in program.items if isinstance(item, S.NetworkDef))
+    env: dict[str, int] = {}
+    used = set()
+    for stmt in network.body:
+        if isinstance(stmt, S.Let):
+            env[stmt.name] = _evaluated(stmt.value, env)
+        elif isinstance(stmt, S.Cells):
+            used.add(stmt.cell.name)
+        elif isinstance(stmt, S.Layers):
+            used.update(layer_names(stmt.name, _evaluated(stmt.count, env)))
+    return used
+
+
+def _evaluated(expr: S.Expr, env: Mapping[str, int]) -> int:
+    """The value of a whole-number expression the strategies wrote."""
+    if isinstance(expr, S.Number):
+        return expr.value
+    if isinstance(expr, S.Var):
+        return env[expr.name]
+    left, right = _evaluated(expr.left, env), _evaluated(expr.right, env)
+    return {"+": left + right, "-": left - right, "*": left * right,
+            "/": left // right if right else 0}[expr.op]
 
 
 # --- text --------------------------------------------------------------------------------------

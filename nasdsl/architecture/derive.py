@@ -12,6 +12,7 @@ import attrs
 
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate import load
+from nasdsl.dsl.elaborate.layers import split_layers
 from nasdsl.dsl.printer import print_program
 from nasdsl.dsl.space import CellKind, Space
 from nasdsl.errors import NasError, NasErrors, did_you_mean
@@ -232,8 +233,10 @@ def derived_program(programs: Sequence[S.Program], arch: Architecture) -> S.Prog
     definitions = [item for program in programs for item in program.items
                    if not isinstance(item, S.Import)]
     derived = {cell.kind for cell in arch.cells}
+    chosen = {cell.kind: tuple(op for _, _, op in cell.edges) for cell in arch.cells}
     definitions = [_derived_cell_def(item, arch.cell(item.name))
-                   if isinstance(item, S.CellDef) and item.name in derived else item
+                   if isinstance(item, S.CellDef) and item.name in derived else
+                   split_layers(item, chosen) if isinstance(item, S.NetworkDef) else item
                    for item in definitions]
     used = _used(definitions)
     return S.Program(tuple(item for item in definitions
@@ -256,7 +259,8 @@ def _used(definitions: Sequence) -> set[tuple[type, str]]:
 
 
 def _references(item) -> list[tuple[type, str]]:
-    """The definitions one definition names: chains it calls, ops it lists, cells it places."""
+    """The definitions one definition names: chains it calls, ops it lists, cells it places,
+    ops its layers choose among."""
     calls: list[S.Call] = []
     found: list[tuple[type, str]] = []
     if isinstance(item, S.ChainDef):
@@ -272,6 +276,8 @@ def _references(item) -> list[tuple[type, str]]:
             calls += S.calls_of(getattr(stmt, "body", ()))
             if isinstance(stmt, S.Cells):
                 found.append((S.CellDef, stmt.cell.name))
+            if isinstance(stmt, S.Layers):
+                found += [(S.OpDef, ref.name) for ref in (*stmt.ops, stmt.optional) if ref]
     return found + [(S.ChainDef, call.name) for call in calls]
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from nasdsl.dsl import syntax as S
+from nasdsl.dsl.elaborate.layers import split_layers
 from nasdsl.dsl.printer import print_program
 from nasdsl.dsl.space import Cell, CellKind, Space
 from nasdsl.errors import NasError
@@ -95,6 +96,8 @@ def pruned_program(programs: Sequence[S.Program], space: Space, mask: Mask) -> S
                 continue  # an op no edge keeps: defining it would only warn "never used"
             if isinstance(item, S.CellDef) and item.name in kinds:
                 item = _pruned_cell_def(item, kinds[item.name], mask[item.name])
+            if isinstance(item, S.NetworkDef):
+                item = split_layers(item, _layer_candidates(space, mask))
             items.append(item)
     return S.Program(tuple(items))
 
@@ -128,6 +131,12 @@ def _pruned_cell_def(cell: S.CellDef, kind: CellKind,
         else:
             body.append(stmt)
     return S.CellDef(cell.name, tuple(body))
+
+
+def _layer_candidates(space: Space, mask: Mask) -> dict[str, tuple[str, ...]]:
+    """Each layer's candidates the mask keeps (a fixed layer keeps its one)."""
+    return {kind.name: mask[kind.name][0] if kind.edges else kind.fixed[0][2]
+            for kind in space.cell_kinds if kind.layer}
 
 
 def _refs(names: Sequence[str]) -> tuple[S.Ref, ...]:

@@ -266,6 +266,21 @@ class _ToSyntax(lark.Transformer):
         return S.Cells(self._rule_ref(cell), count, channels, at=self._at(meta))
 
     @v_args(meta=True)
+    def layers_stmt(self, meta, children):
+        name, count, channels, stride, residual, ops, optional = children
+        return S.Layers(str(name), count, channels, stride, residual is not None, ops, optional,
+                        at=self._at(meta))
+
+    def layers_stride(self, children):
+        return self._int(children[0])
+
+    def residual(self, children):
+        return True
+
+    def optional_op(self, children):
+        return self._rule_ref(children[0])
+
+    @v_args(meta=True)
     def layer_stmt(self, meta, children):
         return S.Layer(children[0], at=self._at(meta))
 

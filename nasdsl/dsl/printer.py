@@ -134,6 +134,13 @@ class _Printer:
         return (f"cells {node.cell.name} * {self.expr(node.count)} "
                 f"channels {self.expr(node.channels)}")
 
+    def Layers(self, node: S.Layers) -> str:
+        stride = f" stride {node.stride}" if node.stride is not None else ""
+        residual = " residual" if node.residual else ""
+        optional = f" or {node.optional.name}" if node.optional is not None else ""
+        return (f"layers {node.name} * {self.expr(node.count)} channels "
+                f"{self.expr(node.channels)}{stride}{residual}: {self.names(node.ops)}{optional}")
+
     def Layer(self, node: S.Layer) -> str:
         return f"layer {self.chain(node.body)}"
 

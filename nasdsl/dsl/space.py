@@ -60,6 +60,10 @@ class CellKind:
     kept by every derived architecture and add nothing to the architecture count. Both keep
     the order of the cell's `edges` statement; a pair of nodes may be joined by several
     (parallel) fixed edges.
+
+    A `layer` kind is one searchable layer of a macro space (a `layers` statement): one input,
+    one node, its edges from the input to the node; `residual` adds the input to the node
+    (MobileNetV2's shortcut, outside the layer's choice).
     """
 
     name: str
@@ -71,6 +75,8 @@ class CellKind:
     reduction: bool = False
     derive: DeriveRule = DeriveRule()
     fixed: tuple[tuple[int, int, tuple[str, ...]], ...] = ()
+    layer: bool = False
+    residual: bool = False
 
     @property
     def intermediate(self) -> range:
@@ -125,6 +131,10 @@ class Cell:
     # channel connections, the rest of the channels bypassing the edge's mix.
     edge_channels: int = attrs.field(
         default=attrs.Factory(lambda cell: cell.channels, takes_self=True))
+    # The channels its inputs arrive at: the cell's, but for a layer of a macro space, whose
+    # edges may change the channels (never under partial channel connections).
+    input_channels: int = attrs.field(
+        default=attrs.Factory(lambda cell: cell.channels, takes_self=True))
 
     @property
     def out_channels(self) -> int:
@@ -133,6 +143,13 @@ class Cell:
     @property
     def out_size(self) -> int:
         return -(-self.size // 2) if self.kind.reduction else self.size
+
+    def edge_input_channels(self, src: int) -> int:
+        """The channels a searched edge from node `src` takes in: its input's where they
+        differ from the cell's (a layer that changes them), else the edges' width."""
+        if src < self.kind.inputs and self.input_channels != self.channels:
+            return self.input_channels
+        return self.edge_channels
 
     def node_size(self, node: int) -> int:
         """The resolution of a node's tensor: the cell's inputs (preprocessed) at `size`, the

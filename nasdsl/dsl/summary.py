@@ -11,6 +11,8 @@ from nasdsl.dsl.space import Cell, CellKind, Layer, Space
 def summarize(space: Space) -> str:
     lines = [f"space {space.name} ({Path(space.file).name})"]
     for kind in space.cell_kinds:
+        if kind.layer:
+            continue  # a searchable layer is shown in the network, where it is placed
         lines += ["", *_cell_kind(kind)]
         first = _first_cell(space, kind)
         if first is not None:
@@ -98,8 +100,20 @@ def _network(space: Space) -> list[str]:
             lines.append(f"  cells {cell.kind.name} x{len(run)}: {cell.channels} channels, "
                          f"{cell.size}x{cell.size} in, {run[-1].out_channels} channels out")
             run = []
-        if isinstance(stage, Cell):
+        if isinstance(stage, Cell) and stage.kind.layer:
+            lines.append(_layer(stage))
+        elif isinstance(stage, Cell):
             run = [stage]
         elif isinstance(stage, Layer):
             lines.append(f"  {stage.role:<5} {' -> '.join(str(m) for m in stage.modules)}")
     return lines
+
+
+def _layer(cell: Cell) -> str:
+    """One searchable (or, with one candidate, fixed) layer of a macro space."""
+    kind = cell.kind
+    names = (kind.edges or kind.fixed)[0][2]
+    how = "".join((", stride 2" if kind.reduction else "", ", residual" if kind.residual else ""))
+    choice = f"{len(names)} candidates: {', '.join(names)}" if len(names) > 1 else names[0]
+    return (f"  layers {kind.name}: {cell.input_channels} -> {cell.channels} channels, "
+            f"{cell.size}x{cell.size} in{how}; {choice}")

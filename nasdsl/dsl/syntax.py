@@ -268,6 +268,24 @@ class Cells:
 
 
 @attrs.frozen
+class Layers:
+    """`layers b3 * 4 channels 40 stride 2 residual: k3_e3, k5_e6 or skip`: `count` searchable
+    layers, each a choice among `ops` with architecture parameters of its own, at `channels`;
+    the first strides by `stride` (None: 1). `residual` adds each layer's input to its output
+    where the two have one shape; the `optional` op joins the candidates of those layers
+    (depth search: a layer that can be skipped)."""
+
+    name: str
+    count: Expr
+    channels: Expr
+    stride: int | None
+    residual: bool
+    ops: tuple[Ref, ...]
+    optional: Ref | None = None
+    at: Location | None = _located
+
+
+@attrs.frozen
 class Layer:
     body: tuple[Step, ...]
     at: Location | None = _located
@@ -279,7 +297,7 @@ class Head:
     at: Location | None = _located
 
 
-NetStmt = Let | Input | Search | Stem | Cells | Layer | Head
+NetStmt = Let | Input | Search | Stem | Cells | Layers | Layer | Head
 
 
 @attrs.frozen

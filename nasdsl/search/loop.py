@@ -13,6 +13,7 @@ import attrs
 import torch
 
 from nasdsl.architecture.derive import Architecture, derived_text, to_genotype, to_nb201
+from nasdsl.architecture.layers import layers_form, to_layers
 from nasdsl.backends.torch.measure import saved_bytes
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
@@ -34,13 +35,15 @@ class NonFiniteLoss(NasError):
 class SearchResult:
     run_dir: Path
     architecture: Architecture
-    arch_text: str  # an NB201 arch string or a DARTS genotype
+    arch_text: str  # an NB201 arch string, a DARTS genotype or a macro space's layers text
     nb201: bool  # the space is NB201-shaped: arch_text can be looked up in the benchmark
     log: tuple[dict, ...]
 
 
 def arch_text(space: Space, arch: Architecture) -> str:
-    return to_nb201(arch) if nb201_shaped(space) else to_genotype(arch, space)
+    if nb201_shaped(space):
+        return to_nb201(arch)
+    return to_layers(arch, space) if layers_form(space) else to_genotype(arch, space)
 
 
 class Search:

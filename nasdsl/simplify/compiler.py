@@ -168,9 +168,9 @@ class Site:
 
 
 def edge_site(cell: Cell, edge: Edge) -> Site:
-    """The site of a searched edge of a cell: its ops at the cell's edge channels (fewer than
+    """The site of a searched edge of a cell: its ops at the channels they take in (fewer than
     the cell's under partial channel connections), at the resolution of the node it leaves."""
-    return Site(edge.candidates, cell.edge_channels, cell.node_size(edge.src))
+    return Site(edge.candidates, cell.edge_input_channels(edge.src), cell.node_size(edge.src))
 
 
 def network_sites(network: Network) -> list[Site]:

@@ -119,7 +119,7 @@ SYNTAX = [
     pytest.param(
         ("linear(out=classes)\n}\n", "linear(out=classes)\n"),
         36, 47, "unexpected end of file; expected one of 'cells', 'head', 'input', 'layer', "
-        "'let', 'search', 'stem', '}'", "",
+        "'layers', 'let', 'search', 'stem', '}'", "",
         id="end-of-file-in-network"),
 ]
 
@@ -420,7 +420,7 @@ CHECK = [
     pytest.param(
         ("linear(out=classes)\n", "linear(out=classes)\n    layer relu\n"),
         36, 5, "the head must be the network's last stage",
-        "move the 'head' statement below every 'cells' and 'layer' statement",
+        "move the 'head' statement below every 'cells', 'layers' and 'layer' statement",
         id="stage-after-the-head"),
     pytest.param(
         ("    stem conv(kernel=3, out=3 * C) -> bn\n",
@@ -536,8 +536,8 @@ def test_missing_file():
     with pytest.raises(NasError) as caught:
         load("no/such/space.nas")
     assert caught.value.message == "no such file or shipped space: no/such/space.nas"
-    assert caught.value.hint == ("shipped spaces: darts, darts_large, darts_ops, nb201, "
-                                 "rdarts_s1, rdarts_s2, rdarts_s3, rdarts_s4")
+    assert caught.value.hint == ("shipped spaces: darts, darts_large, darts_ops, mobilenetv2, "
+                                 "nb201, rdarts_s1, rdarts_s2, rdarts_s3, rdarts_s4")
 
 
 # --- many errors, warnings ----------------------------------------------------------------------
@@ -615,8 +615,9 @@ def test_search_settings_after_cells_are_an_error(tmp_path):
                 "    cells reduce * 1 channels 2 * C\n    search bn(affine=false)\n")
     error = the_error(tmp_path, text)
     assert (error.location.line, error.location.column) == (35, 5)
-    assert error.message == "search settings must come before the first 'cells' statement"
-    assert error.hint == "move this line up: it applies to every cell"
+    assert error.message == ("search settings must come before the first 'cells' or 'layers' "
+                             "statement")
+    assert error.hint == "move this line up: it applies to every cell and layer"
 
 
 def test_huge_numbers_are_a_located_error(tmp_path):

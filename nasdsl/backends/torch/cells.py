@@ -58,6 +58,8 @@ class CellBase(nn.Module):
             states.append(add_all(terms))
         if self.kind.output == "concat":
             return torch.cat(states[self.kind.inputs:], dim=1)
+        if self.kind.residual:
+            return states[-1] + states[0]
         return states[-1]
 
     def forward_context(self, states: list[torch.Tensor]):

@@ -19,6 +19,7 @@ import attrs
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate.cells import CellBuilder
 from nasdsl.dsl.elaborate.chains import PLACE_NAMES, ChainExpander
+from nasdsl.dsl.elaborate.layers import LayersBuilder
 from nasdsl.dsl.elaborate.network import NetworkBuilder
 from nasdsl.dsl.elaborate.ops import OpPlacer
 from nasdsl.dsl.elaborate.scope import Scope, names_hint
@@ -79,7 +80,9 @@ class Elaborator:
         self.expander = ChainExpander(self.scope)
         self.placer = OpPlacer(self.scope, self.expander)
         self.cell_builder = CellBuilder(self.scope, self.expander, self.placer)
-        self.network_builder = NetworkBuilder(self.scope, self.expander, self.cell_builder)
+        self.network_builder = NetworkBuilder(
+            self.scope, self.expander, self.cell_builder,
+            LayersBuilder(self.scope, self.placer, self.cell_builder))
 
     def space(self, root: S.Program, programs: tuple[S.Program, ...]) -> Space:
         for program in programs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate.cells import CellBuilder
 from nasdsl.dsl.elaborate.chains import ChainExpander, ChainState
+from nasdsl.dsl.elaborate.layers import LayersBuilder
 from nasdsl.dsl.elaborate.scope import Scope, is_whole, keyword_of, names_hint, show_value
 from nasdsl.dsl.limits import MAX_NETWORK_EDGES, MAX_STAGES
 from nasdsl.dsl.modules import KINDS, VECTORS
@@ -15,11 +16,13 @@ from nasdsl.errors import did_you_mean
 class NetworkBuilder:
     """Checks a network definition statement by statement and builds its `Network`."""
 
-    def __init__(self, scope: Scope, expander: ChainExpander, cell_builder: CellBuilder):
+    def __init__(self, scope: Scope, expander: ChainExpander, cell_builder: CellBuilder,
+                 layers_builder: LayersBuilder):
         self.scope = scope
         self.error, self.evaluate = scope.error, scope.evaluate
         self.expander = expander
         self.cell_builder = cell_builder
+        self.layers_builder = layers_builder
 
     def network(self, net: S.NetworkDef, kinds: dict[str, CellKind]) -> Network | None:
         env: dict[str, int | bool] = {}
@@ -51,9 +54,11 @@ class NetworkBuilder:
             elif isinstance(stmt, S.Input):
                 ok = self.input_stmt(stmt, env, dict(image) if forced else image) and ok
             elif isinstance(stmt, S.Search):
-                if any(isinstance(earlier, S.Cells) for earlier in net.body[:net.body.index(stmt)]):
-                    self.error("search settings must come before the first 'cells' statement",
-                               stmt.at, "move this line up: it applies to every cell")
+                if any(isinstance(earlier, (S.Cells, S.Layers))
+                       for earlier in net.body[:net.body.index(stmt)]):
+                    self.error("search settings must come before the first 'cells' or 'layers' "
+                               "statement", stmt.at,
+                               "move this line up: it applies to every cell and layer")
                     ok = False
                     continue
                 ok = self.search_stmt(stmt, env) and ok
@@ -78,6 +83,9 @@ class NetworkBuilder:
             elif isinstance(stmt, S.Cells):
                 placed = self.cells_stmt(stmt, env, kinds, stages, history, image, flowing)
                 ok, flowing = ok and placed, flowing and placed
+            elif isinstance(stmt, S.Layers):
+                placed = self.layers_stmt(stmt, env, kinds, stages, history, image, flowing)
+                ok, flowing = ok and placed, flowing and placed
         classes = history[-1][0] if history else 0
         if not ok:
             return None
@@ -87,9 +95,10 @@ class NetworkBuilder:
         """A network has one stem, first among its stages, and one head, last: the cells and
         layers between them work on feature maps, the head makes the class scores."""
         ok = True
-        stages = [stmt for stmt in net.body if isinstance(stmt, (S.Stem, S.Cells, S.Layer,
-                                                                  S.Head))]
-        for cls, keyword, place in ((S.Stem, "stem", 0), (S.Cells, "cells", None),
+        stages = [stmt for stmt in net.body if isinstance(stmt, (S.Stem, S.Cells, S.Layers,
+                                                                  S.Layer, S.Head))]
+        for cls, keyword, place in ((S.Stem, "stem", 0), ((S.Cells, S.Layers),
+                                                          "cells' or 'layers", None),
                                     (S.Head, "head", -1)):
             found = [stmt for stmt in stages if isinstance(stmt, cls)]
             if not found:
@@ -104,7 +113,7 @@ class NetworkBuilder:
                 where = "first" if place == 0 else "last"
                 self.error(f"the {keyword} must be the network's {where} stage", found[0].at,
                            f"move the '{keyword}' statement {'above' if place == 0 else 'below'}"
-                           " every 'cells' and 'layer' statement")
+                           " every 'cells', 'layers' and 'layer' statement")
                 ok = False
         return ok
 
@@ -171,15 +180,10 @@ class NetworkBuilder:
                        did_you_mean(stmt.cell.name, cells) or names_hint(cells, "cells"))
             return False
         self.scope.used.add(definition.name)
-        count, channels = self.evaluate(stmt.count, env), self.evaluate(stmt.channels, env)
-        if count is None or channels is None:
+        sized = self.count_and_channels(stmt, env, "cell count")
+        if sized is None:
             return False
-        for value, expr, what in ((count, stmt.count, "cell count"),
-                                  (channels, stmt.channels, "channels")):
-            if not is_whole(value) or value < 1:
-                self.error(f"{what} must be a whole number of at least 1, not "
-                           f"{show_value(value)}", expr.at)
-                return False
+        count, channels = sized
         if definition.name not in kinds:
             reported = len(self.scope.errors)
             kinds[definition.name] = self.cell_builder.cell_kind(definition)
@@ -188,15 +192,7 @@ class NetworkBuilder:
         kind = kinds[definition.name]
         if not flowing or definition.name in self.scope.broken_cells:
             return False
-        if len(stages) + count > MAX_STAGES:
-            self.error(f"the network would have {len(stages) + count:,} stages (cells and layers), "
-                       f"more than {MAX_STAGES}, the limit of a network", stmt.count.at)
-            return False
-        edges = sum(len(stage.edges) + len(stage.fixed) for stage in stages
-                    if isinstance(stage, Cell))
-        if edges + count * (len(kind.edges) + len(kind.fixed)) > MAX_NETWORK_EDGES:
-            self.error(f"the network would have more than {MAX_NETWORK_EDGES:,} edges, the limit "
-                       "of a network", stmt.count.at)
+        if not self.within_limits(stmt, count, len(kind.edges) + len(kind.fixed), stages):
             return False
         for _ in range(count):
             start = history or [(image["channels"], image["size"])]
@@ -208,3 +204,46 @@ class NetworkBuilder:
             history.append((cell.out_channels, cell.out_size))
         return True
 
+    def layers_stmt(self, stmt: S.Layers, env, kinds, stages, history, image, flowing) -> bool:
+        sized = self.count_and_channels(stmt, env, "layer count")
+        if sized is None or not flowing or not self.within_limits(stmt, sized[0], 1, stages):
+            return False
+        arriving = history[-1] if history else (image["channels"], image["size"])
+        cells = self.layers_builder.layers(stmt, *sized, kinds, arriving)
+        if cells is None:
+            return False
+        for cell in cells:
+            stages.append(cell)
+            history.append((cell.out_channels, cell.out_size))
+        return True
+
+    def count_and_channels(self, stmt: S.Cells | S.Layers, env, what: str
+                           ) -> tuple[int, int] | None:
+        """The statement's count and channels, whole numbers of at least 1, or None after
+        reporting why not."""
+        count, channels = self.evaluate(stmt.count, env), self.evaluate(stmt.channels, env)
+        if count is None or channels is None:
+            return None
+        for value, expr, name in ((count, stmt.count, what), (channels, stmt.channels,
+                                                              "channels")):
+            if not is_whole(value) or value < 1:
+                self.error(f"{name} must be a whole number of at least 1, not "
+                           f"{show_value(value)}", expr.at)
+                return None
+        return count, channels
+
+    def within_limits(self, stmt: S.Cells | S.Layers, count: int, edges_each: int,
+                      stages: list) -> bool:
+        """Whether `count` more stages of `edges_each` edges keep the network within its
+        limits; if not, the error says which."""
+        if len(stages) + count > MAX_STAGES:
+            self.error(f"the network would have {len(stages) + count:,} stages (cells and layers), "
+                       f"more than {MAX_STAGES}, the limit of a network", stmt.count.at)
+            return False
+        edges = sum(len(stage.edges) + len(stage.fixed) for stage in stages
+                    if isinstance(stage, Cell))
+        if edges + count * edges_each > MAX_NETWORK_EDGES:
+            self.error(f"the network would have more than {MAX_NETWORK_EDGES:,} edges, the limit "
+                       "of a network", stmt.count.at)
+            return False
+        return True

@@ -35,8 +35,11 @@ class OpPlacer:
             if (op.name, stride) not in self.scope.placed_ops:
                 self.place_op(op, stride, NOMINAL_CHANNELS, op.at)
 
-    def place_op(self, op: S.OpDef, stride: int, channels: int, use_at) -> Op | None:
-        """The op as it runs on an edge of this stride and channels, or None if it cannot."""
+    def place_op(self, op: S.OpDef, stride: int, channels: int, use_at,
+                 out: int | None = None) -> Op | None:
+        """The op as it runs on an edge of this stride taking in `channels` and giving `out`
+        (None: the same), or None if it cannot."""
+        out = channels if out is None else out
         forms: dict[int | None, S.StrideForm] = {}
         for form in op.forms:
             forms.setdefault(form.stride, form)  # the first counts; check_forms reports a second
@@ -49,27 +52,28 @@ class OpPlacer:
         key = (op.name, form.stride)
         if key in self.scope.failed_forms:
             return None  # reported where it first failed, not again at every channel count
-        # An op placed again at the same stride and width is the same chain of (interned)
+        # An op placed again at the same stride and widths is the same chain of (interned)
         # modules: built once, whatever the number of cells and edges.
-        built = (op.name, form.stride, stride, channels)
+        built = (op.name, form.stride, stride, channels, out)
         if built not in self.scope.built_ops:
-            self.scope.built_ops[built] = self.build_op(op, form, stride, channels)
+            self.scope.built_ops[built] = self.build_op(op, form, stride, channels, out)
         placed = self.scope.built_ops[built]
         if placed is None:
             self.scope.failed_forms.add(key)
         return placed
 
-    def build_op(self, op: S.OpDef, form: S.StrideForm, stride: int, channels: int) -> Op | None:
+    def build_op(self, op: S.OpDef, form: S.StrideForm, stride: int, channels: int,
+                 out: int) -> Op | None:
         """The op's chain at an edge of `stride`. The rule: an op whose chain writes no
         `stride=` gives the edge's stride to its first module that can stride (a conv, a pool,
         a zero); an op that writes one strides as written, and its strides must multiply to
         the edge's."""
-        state = self.expander.chain_state(channels, channels, in_cell=True)
+        state = self.expander.chain_state(channels, out, in_cell=True)
         if not self.expander.expand(form.body, {}, state):
             return None
         written = state.written_strides
         if stride > 1 and not written:
-            state = self.expander.chain_state(channels, channels, in_cell=True, stride=stride)
+            state = self.expander.chain_state(channels, out, in_cell=True, stride=stride)
             self.expander.expand(form.body, {}, state)
         if state.stride_done != stride and written:
             self.error(f"op '{op.name}' writes its strides and they make {state.stride_done}, but "
@@ -85,9 +89,10 @@ class OpPlacer:
                        f"a 'stride {stride}:' form")
             return None
         produced = state.placement.channels
-        if produced != channels:
-            self.error(f"op '{op.name}' turns {channels} channels into {produced}; an edge keeps "
-                       "the channels of its cell", form.at)
+        if produced != out:
+            self.error(f"op '{op.name}' turns {channels} channels into {produced}; " +
+                       ("an edge keeps the channels of its cell" if out == channels else
+                        f"its layer needs {out}"), form.at)
             return None
         return Op(op.name, tuple(state.modules))
 

@@ -28,7 +28,7 @@ class Scope:
         self.used: set[str] = set()
         self.placed_ops: set[tuple[str, int]] = set()  # (op, stride of the edge)
         self.failed_forms: set[tuple[str, int | None]] = set()  # (op, stride of the form)
-        self.built_ops: dict[tuple, Op | None] = {}  # (op, form, stride, channels) -> its Op
+        self.built_ops: dict[tuple, Op | None] = {}  # (op, form, stride, in, out) -> its Op
         self.broken_cells: set[str] = set()
         self.failed_chains: set[tuple] = set()  # chain calls, with what reached them, that failed
         self.search_settings: dict[str, dict[str, object]] = {}  # kind -> attribute -> value
