@@ -253,8 +253,11 @@ class ZeroOneShot(BetaDarts, PcDarts):
         edges = self.edge_weights(net)
         logits = []
         for x in data:
+            # Dropout and noise draw once for all variants (common random numbers, as the
+            # initialization is): the variants then differ only by the candidate dropped.
             variant = torch.func.vmap(lambda weights: net(x, Run(weights, edge_weights=edges)),
-                                      chunk_size=max(1, SAMPLES_PER_CHUNK // len(x)))
+                                      chunk_size=max(1, SAMPLES_PER_CHUNK // len(x)),
+                                      randomness="same")
             logits.append(variant(stacked))
         logits = torch.cat(logits, dim=1)  # (variants, samples, classes)
         form = self.option("nngp-kernel")

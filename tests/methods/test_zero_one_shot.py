@@ -145,6 +145,20 @@ def test_batched_rankings_equal_separate_forwards(monkeypatch):
     assert expected[0] != pytest.approx(expected[1], rel=1e-6)
 
 
+def test_rankings_of_a_space_with_dropout_draw_once_for_all_variants(tmp_path):
+    """Dropout in the network draws the same mask for every variant ranked together (common
+    random numbers): two copies of one variant rank equal (vmap refused random ops before)."""
+    path = tmp_path / "dropout.nas"
+    path.write_text(TWO_CANDIDATES.replace("head bn -> relu", "head bn -> relu -> dropout(p=0.5)"))
+    method = method_for()
+    torch.manual_seed(0)
+    net = method.ranking_net(load(path), CPU)
+    data = [torch.randn(8, 2, 6, 6)]
+    uniform = softmax_weights(net.views)
+    first, second = method.rankings(net, [uniform, uniform], data)
+    assert first == second
+
+
 # --- Alg. 1 and random masks --------------------------------------------------------------------
 
 @pytest.mark.parametrize("level, count, per_edge", [
