@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from nasdsl.architecture.derive import from_genotype, from_nb201
+from nasdsl.architecture.layers import from_layers
 from nasdsl.dsl.elaborate import load
 from nasdsl.methods import method_names
 from nasdsl.search.config import SearchConfig
@@ -15,6 +16,10 @@ from tests.paths import SPACES
 
 TINY = {name: (("C", 4), ("N", 1))
         for name in ("nb201", "darts", "rdarts_s1", "rdarts_s2", "rdarts_s3", "rdarts_s4")}
+TINY["mobilenetv2"] = (("unit", 1),)  # width 1/8
+# Methods with partial channel connections run a macro space whose layers change their
+# channels with all of them through the mix.
+PARTIAL = ("pc-darts", "zero-one-shot", "zero-one-shot-rnd")
 
 
 def tiny(space="nb201", method="darts", method_options=(), **fields) -> SearchConfig:
@@ -39,6 +44,8 @@ def test_every_method_searches(tmp_path, method, simplify, space):
     supernet is nb201's kind of edge mix at another size: its searches run under slow)."""
     options = (("prune-batches", 1),) if method.startswith("zero-one-shot") and \
         method != "zero-one-shot-rnd" else ()
+    if space == "mobilenetv2" and method in PARTIAL:
+        options += (("partial-k", 1),)
     search = Search(tiny(space, method, simplify=simplify, method_options=options),
                     tmp_path / "run", progress=False)
     before = arch_parameters(search)
@@ -48,6 +55,8 @@ def test_every_method_searches(tmp_path, method, simplify, space):
     loaded = load(SPACES / f"{space}.nas")
     if space == "nb201":
         assert from_nb201(result.arch_text) == result.architecture
+    elif space == "mobilenetv2":
+        assert from_layers(result.arch_text, loaded) == result.architecture
     else:
         assert from_genotype(result.arch_text, loaded) == result.architecture
     assert len(result.log) == 2 and (tmp_path / "run" / "derived.nas").is_file()
@@ -66,6 +75,20 @@ def test_every_method_searches_the_naive_darts_supernet(tmp_path, method):
 def test_every_method_searches_the_r_darts_spaces(tmp_path, method, space):
     """The same on R-DARTS's four spaces (per-edge candidates, no `none`, noise)."""
     test_every_method_searches(tmp_path, method, True, space)
+
+
+@pytest.mark.parametrize("method", ["darts", "gdas"])
+def test_a_macro_space_searches(tmp_path, method):
+    """A search of mobilenetv2's searchable layers, each with its own parameters, derives one
+    op per layer (every method, under slow)."""
+    test_every_method_searches(tmp_path, method, True, "mobilenetv2")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", method_names())
+def test_every_method_searches_a_macro_space(tmp_path, method):
+    """The same for every method; those with partial channels run with K=1."""
+    test_every_method_searches(tmp_path, method, True, "mobilenetv2")
 
 
 def test_second_order_darts_searches(tmp_path):
