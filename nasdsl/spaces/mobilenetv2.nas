@@ -3,20 +3,7 @@
 # after the first chooses its depthwise kernel (3, 5, 7) and expansion ratio (3, 6), and every
 # block that keeps its shape may be skipped. The choice k3_e6 everywhere is MobileNetV2 1.0.
 
-# MBConv: expand (1x1) - depthwise (k x k, stride s) - project (1x1, linear), BN after each,
-# ReLU6 after the first two; the shortcut is the layers' `residual`.
-chain mbconv(k, e, s) = conv(kernel=1, out=e * in) -> bn -> relu6
-                     -> conv(kernel=k, stride=s, depthwise=true) -> bn -> relu6
-                     -> conv(kernel=1) -> bn
-
-op k3_e3 { stride 1: mbconv(k=3, e=3, s=1)  stride 2: mbconv(k=3, e=3, s=2) }
-op k3_e6 { stride 1: mbconv(k=3, e=6, s=1)  stride 2: mbconv(k=3, e=6, s=2) }
-op k5_e3 { stride 1: mbconv(k=5, e=3, s=1)  stride 2: mbconv(k=5, e=3, s=2) }
-op k5_e6 { stride 1: mbconv(k=5, e=6, s=1)  stride 2: mbconv(k=5, e=6, s=2) }
-op k7_e3 { stride 1: mbconv(k=7, e=3, s=1)  stride 2: mbconv(k=7, e=3, s=2) }
-op k7_e6 { stride 1: mbconv(k=7, e=6, s=1)  stride 2: mbconv(k=7, e=6, s=2) }
-# The block's branch is zero, so the residual passes its input on: the layer is skipped.
-op skip = zero
+import "mbconv_ops.nas"
 
 network mobilenetv2 {
     let size = 224

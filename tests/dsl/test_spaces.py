@@ -113,3 +113,19 @@ def test_darts_large_candidates():
         assert len(candidates) == 15
         assert sum(name.startswith("dil_conv") for name in candidates) == 5
         assert sum(name.endswith("_x2") for name in candidates) == 7
+
+
+def test_proxylessnas_has_the_reference_supernets_blocks():
+    """ProxylessNAS's 21 searchable blocks have the reference widths and strides; a block has
+    the identity shortcut and the Zero candidate exactly where it keeps its shape (stride 1,
+    as many channels in as out), as super_proxyless.py builds them."""
+    cells = load(SPACES / "proxylessnas.nas").network.cells
+    assert [cell.channels for cell in cells] == \
+        [24] * 4 + [40] * 4 + [80] * 4 + [96] * 4 + [192] * 4 + [320]
+    assert [cell.size for cell in cells if cell.kind.reduction] == [112, 56, 28, 14]
+    for cell in cells:
+        keeps = not cell.kind.reduction and cell.input_channels == cell.channels
+        names = cell.kind.edges[0][2]
+        assert cell.kind.residual == keeps and ("skip" in names) == keeps
+        assert names[:6] == ("k3_e3", "k3_e6", "k5_e3", "k5_e6", "k7_e3", "k7_e6")
+    assert sum(cell.kind.residual for cell in cells) == 15
