@@ -788,7 +788,10 @@ def _edge_module(draw, channels: int, random: bool = False):
     `random`, perhaps one that draws random numbers."""
     from nasdsl.dsl import modules as M
     kind = draw(st.sampled_from(["relu", "activation", "conv", "conv", "dwconv", "bn", "avg_pool",
-                                 "max_pool", "identity", "group", *["random"] * random]))
+                                 "max_pool", "identity", "group", "shuffle",
+                                 *["random"] * random]))
+    if kind == "shuffle":
+        return M.ChannelShuffle(channels, draw(st.sampled_from(_divisors(channels))))
     if kind == "group":
         return _group(draw, channels, random)
     if kind == "random":
@@ -856,6 +859,10 @@ def _place_stride(chain: list, stride: int):
                                                                         stride), *chain]
 
 
+def _divisors(channels: int) -> list[int]:
+    return [d for d in range(1, channels + 1) if channels % d == 0]
+
+
 def _linear_core(draw, channels: int) -> list:
     """A chain that is one kernel: what reparameterization merges once sharing exposes it."""
     from nasdsl.dsl import modules as M
@@ -863,7 +870,11 @@ def _linear_core(draw, channels: int) -> list:
     dilation = draw(st.sampled_from([1, 2])) if kernel > 1 else 1
     bias = draw(st.booleans())
     form = draw(st.sampled_from(["conv", "separable", "expansion", "pool", "residual",
-                                 "identity"]))
+                                 "shuffled", "identity"]))
+    if form == "shuffled":  # FBNet's grouped 1x1 convs around a channel shuffle
+        groups = draw(st.sampled_from(_divisors(channels)))
+        return [M.Conv(channels, channels, 1, groups=groups), M.ChannelShuffle(channels, groups),
+                M.Conv(channels, channels, 1, groups=groups, bias=bias)]
     if form == "conv":
         return [M.Conv(channels, channels, kernel, 1, dilation, 1, bias)]
     if form == "expansion":  # MobileNetV2's inverted bottleneck without its activations

@@ -539,6 +539,30 @@ class ResNetBlock(Module):
                    values["track_running_stats"])
 
 
+@module_kind("channel_shuffle")
+class ChannelShuffle(Module):
+    """ShuffleNet's channel shuffle: the channels, seen as `groups` groups of equal size,
+    interleaved (channel g * n + i moves to i * groups + g), so that a grouped conv after it
+    mixes the groups. A permutation: linear, one 1x1 kernel."""
+
+    channels: int
+    groups: int
+    attributes = {"groups": Attr(int, REQUIRED, _at_least_one)}
+    linear = True
+    maps_zero_to_zero = True
+
+    @property
+    def kernel_expressible(self) -> bool:
+        return True
+
+    @classmethod
+    def build(cls, values, placement):
+        if placement.channels % values["groups"]:
+            raise AttributeProblem("groups", f"{values['groups']} groups do not divide "
+                                   f"{placement.channels} channels")
+        return cls(placement.channels, values["groups"])
+
+
 @module_kind("global_avg_pool")
 class GlobalAvgPool(Module):
     """The mean over height and width: feature maps in, vectors out."""

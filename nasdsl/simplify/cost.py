@@ -307,6 +307,11 @@ class _Estimator(PlanInterpreter):
         self.elementwise(*outputs, passes=1)
         return self.tensor(module.c_out, max(out.size for out in outputs))
 
+    def module_channel_shuffle(self, module, x):
+        out = self.tensor(x.channels, x.size)  # a copy; its backward keeps nothing
+        self.elementwise(x, out)
+        return out
+
     def module_global_avg_pool(self, module, x):
         return self.tensor(x.channels, 1)
 

@@ -129,3 +129,22 @@ def test_proxylessnas_has_the_reference_supernets_blocks():
         assert cell.kind.residual == keeps and ("skip" in names) == keeps
         assert names[:6] == ("k3_e3", "k3_e6", "k5_e3", "k5_e6", "k7_e3", "k7_e6")
     assert sum(cell.kind.residual for cell in cells) == 15
+
+
+def test_fbnet_has_the_papers_22_layers_of_9_candidates():
+    """FBNet's TBS space: 22 searchable layers of Table 1's widths, 9 candidates each (9^22
+    architectures); `skip` is the identity under the residual where a layer keeps its shape,
+    the reference's 1x1 conv where it does not; the g2 blocks shuffle between group convs."""
+    space = load(SPACES / "fbnet.nas")
+    cells = space.network.cells
+    assert [cell.channels for cell in cells] == \
+        [16] + [24] * 4 + [32] * 4 + [64] * 4 + [112] * 4 + [184] * 4 + [352]
+    assert space.architecture_count() == 9 ** 22
+    for cell in cells:
+        keeps = not cell.kind.reduction and cell.input_channels == cell.channels
+        assert cell.kind.residual == keeps
+        assert cell.kind.edges[0][2][-1] == ("skip" if keeps else "skip_conv")
+    g2 = next(op for op in cells[1].edges[0].candidates if op.name == "k3_e1_g2")
+    assert [type(m).__name__ for m in g2.modules][:4] == ["Conv", "BatchNorm", "ReLU",
+                                                          "ChannelShuffle"]
+    assert g2.modules[0].groups == 2 and g2.modules[-2].groups == 2

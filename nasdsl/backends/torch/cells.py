@@ -15,7 +15,7 @@ from torch import nn
 
 from nasdsl.backends.torch.contract import CellRun
 from nasdsl.backends.torch.edge import NaiveEdge, PlanEdge, add_all
-from nasdsl.backends.torch.layers import build_layer
+from nasdsl.backends.torch.layers import build_layer, channel_shuffle
 from nasdsl.dsl import space as IR
 from nasdsl.simplify.plan import Plan
 
@@ -111,12 +111,6 @@ class Cell(CellBase):
         return edge(states[src], run.weights[index, :width],
                     None if run.sampled is None else run.sampled[index],
                     None if run.active is None else run.active[index, :width])
-
-
-def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
-    batch, channels, height, width = x.shape
-    return x.view(batch, groups, channels // groups, height, width).transpose(1, 2) \
-        .reshape(batch, channels, height, width)
 
 
 class PartialChannels(nn.Module):

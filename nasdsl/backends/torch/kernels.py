@@ -63,12 +63,19 @@ def _branches_kernel(module: M.Branches, layer, channels, like):
     return sum(pad_to(kernel, module.extent) for kernel in kernels)
 
 
+def _shuffle_kernel(module: M.ChannelShuffle, layer, channels, like):
+    """The permutation as a 1x1 kernel: output channel i * groups + g is input g * n + i."""
+    order = torch.arange(channels, device=like.device).view(module.groups, -1).t().flatten()
+    return _eye(channels, like)[order][:, :, None, None]
+
+
 KERNELS: dict[type, Callable] = {
     M.Conv: _conv_kernel,
     M.Zero: lambda module, layer, channels, like: like.new_zeros(channels, channels, 1, 1),
     M.Identity: lambda module, layer, channels, like: _eye(channels, like)[:, :, None, None],
     M.AvgPool: _avg_pool_kernel,
     M.Branches: _branches_kernel,
+    M.ChannelShuffle: _shuffle_kernel,
 }
 
 

@@ -111,6 +111,22 @@ class ResNetBlock(nn.Module):
         return residual + self.conv_b(self.conv_a(x))
 
 
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """The channels in `groups` groups, interleaved (ShuffleNet's shuffle)."""
+    batch, channels, height, width = x.shape
+    return x.view(batch, groups, channels // groups, height, width).transpose(1, 2) \
+        .reshape(batch, channels, height, width)
+
+
+class ChannelShuffle(nn.Module):
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return channel_shuffle(x, self.groups)
+
+
 class GlobalAvgPool(nn.Module):
     def forward(self, x):
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
@@ -190,6 +206,7 @@ LAYERS: dict[type[M.Module], Callable[[M.Module, bool], nn.Module]] = {
                                                       m.track_running_stats),
     M.ResNetBlock: lambda m, n: ResNetBlock(m.c_in, m.c_out, m.stride, m.affine,
                                             m.track_running_stats),
+    M.ChannelShuffle: lambda m, n: ChannelShuffle(m.groups),
     M.GlobalAvgPool: lambda m, n: GlobalAvgPool(),
     M.Linear: lambda m, n: nn.Linear(m.c_in, m.c_out),
     M.Branches: Branches,
