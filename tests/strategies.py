@@ -548,9 +548,11 @@ def _layers(draw, ops: list[DrawnOp], projecting: list[DrawnOp], taken: set[str]
     else:
         usable = ops
     stride = draw(st.sampled_from([None, 1, 2]))
-    if stride == 2 and not any(op.stride2 for op in usable):
+    # factorized_reduce halves its output channels into two: only at even widths.
+    strided = [op for op in usable if op.stride2 and (channels % 2 == 0 or not op.factorized)]
+    if stride == 2 and not strided:
         stride = 1
-    first = [op for op in usable if op.stride2] if stride == 2 else usable
+    first = strided if stride == 2 else usable
     candidates = _op_names(draw, first)
     # An `or` op only where a layer keeps its shape: one that joins none is a warning.
     keeps = count > 1 or (stride != 2 and channels == arriving[0])

@@ -13,11 +13,12 @@ from nasdsl.simplify.plan import Apply
 from tests.paths import ROOT
 
 SAMPLES = {int: 3, bool: False, float: 0.25}  # a value for each required attribute, by type
+NAMED = {"groups": 2}  # ... and by name, where the type's would not fit 4 channels
 
 
 def instances(kind):
     """The module kind built with its defaults, and with each boolean attribute flipped."""
-    values = {name: SAMPLES[attr.type] if attr.default is REQUIRED else
+    values = {name: NAMED.get(name, SAMPLES[attr.type]) if attr.default is REQUIRED else
               (attr.default(Placement(4, 4)) if callable(attr.default) else attr.default)
               for name, attr in kind.attributes.items()}
     if "out" in values and values["out"] is None:

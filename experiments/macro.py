@@ -1,0 +1,85 @@
+"""Simplification on the macro spaces (mobilenetv2, proxylessnas, fbnet): what the cost model
+shares and merges, and what it saves, against the naive supernet and against the supernet
+with tied parameters (`--tie-params`: candidates that begin or end with the same module
+with parameters, such as one expansion conv of each ratio, compute it once with one set of
+weights: the weight-entanglement supernet some methods use, outside the guarantees). One
+forward + backward with DARTS's uniform weights at initialization, training mode; saved bytes
+measured, step time the median of the repeats.
+
+    python experiments/macro.py               # about 5 minutes on 2 cores
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter
+
+import torch
+from common import SPACES, arguments, header, markdown_table, write
+
+from nasdsl.backends.torch.contract import Run, softmax_weights
+from nasdsl.backends.torch.measure import saved_bytes
+from nasdsl.backends.torch.network import BuildOptions, Supernet
+from nasdsl.dsl.elaborate import load
+from nasdsl.simplify.cost import Setting
+
+# space: overrides. At 112x112 (a quarter of ImageNet's pixels) and batch 8 a naive step fits
+# a few seconds of this CPU; the ratios are those of the full size up to the fixed layers.
+SPACES_AND_SETTINGS = {"mobilenetv2": {"size": 112}, "proxylessnas": {"size": 112},
+                       "fbnet": {"size": 112}}
+BATCH = 8
+VARIANTS = (("naive", False, False), ("simplified", True, False), ("tied", True, True))
+
+
+def measured(space, batch: int, simplify: bool, tie: bool, repeats: int):
+    """MiB saved for backward, median seconds of a forward + backward, and the rewrites the
+    plans apply (rule: edges)."""
+    torch.manual_seed(0)
+    net = Supernet(space, BuildOptions(simplify=simplify, tie_params=tie,
+                                       setting=Setting(batch=batch)))
+    network = space.network
+    x = torch.randn(batch, network.input_channels, network.input_size, network.input_size)
+    run = Run(softmax_weights(net.views))
+    mib = saved_bytes(lambda: net(x, run), exclude=net) / 2**20
+    seconds = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        net(x, run).sum().backward()
+        seconds.append(time.perf_counter() - began)
+        net.zero_grad(set_to_none=True)
+    rules = Counter(rewrite.rule for plan in (net.plans or {}).values()
+                    for rewrite in plan.rewrites)
+    return mib, statistics.median(seconds), rules
+
+
+def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    rows = []
+    for name, overrides in SPACES_AND_SETTINGS.items():
+        overrides = {**overrides, "classes": 10, **({"unit": 2, "size": 32} if args.quick else {})}
+        batch, repeats = (2, 1) if args.quick else (BATCH, args.repeats)
+        space = load(SPACES / f"{name}.nas", overrides=overrides)
+        figures = {}
+        for label, simplify, tie in VARIANTS:
+            print(f"measuring {name}, {label} ...", flush=True)
+            figures[label] = measured(space, batch, simplify, tie, repeats)
+        naive_mib, naive_seconds, _ = figures["naive"]
+        for label, (mib, seconds, rules) in figures.items():
+            shared = ", ".join(f"{rule} x{count}" for rule, count in sorted(rules.items()))
+            rows.append([f"{name}.nas", label, f"{mib:,.1f}", f"x{mib / naive_mib:.2f}",
+                         f"{seconds:.2f}", f"x{seconds / naive_seconds:.2f}", shared or "-"])
+    text = header("Simplification on the macro spaces")
+    text += (f"Batch {BATCH}, input 112x112, 10 classes; MiB saved for backward in one forward "
+             "+ backward with uniform DARTS weights; seconds the median of "
+             f"{args.repeats}. `rewrites` counts the rewrites the plans apply, over the "
+             "distinct edge sites (layers of one shape share a plan).\n\n")
+    text += markdown_table(["space", "supernet", "MiB", "memory", "step s", "time", "rewrites"],
+                           rows)
+    write(args.out, "macro", text)
+
+
+if __name__ == "__main__":
+    main()
