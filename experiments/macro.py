@@ -40,12 +40,11 @@ def measured(space, batch: int, simplify: bool, tie: bool, repeats: int):
                                        setting=Setting(batch=batch)))
     network = space.network
     x = torch.randn(batch, network.input_channels, network.input_size, network.input_size)
-    run = Run(softmax_weights(net.views))
-    mib = saved_bytes(lambda: net(x, run), exclude=net) / 2**20
+    mib = saved_bytes(lambda: net(x, Run(softmax_weights(net.views))), exclude=net) / 2**20
     seconds = []
     for _ in range(repeats):
         began = time.perf_counter()
-        net(x, run).sum().backward()
+        net(x, Run(softmax_weights(net.views))).sum().backward()
         seconds.append(time.perf_counter() - began)
         net.zero_grad(set_to_none=True)
     rules = Counter(rewrite.rule for plan in (net.plans or {}).values()
