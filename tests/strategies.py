@@ -203,7 +203,8 @@ def any_programs() -> st.SearchStrategy[S.Program]:
 
 # The values an attribute may take, by domain. A `half` h stands for the kernel 2 * h + 1, so
 # that chain bodies also compute with their parameters.
-DOMAINS = {"kernel": (1, 3, 5), "half": (0, 1, 2), "dilation": (1, 2), "flag": (False, True),
+DOMAINS = {"kernel": (1, 3, 5), "pool_kernel": (1, 2, 3, 4), "half": (0, 1, 2),
+           "dilation": (1, 2), "flag": (False, True),
            "probability": (0.0, 0.25, 0.5, 1e-3), "real": (0.0, 0.5, 2.0, 1),
            # Noise without spread: its output is known (the mean, or the input plus it), so
            # that supernets with it can be compared; its random draws are tested apart.
@@ -228,8 +229,8 @@ OP_MODULES = {
              ("depthwise", "flag", False)),
     "bn": (("affine", "flag", False), ("track_running_stats", "flag", False),
            ("search_only", "flag", False)),
-    "avg_pool": (("kernel", "kernel", True), ("count_include_pad", "flag", False)),
-    "max_pool": (("kernel", "kernel", True),),
+    "avg_pool": (("kernel", "pool_kernel", True), ("count_include_pad", "flag", False)),
+    "max_pool": (("kernel", "pool_kernel", True),),
 }
 # Modules that take the stride of a stride-2 edge (factorized_reduce strides by itself).
 STRIDE_CAPABLE = frozenset({"conv", "avg_pool", "max_pool", "zero"})
@@ -810,9 +811,9 @@ def _edge_module(draw, channels: int, random: bool = False):
     if kind == "bn":
         return M.BatchNorm(channels, draw(st.booleans()), draw(st.booleans()))
     if kind == "avg_pool":
-        return M.AvgPool(draw(st.sampled_from([1, 3])), 1, draw(st.booleans()))
+        return M.AvgPool(draw(st.sampled_from([1, 2, 3, 4])), 1, draw(st.booleans()))
     if kind == "max_pool":
-        return M.MaxPool(3, 1)
+        return M.MaxPool(draw(st.sampled_from([2, 3])), 1)
     return M.Identity()
 
 
@@ -887,7 +888,7 @@ def _linear_core(draw, channels: int) -> list:
         return [M.Conv(channels, channels, kernel, 1, dilation, channels),
                 M.Conv(channels, channels, 1, bias=bias)]
     if form == "pool":
-        return [M.AvgPool(3, 1, True)]
+        return [M.AvgPool(draw(st.sampled_from([2, 3])), 1, True)]
     if form == "residual":  # RepVGG: the identity plus a kernel, merged into one kernel
         inner = [attrs.evolve(m, bias=False) if isinstance(m, M.Conv) else m
                  for m in _linear_core(draw, channels)]

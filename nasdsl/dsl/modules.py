@@ -159,6 +159,10 @@ def _odd_kernel(value: int) -> str | None:
     return None if value % 2 == 1 else "must be odd, so that 'same' padding is symmetric"
 
 
+def _pool_kernel(value: int) -> str | None:
+    return None if value >= 1 else "must be at least 1"
+
+
 def _probability(value: float) -> str | None:
     return None if 0.0 <= value < 1.0 else "must be in [0, 1)"
 
@@ -410,15 +414,31 @@ class BatchNorm(Module):
         return cls(placement.channels, values["affine"], values["track_running_stats"])
 
 
+class Pool(Module):
+    """A pooling window of `kernel` positions a side, padded so that the output has
+    ceil(size / stride) positions a side: an odd kernel reaches kernel // 2 before and after
+    the centre; an even one k/2 - 1 before and k/2 after (the odd window k + 1 with its first
+    row and column left out; a kernel of 2 is the window of the position and the next)."""
+
+    kernel: int
+    stride: int = 1
+
+    @property
+    def padding(self) -> tuple[int, int]:
+        """Positions padded before and after, on each axis."""
+        half = self.kernel // 2
+        return (half, half) if self.kernel % 2 else (half - 1, half)
+
+
 @module_kind("avg_pool")
-class AvgPool(Module):
-    """Average pooling with padding kernel // 2. With count_include_pad it is exactly a
+class AvgPool(Pool):
+    """Average pooling (see `Pool` for its window). With count_include_pad it is exactly a
     convolution; without, border outputs divide by fewer elements and it is not."""
 
     kernel: int
     stride: int = 1
     count_include_pad: bool = True
-    attributes = {"kernel": Attr(int, REQUIRED, _odd_kernel), "stride": Attr(int, 1, _stride),
+    attributes = {"kernel": Attr(int, REQUIRED, _pool_kernel), "stride": Attr(int, 1, _stride),
                   "count_include_pad": Attr(bool, True)}
     stride_capable = True
     linear = True
@@ -430,7 +450,7 @@ class AvgPool(Module):
 
     @property
     def extent(self) -> int:
-        return self.kernel
+        return self.kernel + 1 - self.kernel % 2  # an even window is the odd one a side wider
 
     @classmethod
     def build(cls, values, placement):
@@ -438,10 +458,12 @@ class AvgPool(Module):
 
 
 @module_kind("max_pool")
-class MaxPool(Module):
+class MaxPool(Pool):
+    """Max pooling (see `Pool` for its window); padding never wins."""
+
     kernel: int
     stride: int = 1
-    attributes = {"kernel": Attr(int, REQUIRED, _odd_kernel), "stride": Attr(int, 1, _stride)}
+    attributes = {"kernel": Attr(int, REQUIRED, _pool_kernel), "stride": Attr(int, 1, _stride)}
     stride_capable = True
     maps_zero_to_zero = True
 

@@ -249,15 +249,27 @@ class _Estimator(PlanInterpreter):
         self.elementwise(x, out, passes=3)
         return out
 
+    def pooled_input(self, module: M.Pool, x: _Tensor) -> _Tensor:
+        """What a pool keeps for backward: its input, or for an even kernel the padded copy
+        of it that the pool runs on."""
+        if module.kernel % 2:
+            return x
+        padded = self.tensor(x.channels, x.size + sum(module.padding))
+        self.elementwise(x, padded, passes=1)
+        return padded
+
     def module_avg_pool(self, module, x):
         out = self.tensor(x.channels, module.out_size(x.size))
-        self.keep(x)
+        self.keep(self.pooled_input(module, x))
+        if module.kernel % 2 == 0 and not module.count_include_pad:
+            # The divisor, one map for the batch and the channels, which the division keeps.
+            self.saved[self.tensor(0, 0).ident] = out.size ** 2 * self.setting.dtype_bytes
         self.elementwise(x, out, passes=module.kernel)
         return out
 
     def module_max_pool(self, module, x):
         out = self.tensor(x.channels, module.out_size(x.size))
-        self.keep(x)
+        self.keep(self.pooled_input(module, x))
         self.keep(self.tensor(out.channels, out.size), INDEX_BYTES)
         self.elementwise(x, out, passes=module.kernel)
         return out

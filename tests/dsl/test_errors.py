@@ -220,8 +220,8 @@ CHECK = [
         9, 20, "avg_pool attribute 'kernel' must be at least 1, not 0", "",
         id="kernel-0"),
     pytest.param(
-        ("avg_pool(kernel=3)", "avg_pool(kernel=4)"),
-        9, 20, "avg_pool attribute 'kernel' must be odd, so that 'same' padding is symmetric, "
+        ("stem conv(kernel=3,", "stem conv(kernel=4,"),
+        33, 15, "conv attribute 'kernel' must be odd, so that 'same' padding is symmetric, "
         "not 4", "",
         id="even-kernel"),
     pytest.param(
@@ -488,13 +488,12 @@ def test_an_op_is_checked_where_it_is_used(tmp_path):
 def test_rendered_check_error(tmp_path):
     """The CLI's text for one error: location, message, the source line with a caret, count."""
     path = tmp_path / "space.nas"
-    path.write_text(edit("avg_pool(kernel=3)", "avg_pool(kernel=4)"))
+    path.write_text(edit("avg_pool(kernel=3)", "avg_pool(kernel=0)"))
     with pytest.raises(NasErrors) as caught:
         load(path)
     assert caught.value.render() == (
-        f"{path}:9:20: error: avg_pool attribute 'kernel' must be odd, so that 'same' padding "
-        "is symmetric, not 4\n"
-        "    op pool = avg_pool(kernel=4)\n"
+        f"{path}:9:20: error: avg_pool attribute 'kernel' must be at least 1, not 0\n"
+        "    op pool = avg_pool(kernel=0)\n"
         "                       ^\n"
         "1 error")
 
@@ -523,12 +522,11 @@ def test_missing_import(tmp_path):
 
 def test_imported_definitions_are_known(tmp_path):
     """Definitions moved to an imported file are found, and its errors carry its file name."""
-    (tmp_path / "ops.nas").write_text("op pool = avg_pool(kernel=4)\n")
+    (tmp_path / "ops.nas").write_text("op pool = avg_pool(kernel=0)\n")
     text = edit("op pool = avg_pool(kernel=3)\n", 'import "ops.nas"\n')
     (error,) = errors_in(tmp_path, text)
     assert error.location.file == str(tmp_path / "ops.nas")
-    assert where(error)[:3] == (1, 20, "avg_pool attribute 'kernel' must be odd, so that "
-                                "'same' padding is symmetric, not 4")
+    assert where(error)[:3] == (1, 20, "avg_pool attribute 'kernel' must be at least 1, not 0")
 
 
 def test_missing_file():
@@ -548,10 +546,9 @@ def test_all_errors_are_reported_in_one_run_in_source_order(tmp_path):
     text = edit("    candidates none, skip, conv3", "    candidates none, skip, conv_3",
                 "cells normal *", "cells normall *",
                 "linear(out=classes)", "linear(out=clases)",
-                "avg_pool(kernel=3)", "avg_pool(kernel=4)")
+                "avg_pool(kernel=3)", "avg_pool(kernel=0)")
     assert [where(error)[:3] for error in errors_in(tmp_path, text)] == [
-        (9, 20, "avg_pool attribute 'kernel' must be odd, so that 'same' padding is symmetric, "
-         "not 4"),
+        (9, 20, "avg_pool attribute 'kernel' must be at least 1, not 0"),
         (17, 28, "unknown op 'conv_3'"),
         (34, 11, "unknown cell 'normall'"),
         (36, 40, "unknown name 'clases'"),

@@ -51,9 +51,13 @@ def _eye(channels: int, like: torch.Tensor) -> torch.Tensor:
 
 
 def _avg_pool_kernel(module: M.AvgPool, layer, channels, like):
-    area = module.kernel * module.kernel
-    return (_eye(channels, like) / area)[:, :, None, None].expand(-1, -1, module.kernel,
-                                                                  module.kernel)
+    """1 / k^2 over the window: an even one is the odd window of `extent` without its first
+    row and column."""
+    window = module.kernel
+    kernel = like.new_zeros(channels, channels, module.extent, module.extent)
+    start = module.extent - window
+    kernel[:, :, start:, start:] = (_eye(channels, like) / window**2)[:, :, None, None]
+    return kernel
 
 
 def _branches_kernel(module: M.Branches, layer, channels, like):

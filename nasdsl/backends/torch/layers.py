@@ -127,6 +127,39 @@ class ChannelShuffle(nn.Module):
         return channel_shuffle(x, self.groups)
 
 
+class EvenPool(nn.Module):
+    """A pool of even kernel k: the input padded k/2 - 1 before and k/2 after on each axis,
+    then pooled unpadded (`modules.Pool`). Without count_include_pad an average divides by the
+    input positions its window covers."""
+
+    def __init__(self, module: M.Pool):
+        super().__init__()
+        self.kernel, self.stride = module.kernel, module.stride
+        before, after = module.padding
+        self.pad = (before, after, before, after)
+        self.maximum = isinstance(module, M.MaxPool)
+        self.count_include_pad = getattr(module, "count_include_pad", True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.maximum:
+            return F.max_pool2d(F.pad(x, self.pad, value=float("-inf")), self.kernel, self.stride)
+        out = F.avg_pool2d(F.pad(x, self.pad), self.kernel, self.stride)
+        if self.count_include_pad:
+            return out
+        covered = F.avg_pool2d(F.pad(x.new_ones(1, 1, *x.shape[2:]), self.pad), self.kernel,
+                               self.stride)
+        return out / covered
+
+
+def _pool(module: M.Pool, normalize: bool) -> nn.Module:
+    if module.kernel % 2 == 0:
+        return EvenPool(module)
+    if isinstance(module, M.MaxPool):
+        return nn.MaxPool2d(module.kernel, module.stride, module.kernel // 2)
+    return nn.AvgPool2d(module.kernel, module.stride, module.kernel // 2,
+                        count_include_pad=module.count_include_pad)
+
+
 class GlobalAvgPool(nn.Module):
     def forward(self, x):
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
@@ -199,9 +232,8 @@ LAYERS: dict[type[M.Module], Callable[[M.Module, bool], nn.Module]] = {
     M.Conv: _conv,
     M.BatchNorm: lambda m, n: nn.BatchNorm2d(m.channels, affine=m.affine,
                                              track_running_stats=m.track_running_stats),
-    M.AvgPool: lambda m, n: nn.AvgPool2d(m.kernel, m.stride, m.kernel // 2,
-                                         count_include_pad=m.count_include_pad),
-    M.MaxPool: lambda m, n: nn.MaxPool2d(m.kernel, m.stride, m.kernel // 2),
+    M.AvgPool: _pool,
+    M.MaxPool: _pool,
     M.FactorizedReduce: lambda m, n: FactorizedReduce(m.c_in, m.c_out, m.affine,
                                                       m.track_running_stats),
     M.ResNetBlock: lambda m, n: ResNetBlock(m.c_in, m.c_out, m.stride, m.affine,
