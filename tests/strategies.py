@@ -56,9 +56,10 @@ def _fresh(draw, taken) -> str:
 
 
 def any_exprs() -> st.SearchStrategy[S.Expr]:
-    """Expressions of any shape: numbers, booleans, names, + - * / nested."""
+    """Expressions of any shape: numbers, kernel sizes, booleans, names, + - * / nested."""
     leaves = st.one_of(st.builds(S.Number, st.integers(0, 10**6)),
                        st.builds(S.Number, st.floats(0, 1e6, allow_nan=False)),
+                       st.builds(S.Size, st.integers(0, 99), st.integers(0, 99)),
                        st.builds(S.Bool, st.booleans()),
                        st.builds(S.Var, identifiers()))
     return st.recursive(leaves, lambda inner: st.builds(S.BinOp, st.sampled_from("+-*/"),
@@ -282,6 +283,8 @@ class DrawnKind:
 
 def _constant(draw, domain: str, env: Mapping[str, int]) -> S.Expr:
     value = draw(st.sampled_from(DOMAINS[domain]))
+    if domain == "kernel" and draw(st.integers(0, 3)) == 0:  # now and then a non-square one
+        return S.Size(*draw(st.sampled_from([(1, 3), (3, 1), (1, 5), (5, 3)])))
     if isinstance(value, bool):
         return S.Bool(value)
     if isinstance(value, float):
@@ -804,8 +807,8 @@ def _edge_module(draw, channels: int, random: bool = False):
     if kind == "activation":
         return draw(st.sampled_from(ACTIVATIONS))()
     if kind in ("conv", "dwconv"):
-        kernel = draw(st.sampled_from([1, 3, 5]))
-        dilation = draw(st.sampled_from([1, 2])) if kernel > 1 else 1
+        kernel = draw(st.sampled_from([1, 3, 5, M.KernelSize(1, 3), M.KernelSize(3, 1)]))
+        dilation = draw(st.sampled_from([1, 2])) if kernel != 1 else 1
         groups = channels if kind == "dwconv" else 1
         return M.Conv(channels, channels, kernel, 1, dilation, groups, draw(st.booleans()))
     if kind == "bn":
@@ -869,8 +872,8 @@ def _divisors(channels: int) -> list[int]:
 def _linear_core(draw, channels: int) -> list:
     """A chain that is one kernel: what reparameterization merges once sharing exposes it."""
     from nasdsl.dsl import modules as M
-    kernel = draw(st.sampled_from([1, 3, 5]))
-    dilation = draw(st.sampled_from([1, 2])) if kernel > 1 else 1
+    kernel = draw(st.sampled_from([1, 3, 5, M.KernelSize(1, 3), M.KernelSize(5, 1)]))
+    dilation = draw(st.sampled_from([1, 2])) if kernel != 1 else 1
     bias = draw(st.booleans())
     form = draw(st.sampled_from(["conv", "separable", "expansion", "pool", "residual",
                                  "shuffled", "identity"]))

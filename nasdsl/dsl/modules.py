@@ -124,6 +124,19 @@ def _show(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+class KernelSize(tuple):
+    """A kernel's (height, width): `KernelSize(3)` is 3x3, `KernelSize(1, 7)` one row of 7
+    (written `1x7` in a .nas file)."""
+
+    def __new__(cls, height: int, width: int | None = None):
+        if isinstance(height, KernelSize):
+            return height
+        return super().__new__(cls, (height, height if width is None else width))
+
+    def __str__(self) -> str:
+        return "{}x{}".format(*self)
+
+
 @attrs.frozen
 class Attr:
     """A keyword attribute a user may write: its type, default and validity check.
@@ -153,10 +166,11 @@ def _at_least_one(value: int) -> str | None:
     return None if value >= 1 else "must be at least 1"
 
 
-def _odd_kernel(value: int) -> str | None:
-    if value < 1:
+def _odd_kernel(value: KernelSize) -> str | None:
+    if min(value) < 1:
         return "must be at least 1"
-    return None if value % 2 == 1 else "must be odd, so that 'same' padding is symmetric"
+    return None if all(side % 2 for side in value) else \
+        "must be odd, so that 'same' padding is symmetric"
 
 
 def _pool_kernel(value: int) -> str | None:
@@ -313,18 +327,19 @@ class Zero(Module):
 
 @module_kind("conv")
 class Conv(Module):
-    """A 2-d convolution with 'same' padding (dilation * (kernel - 1) / 2), with a bias only
-    where asked (NAS-Bench-201's search convs have one: bias = not affine)."""
+    """A 2-d convolution with 'same' padding (dilation * (kernel - 1) / 2 on each axis), with
+    a bias only where asked (NAS-Bench-201's search convs have one: bias = not affine). A
+    square kernel is a number, another a `KernelSize` (1x7)."""
 
     c_in: int
     c_out: int
-    kernel: int
+    kernel: int | KernelSize
     stride: int = 1
     dilation: int = 1
     groups: int = 1
     bias: bool = False
     attributes = {
-        "kernel": Attr(int, REQUIRED, _odd_kernel),
+        "kernel": Attr(KernelSize, REQUIRED, _odd_kernel),
         "stride": Attr(int, 1, _stride),
         "dilation": Attr(int, 1, _at_least_one),
         "groups": Attr(int, 1, _at_least_one),
@@ -351,9 +366,14 @@ class Conv(Module):
         return True
 
     @property
+    def kernel_size(self) -> KernelSize:
+        return KernelSize(self.kernel)
+
+    @property
     def extent(self) -> int:
-        """Side of the dense kernel this convolution equals (dilation inserts zeros)."""
-        return self.dilation * (self.kernel - 1) + 1
+        """Side of the square dense kernel this convolution equals (dilation inserts zeros;
+        a non-square kernel is padded to its longer side)."""
+        return self.dilation * (max(self.kernel_size) - 1) + 1
 
     @property
     def depthwise(self) -> bool:
@@ -361,7 +381,8 @@ class Conv(Module):
 
     @property
     def parameter_count(self) -> int:
-        return self.c_out * (self.c_in // self.groups) * self.kernel ** 2 + self.c_out * self.bias
+        height, width = self.kernel_size
+        return self.c_out * (self.c_in // self.groups) * height * width + self.c_out * self.bias
 
     def out_channels(self, c_in: int) -> int:
         return self.c_out
@@ -379,7 +400,9 @@ class Conv(Module):
         if c_in % groups or c_out % groups:
             raise AttributeProblem("groups", f"{groups} groups do not divide {c_in} input and "
                                    f"{c_out} output channels")
-        return cls(c_in, c_out, values["kernel"], values["stride"], values["dilation"], groups,
+        height, width = values["kernel"]
+        kernel = height if height == width else values["kernel"]  # square ones as a number
+        return cls(c_in, c_out, kernel, values["stride"], values["dilation"], groups,
                    values["bias"])
 
 

@@ -83,6 +83,13 @@ class _ToSyntax(lark.Transformer):
             raise NasSyntaxError(f"the number {token} is too large", self._at(token))
         return S.Number(value, at=self._at(token))
 
+    def size(self, children):
+        (token,) = children
+        height, width = str(token).split("x")
+        if len(height) > 6 or len(width) > 6:
+            raise NasSyntaxError(f"the kernel size {token} is too large", self._at(token))
+        return S.Size(int(height), int(width), at=self._at(token))
+
     def var(self, children):
         (token,) = children
         return S.Var(str(token), at=self._at(token))

@@ -23,6 +23,8 @@ class _Printer:
     def expr(self, node: S.Expr, parent_precedence: int = 0, right: bool = False) -> str:
         if isinstance(node, S.Number):
             return str(node.value)
+        if isinstance(node, S.Size):
+            return f"{node.height}x{node.width}"
         if isinstance(node, S.Bool):
             return "true" if node.value else "false"
         if isinstance(node, S.Var):

@@ -25,6 +25,15 @@ class Number:
 
 
 @attrs.frozen
+class Size:
+    """A kernel size literal, `1x7`: height by width."""
+
+    height: int
+    width: int
+    at: Location | None = _located
+
+
+@attrs.frozen
 class Bool:
     value: bool
     at: Location | None = _located
@@ -44,7 +53,7 @@ class BinOp:
     at: Location | None = _located
 
 
-Expr = Number | Bool | Var | BinOp
+Expr = Number | Size | Bool | Var | BinOp
 
 
 # --- module chains ----------------------------------------------------------------------------

@@ -239,7 +239,8 @@ class _Estimator(PlanInterpreter):
     def module_conv(self, module: M.Conv, x):
         out = self.tensor(module.c_out, module.out_size(x.size))
         self.keep(x)
-        macs = self.numel(out) * (module.c_in // module.groups) * module.kernel ** 2
+        height, width = module.kernel_size
+        macs = self.numel(out) * (module.c_in // module.groups) * height * width
         self.conv_work(macs, module.groups)
         return out
 

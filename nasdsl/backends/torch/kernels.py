@@ -88,18 +88,23 @@ def _depthwise(module: M.Module) -> bool:
 
 
 def _dilate(weight: torch.Tensor, module: M.Conv) -> torch.Tensor:
-    """The kernel with zeros between its taps: a dilated conv as a dense one of its extent."""
-    if module.dilation == 1:
+    """The kernel as a square dense one of the conv's extent: zeros between a dilated conv's
+    taps, and on both sides of a non-square kernel's shorter axis."""
+    height, width = module.kernel_size
+    if module.dilation == 1 and height == width:
         return weight
-    dilated = weight.new_zeros(*weight.shape[:2], module.extent, module.extent)
-    dilated[:, :, ::module.dilation, ::module.dilation] = weight
-    return dilated
+    extent, step = module.extent, module.dilation
+    dense = weight.new_zeros(*weight.shape[:2], extent, extent)
+    top, left = ((extent - step * (side - 1) - 1) // 2 for side in (height, width))
+    dense[:, :, top:top + step * (height - 1) + 1:step, left:left + step * (width - 1) + 1:step] \
+        = weight
+    return dense
 
 
 def _block_diagonal(weight: torch.Tensor, groups: int, c_in: int) -> torch.Tensor:
-    c_out, per_group, k, _ = weight.shape
+    c_out, per_group, *spatial = weight.shape
     out_per_group = c_out // groups
-    dense = weight.new_zeros(c_out, c_in, k, k)
+    dense = weight.new_zeros(c_out, c_in, *spatial)
     if per_group == 1 and out_per_group == 1:  # depthwise: the common case, no loop
         index = torch.arange(c_out, device=weight.device)
         dense[index, index] = weight[:, 0]

@@ -213,7 +213,8 @@ def register_layer(kind: type[M.Module], build: Callable[[M.Module, bool], nn.Mo
 
 def _conv(m: M.Conv, normalize: bool) -> nn.Module:
     cls = StandardizedConv2d if normalize else nn.Conv2d
-    return cls(m.c_in, m.c_out, m.kernel, m.stride, padding=m.extent // 2, dilation=m.dilation,
+    padding = tuple(m.dilation * (side // 2) for side in m.kernel_size)
+    return cls(m.c_in, m.c_out, m.kernel_size, m.stride, padding=padding, dilation=m.dilation,
                groups=m.groups, bias=m.bias)
 
 

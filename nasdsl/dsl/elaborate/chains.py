@@ -8,8 +8,9 @@ import attrs
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate.scope import Scope, is_whole, names_hint, show_value
 from nasdsl.dsl.limits import MAX_CALLS, MAX_CHAIN_DEPTH, MAX_MODULES
-from nasdsl.dsl.modules import (BROKEN_KINDS, KINDS, MAPS, REQUIRED, VECTORS, Attr,
-                                AttributeProblem, Branches, Placement)
+from nasdsl.dsl.modules import (BROKEN_KINDS, KINDS, MAPS, REQUIRED, VECTORS,
+                                Attr, AttributeProblem, Branches, KernelSize,
+                                Placement)
 from nasdsl.errors import Location, did_you_mean
 
 # Any module may be marked search_only=true: it exists in the supernet, not in a derived
@@ -272,7 +273,8 @@ class ChainExpander:
             if value is None:
                 ok = False
             elif not _of_type(value, attr.type):
-                wanted = {bool: "true or false", int: "a whole number", float: "a number"}
+                wanted = {bool: "true or false", int: "a whole number", float: "a number",
+                          KernelSize: "a whole number or a size like 1x7"}
                 self.error(f"{kind.kind} attribute '{arg.name}' must be {wanted[attr.type]}, "
                            f"not {show_value(value)}", arg.at)
                 ok = False
@@ -307,4 +309,6 @@ def _of_type(value, wanted: type) -> bool:
     number too (dropout(p=1) is p=1.0)."""
     if wanted is bool:
         return isinstance(value, bool)
+    if wanted is KernelSize:
+        return is_whole(value) or isinstance(value, KernelSize)
     return is_whole(value) or (wanted is float and isinstance(value, float))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.limits import MAX_VALUE
+from nasdsl.dsl.modules import KernelSize
 from nasdsl.dsl.space import LoadSettings, Op
 from nasdsl.errors import Location, NasCheckError, NasError, did_you_mean
 
@@ -53,6 +54,8 @@ class Scope:
             return expr.value
         if isinstance(expr, S.Number):
             return self.bounded(expr.value, expr)
+        if isinstance(expr, S.Size):
+            return KernelSize(expr.height, expr.width)
         if isinstance(expr, S.Var):
             if expr.name in env:
                 return env[expr.name]
@@ -64,6 +67,10 @@ class Scope:
             return None
         if isinstance(left, bool) or isinstance(right, bool):
             self.error(f"'{expr.op}' needs numbers, not true or false", expr.at)
+            return None
+        if isinstance(left, KernelSize) or isinstance(right, KernelSize):
+            self.error(f"'{expr.op}' needs numbers, not a kernel size", expr.at,
+                       "write the size out, e.g. 1x7")
             return None
         if expr.op == "/":
             if right == 0:
