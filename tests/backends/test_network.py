@@ -93,7 +93,7 @@ def test_device_and_dtype_options():
     assert Supernet(space, BuildOptions(dtype=torch.float64)).views["cell"]["alpha"].dtype == torch.float64
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(programs(), st.integers(0, 2**16))
 def test_vertex_exactness_of_generated_spaces(tmp_path_factory, program, seed):
     """For hypothesis-generated spaces, the simplified supernet equals the naive one at
