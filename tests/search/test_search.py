@@ -18,6 +18,7 @@ TINY = {name: (("C", 4), ("N", 1))
         for name in ("nb201", "darts", "rdarts_s1", "rdarts_s2", "rdarts_s3", "rdarts_s4")}
 TINY["mobilenetv2"] = TINY["proxylessnas"] = (("unit", 1),)  # width 1/8
 TINY["fbnet"] = (("unit", 2),)  # its group convs need even widths
+MACRO = ("mobilenetv2", "proxylessnas", "fbnet")
 # Methods with partial channel connections run a macro space whose layers change their
 # channels with all of them through the mix.
 PARTIAL = ("pc-darts", "zero-one-shot", "zero-one-shot-rnd")
@@ -45,7 +46,7 @@ def test_every_method_searches(tmp_path, method, simplify, space):
     supernet is nb201's kind of edge mix at another size: its searches run under slow)."""
     options = (("prune-batches", 1),) if method.startswith("zero-one-shot") and \
         method != "zero-one-shot-rnd" else ()
-    if space in ("mobilenetv2", "proxylessnas", "fbnet") and method in PARTIAL:
+    if space in MACRO and method in PARTIAL:
         options += (("partial-k", 1),)
     search = Search(tiny(space, method, simplify=simplify, method_options=options),
                     tmp_path / "run", progress=False)
@@ -56,7 +57,7 @@ def test_every_method_searches(tmp_path, method, simplify, space):
     loaded = load(SPACES / f"{space}.nas")
     if space == "nb201":
         assert from_nb201(result.arch_text) == result.architecture
-    elif space in ("mobilenetv2", "proxylessnas", "fbnet"):
+    elif space in MACRO:
         assert from_layers(result.arch_text, loaded) == result.architecture
     else:
         assert from_genotype(result.arch_text, loaded) == result.architecture
@@ -87,16 +88,11 @@ def test_a_macro_space_searches(tmp_path, method):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", method_names())
-def test_every_method_searches_a_macro_space(tmp_path, method):
-    """The same for every method; those with partial channels run with K=1."""
-    test_every_method_searches(tmp_path, method, True, "mobilenetv2")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("space", ["proxylessnas", "fbnet"])
-def test_the_other_macro_spaces_search(tmp_path, space):
-    """ProxylessNAS's and FBNet's spaces search with DARTS's weights, small."""
-    test_every_method_searches(tmp_path, "darts", True, space)
+@pytest.mark.parametrize("space", MACRO)
+def test_every_method_searches_the_macro_spaces(tmp_path, method, space):
+    """The same for every method on every shipped macro space; those with partial channels
+    run with K=1."""
+    test_every_method_searches(tmp_path, method, True, space)
 
 
 def test_second_order_darts_searches(tmp_path):
