@@ -20,8 +20,9 @@ from nasdsl.simplify.compiler import compile_network
 from nasdsl.simplify.cost import Setting
 from tests.paths import GOLDEN, SPACES
 
-# The shipped spaces with a network (darts_ops.nas is a library of ops).
-SHIPPED = ["nb201", "darts", "darts_large", "rdarts_s1", "rdarts_s2", "rdarts_s3", "rdarts_s4"]
+# The shipped spaces with a network (darts_ops.nas and mbconv_ops.nas are libraries of ops).
+SHIPPED = ["nb201", "darts", "darts_large", "rdarts_s1", "rdarts_s2", "rdarts_s3", "rdarts_s4",
+           "mobilenetv2", "proxylessnas", "fbnet"]
 
 
 def matches_golden(text: str, name: str) -> bool:
@@ -58,7 +59,7 @@ def graded_weights(space) -> dict[str, list[list[float]]]:
             for kind in space.cell_kinds}
 
 
-@pytest.mark.parametrize("name", ["nb201", "darts"])
+@pytest.mark.parametrize("name", ["nb201", "darts", "mobilenetv2"])
 def test_derived_space_text(name):
     """The derived.nas of fixed weights: the space's used definitions, one op per edge."""
     space = load(SPACES / f"{name}.nas")
@@ -66,10 +67,11 @@ def test_derived_space_text(name):
     assert matches_golden(text, f"derived/{name}.nas")
 
 
-def test_zero_one_shot_pruned_space_text():
-    """Zero-One-Shot-Rnd's pruned.nas of darts at seed 0: each edge's kept candidates."""
-    config = SearchConfig(space=str(SPACES / "darts.nas"), method="zero-one-shot-rnd", seed=0)
+@pytest.mark.parametrize("name", ["darts", "mobilenetv2"])
+def test_zero_one_shot_pruned_space_text(name):
+    """Zero-One-Shot-Rnd's pruned.nas at seed 0: each edge's (each layer's) kept candidates."""
+    config = SearchConfig(space=str(SPACES / f"{name}.nas"), method="zero-one-shot-rnd", seed=0)
     method = get_method("zero-one-shot-rnd")(config)
-    space = load(SPACES / "darts.nas")
+    space = load(SPACES / f"{name}.nas")
     mask = method.prune_mask(space, None, torch.device("cpu"))
-    assert matches_golden(pruned_text(space.programs, space, mask), "pruned/darts.nas")
+    assert matches_golden(pruned_text(space.programs, space, mask), f"pruned/{name}.nas")

@@ -30,10 +30,12 @@ class EdgeKind:
 
     @property
     def title(self) -> str:
-        first, site = self.edges[0], self.site
+        first, site, kind = self.edges[0], self.site, self.cell.kind
+        where = f"{site.channels} channels, {site.size}x{site.size} in"
+        if kind.layer:
+            return f"layer {kind.name}, stride {first.stride} ({where}, {self.cell.channels} out)"
         places = " ".join(f"{e.src}->{e.dst}" for e in self.edges)
-        return (f"cell {self.cell.kind.name}, stride {first.stride}, edges {places} "
-                f"({site.channels} channels, {site.size}x{site.size} in)")
+        return f"cell {kind.name}, stride {first.stride}, edges {places} ({where})"
 
 
 def edge_kinds(space: Space) -> list[EdgeKind]:
