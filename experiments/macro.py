@@ -24,11 +24,10 @@ from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.elaborate import load
 from nasdsl.simplify.cost import Setting
 
-# space: overrides. At 112x112 (a quarter of ImageNet's pixels) and batch 8 a naive step fits
-# a few seconds of this CPU; the ratios are those of the full size up to the fixed layers.
-SPACES_AND_SETTINGS = {"mobilenetv2": {"size": 112}, "proxylessnas": {"size": 112},
-                       "fbnet": {"size": 112}}
-BATCH = 8
+# At 112x112 (a quarter of ImageNet's pixels) and batch 8 a naive step takes about a second
+# on this CPU; the ratios are those of the full size up to the fixed layers.
+MACRO_SPACES = ("mobilenetv2", "proxylessnas", "fbnet")
+SIZE, BATCH = 112, 8
 VARIANTS = (("naive", False, False), ("simplified", True, False), ("tied", True, True))
 
 
@@ -57,9 +56,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     rows = []
-    for name, overrides in SPACES_AND_SETTINGS.items():
-        overrides = {**overrides, "classes": 10, **({"unit": 2, "size": 32} if args.quick else {})}
-        batch, repeats = (2, 1) if args.quick else (BATCH, args.repeats)
+    batch, size, repeats = (2, 32, 1) if args.quick else (BATCH, SIZE, args.repeats)
+    for name in MACRO_SPACES:
+        overrides = {"size": size, "classes": 10, **({"unit": 2} if args.quick else {})}
         space = load(SPACES / f"{name}.nas", overrides=overrides)
         figures = {}
         for label, simplify, tie in VARIANTS:
@@ -71,9 +70,9 @@ def main() -> None:
             rows.append([f"{name}.nas", label, f"{mib:,.1f}", f"x{mib / naive_mib:.2f}",
                          f"{seconds:.2f}", f"x{seconds / naive_seconds:.2f}", shared or "-"])
     text = header("Simplification on the macro spaces")
-    text += (f"Batch {BATCH}, input 112x112, 10 classes; MiB saved for backward in one forward "
-             "+ backward with uniform DARTS weights; seconds the median of "
-             f"{args.repeats}. `rewrites` counts the rewrites the plans apply, over the "
+    text += (f"Batch {batch}, input {size}x{size}, 10 classes; MiB saved for backward in one "
+             "forward + backward with uniform DARTS weights; seconds the median of "
+             f"{repeats}. `rewrites` counts the rewrites the plans apply, over the "
              "distinct edge sites (layers of one shape share a plan).\n\n")
     text += markdown_table(["space", "supernet", "MiB", "memory", "step s", "time", "rewrites"],
                            rows)

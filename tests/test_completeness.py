@@ -6,13 +6,14 @@ import torch
 
 from nasdsl.backends.torch.kernels import dense_kernel
 from nasdsl.backends.torch.layers import build_layer
-from nasdsl.dsl.modules import KINDS, MAPS, REQUIRED, VECTORS, Placement
+from nasdsl.dsl.modules import KINDS, MAPS, REQUIRED, VECTORS, KernelSize, Placement
 from nasdsl.methods import method_names
 from nasdsl.simplify.cost import Setting, estimate
 from nasdsl.simplify.plan import Apply
 from tests.paths import ROOT
 
-SAMPLES = {int: 3, bool: False, float: 0.25}  # a value for each required attribute, by type
+# A value for each required attribute, by type.
+SAMPLES = {int: 3, bool: False, float: 0.25, KernelSize: KernelSize(1, 3)}
 NAMED = {"groups": 2}  # ... and by name, where the type's would not fit 4 channels
 
 

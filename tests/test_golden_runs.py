@@ -63,7 +63,7 @@ def graded_weights(space) -> dict[str, list[list[float]]]:
 def test_derived_space_text(name):
     """The derived.nas of fixed weights: the space's used definitions, one op per edge."""
     space = load(SPACES / f"{name}.nas")
-    text = derived_text(space.programs, derive(space, graded_weights(space)))
+    text = derived_text(space, derive(space, graded_weights(space)))
     assert matches_golden(text, f"derived/{name}.nas")
 
 

@@ -225,18 +225,19 @@ def _cell_per_node(kind: CellKind, nodes: list) -> DerivedCell:
 
 # --- derived spaces as .nas text ------------------------------------------------------------
 
-def derived_program(programs: Sequence[S.Program], arch: Architecture) -> S.Program:
+def derived_program(space: Space, arch: Architecture) -> S.Program:
     """A stand-alone .nas program of the derived architecture: the definitions of the space's
     files (imports inlined) that its network uses, in their order, each cell reduced to its
-    kept edges with one op each. What no derived cell uses is left out, so that the file
-    holds what runs and loads without "never used" warnings."""
-    definitions = [item for program in programs for item in program.items
+    kept edges with one op each, each layer to its op. What no derived cell uses is left
+    out, so that the file holds what runs and loads without "never used" warnings."""
+    definitions = [item for program in space.programs for item in program.items
                    if not isinstance(item, S.Import)]
     derived = {cell.kind for cell in arch.cells}
     chosen = {cell.kind: tuple(op for _, _, op in cell.edges) for cell in arch.cells}
     definitions = [_derived_cell_def(item, arch.cell(item.name))
                    if isinstance(item, S.CellDef) and item.name in derived else
-                   split_layers(item, chosen) if isinstance(item, S.NetworkDef) else item
+                   split_layers(item, space.cell_kinds, chosen)
+                   if isinstance(item, S.NetworkDef) else item
                    for item in definitions]
     used = _used(definitions)
     return S.Program(tuple(item for item in definitions
@@ -295,8 +296,8 @@ def _derived_cell_def(cell: S.CellDef, derived: DerivedCell) -> S.CellDef:
     return S.CellDef(cell.name, tuple(body))
 
 
-def derived_text(programs: Sequence[S.Program], arch: Architecture) -> str:
-    return print_program(derived_program(programs, arch))
+def derived_text(space: Space, arch: Architecture) -> str:
+    return print_program(derived_program(space, arch))
 
 
 def check_architecture(space: Space, arch: Architecture, source: str = "the architecture"
@@ -334,7 +335,7 @@ def derived_space(space: Space, arch: Architecture, source: str = "the architect
     phase="eval"); an error speaks of `source`, not of text the user never wrote."""
     check_architecture(space, arch, source)
     try:
-        return load(f"<{source}>", text=derived_text(space.programs, arch), **load_options)
+        return load(f"<{source}>", text=derived_text(space, arch), **load_options)
     except NasErrors as errors:
         raise NasError(f"{source} does not build in {space.file}: "
                        + "; ".join(error.message for error in errors.errors)) from None

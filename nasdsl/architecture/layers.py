@@ -34,6 +34,13 @@ def from_layers(text: str, space: Space) -> Architecture:
         if name not in kinds:
             raise NasError(f"the architecture names a layer '{name}' that {space.file} does not "
                            "have", hint=did_you_mean(name, kinds) or f"layers: {', '.join(kinds)}")
+        if name in chosen:
+            raise NasError(f"the architecture gives layer '{name}' two ops, {chosen[name]} and "
+                           f"{op}")
+        fixed = kinds[name].fixed
+        if fixed and op != fixed[0][2][0]:
+            raise NasError(f"the architecture gives layer '{name}' the op {op}, but the layer "
+                           f"is fixed: its one op is {fixed[0][2][0]}")
         chosen[name] = op
     cells = []
     for kind in space.cell_kinds:

@@ -97,7 +97,7 @@ def pruned_program(programs: Sequence[S.Program], space: Space, mask: Mask) -> S
             if isinstance(item, S.CellDef) and item.name in kinds:
                 item = _pruned_cell_def(item, kinds[item.name], mask[item.name])
             if isinstance(item, S.NetworkDef):
-                item = split_layers(item, _layer_candidates(space, mask))
+                item = split_layers(item, space.cell_kinds, _layer_candidates(space, mask))
             items.append(item)
     return S.Program(tuple(items))
 

@@ -61,9 +61,9 @@ class CellKind:
     the order of the cell's `edges` statement; a pair of nodes may be joined by several
     (parallel) fixed edges.
 
-    A `layer` kind is one searchable layer of a macro space (a `layers` statement): one input,
-    one node, its edges from the input to the node; `residual` adds the input to the node
-    (MobileNetV2's shortcut, outside the layer's choice).
+    A `layer` kind is one searchable layer of a macro space, `layer` naming the `layers`
+    statement that made it: one input, one node, its edges from the input to the node;
+    `residual` adds the input to the node (MobileNetV2's shortcut, outside the choice).
     """
 
     name: str
@@ -75,7 +75,7 @@ class CellKind:
     reduction: bool = False
     derive: DeriveRule = DeriveRule()
     fixed: tuple[tuple[int, int, tuple[str, ...]], ...] = ()
-    layer: bool = False
+    layer: str | None = None
     residual: bool = False
 
     @property

@@ -24,9 +24,10 @@ from nasdsl.simplify.cost import Setting
 
 
 def nb201_shaped(space: Space) -> bool:
-    """One cell kind of one input whose every edge is kept: NB201's arch strings apply."""
+    """One cell kind of one input whose every edge is kept: NB201's arch strings apply (not
+    to a macro space of one layer)."""
     return (len(space.cell_kinds) == 1 and space.cell_kinds[0].inputs == 1
-            and space.cell_kinds[0].derive.top is None)
+            and space.cell_kinds[0].derive.top is None and not space.cell_kinds[0].layer)
 
 
 @attrs.frozen

@@ -208,7 +208,7 @@ class Search:
     def _finish(self) -> SearchResult:
         arch = self.method.derive(self.net, self.space)
         text = arch_text(self.space, arch)
-        write_text(self.run_dir / DERIVED, derived_text(self.space.programs, arch))
+        write_text(self.run_dir / DERIVED, derived_text(self.space, arch))
         write_json(self.run_dir / RESULT, {"arch": text, "epochs": len(self.log),
                                            "method": self.config.method,
                                            "space": self.config.space})

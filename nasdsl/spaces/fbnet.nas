@@ -10,7 +10,7 @@
 chain irf(k, e, s) = conv(kernel=1, out=e * in) -> bn -> relu
                   -> conv(kernel=k, stride=s, depthwise=true) -> bn -> relu
                   -> conv(kernel=1) -> bn
-chain irf_g2(k, s) = conv(kernel=1, groups=2) -> bn -> relu -> channel_shuffle(groups=2)
+chain irf_g2(k, s) = conv(kernel=1, out=in, groups=2) -> bn -> relu -> channel_shuffle(groups=2)
                   -> conv(kernel=k, stride=s, depthwise=true) -> bn -> relu
                   -> conv(kernel=1, groups=2) -> bn
 

@@ -74,7 +74,7 @@ def test_derived_nas_files_load_with_one_candidate_per_edge(name, tmp_path):
     space = load(SPACES / f"{name}.nas")
     arch = derive(space, random_weights(space, 1))
     path = tmp_path / "derived.nas"
-    path.write_text(derived_text(space.programs, arch))
+    path.write_text(derived_text(space, arch))
     derived = load(path)
     assert derived.warnings == ()  # it holds only what its network uses
     for kind in derived.cell_kinds:

@@ -21,7 +21,7 @@ DARTS_V2 = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_co
 def darts_v2(tmp_path, **overrides):
     space = load(SPACES / "darts.nas")
     path = tmp_path / "darts_v2.nas"
-    path.write_text(derived_text(space.programs, from_genotype(DARTS_V2, space)))
+    path.write_text(derived_text(space, from_genotype(DARTS_V2, space)))
     return load(path, phase="eval", overrides=overrides)
 
 
@@ -63,7 +63,7 @@ def test_nb201_tiny_network(tmp_path):
     """An NB201 arch string builds the benchmark's TinyNetwork: affine BN, no conv bias."""
     space = load(SPACES / "nb201.nas")
     path = tmp_path / "arch.nas"
-    path.write_text(derived_text(space.programs, from_nb201(
+    path.write_text(derived_text(space, from_nb201(
         "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
         "skip_connect~2|")))
     net = DerivedNetwork(load(path, phase="eval"))

@@ -85,7 +85,7 @@ def test_derivation_keeps_the_fixed_edge_besides_the_derived_ones(space_path):
     arch = derive(space, {"c": [[0.0, 0.1, 0.9], [0.0, 0.8, 0.2]]})
     assert arch.cell("c").edges == ((0, 1, "conv"), (0, 2, "skip"), (1, 2, "skip"))
     path = space_path.parent / "derived.nas"
-    path.write_text(derived_text(space.programs, arch))
+    path.write_text(derived_text(space, arch))
     (kind,) = load(path).cell_kinds
     assert kind.edges == () and len(kind.fixed) == 3
 

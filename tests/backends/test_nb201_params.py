@@ -34,7 +34,7 @@ def built_counts(sample, tmp_path) -> list[int]:
     path = tmp_path / "derived.nas"
     counts = []
     for row in sample:
-        path.write_text(derived_text(space.programs, from_nb201(row["arch"])))
+        path.write_text(derived_text(space, from_nb201(row["arch"])))
         net = Supernet(load(path, phase="eval"), BuildOptions(simplify=False))
         counts.append(sum(p.numel() for p in net.weight_parameters()))
     return counts

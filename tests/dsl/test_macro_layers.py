@@ -93,7 +93,8 @@ def test_a_layer_of_one_candidate_is_fixed():
     (("layers b * n", "layers b * 0"), "layer count must be a whole number of at least 1, not 0"),
     (("op skip = zero", "op skip = zero\nop wide = conv(kernel=1, out=2 * in)",
       "channels 24: k3_e3", "channels 24: wide"),
-     "op 'wide' turns 16 channels into 32; its layer needs 24"),
+     "op 'wide' turns 16 channels into 32; layer 'c' needs 24"),
+    (("layers c * 1", "layers b * 1"), "two 'layers' statements are named 'b'"),
 ])
 def test_bad_layers_are_located_errors(replacements, message):
     """Each mistake in a `layers` statement is one error saying what is wrong, where."""
@@ -144,7 +145,7 @@ def test_a_derived_macro_network_writes_one_statement_a_layer():
     keeping the stride; it loads as the same kinds with the same channels, every edge fixed."""
     space = macro()
     arch = from_layers("a_1=k3_e3 a_2=skip b_1=k5_e6 b_2=k3_e3 b_3=skip", space)
-    text = print_program(derived_program(space.programs, arch))
+    text = print_program(derived_program(space, arch))
     assert "    layers a_1 * 1 channels 16 stride 2 residual: k3_e3\n" in text
     assert "    layers a_2 * 1 channels 16 residual: skip\n" in text
     derived = derived_space(space, arch)
@@ -163,3 +164,54 @@ def test_a_pruned_macro_space_keeps_each_layers_candidates():
     pruned = load("<pruned>", text=text)
     assert {kind.name: tuple(names for _, _, names in kind.edges)
             for kind in pruned.cell_kinds} == mask
+
+
+def test_names_that_extend_another_statements_read_back():
+    """`layers x * 2` makes x_1 and x_2, `layers x_1 * 2` x_1_1 and x_1_2: each statement's
+    layers are its own in the derived file, which loads as the same kinds."""
+    text = MACRO.replace("layers a * 2", "layers x * 2").replace("layers b * n", "layers x_1 * n")
+    space = macro(text)
+    names = [kind.name for kind in space.cell_kinds]
+    assert names == ["x_1", "x_2", "x_1_1", "x_1_2", "x_1_3", "c"]
+    arch = derive(space, {name: [[1.0, 0.0, 0.0][:len(kind.edges[0][2])]]
+                          for name, kind in zip(names, space.cell_kinds) if kind.edges})
+    derived = derived_space(space, arch)
+    assert [kind.name for kind in derived.cell_kinds] == names
+
+
+def test_later_statements_are_checked_after_a_failed_one():
+    """An unknown op in a statement after one that cannot be placed is reported too."""
+    text = MACRO.replace("channels 16 stride 2", "channels 16 stride 3") \
+        .replace("layers c * 1 channels 24: k3_e3", "layers c * 1 channels 24: k9")
+    assert [error.message for error in errors_of(text)] == [
+        "layers 'a' stride 3: strides are 1 or 2", "unknown op 'k9'"]
+
+
+def test_an_op_only_strided_layers_use_need_not_work_at_stride_1():
+    """factorized_reduce as an op of any stride, used only where a layer strides, is not
+    checked at stride 1, where it cannot run."""
+    text = MACRO.replace("op skip = zero", "op skip = zero\nop reduce = factorized_reduce") \
+        .replace("channels 24: k3_e3", "channels 24 stride 2: k3_e3, reduce")
+    assert macro(text).cell_kinds[-1].edges == ((0, 1, ("k3_e3", "reduce")),)
+
+
+def test_a_space_of_one_layer_is_no_nb201_cell():
+    """One searchable layer is a macro space: its architecture is layer=op text, not an NB201
+    arch string."""
+    from nasdsl.search.build import nb201_shaped
+    text = MACRO.replace("layers a * 2 channels 16 stride 2 residual: k3_e3, k5_e6 or skip\n",
+                         "").replace("    layers b * n channels 16 residual: k3_e3, k5_e6 or skip\n",
+                                     "").replace("24: k3_e3", "24: k3_e3, k5_e6")
+    space = macro(text)
+    assert len(space.cell_kinds) == 1 and not nb201_shaped(space) and layers_form(space)
+
+
+def test_bad_layers_text_is_refused():
+    """A layer given twice, or a fixed layer given another op than its one, is an error."""
+    space = macro()
+    text = "a_1=k5_e6 a_2=k5_e6 b_1=k5_e6 b_2=k5_e6 b_3=k5_e6"
+    with pytest.raises(NasError, match="gives layer 'a_2' two ops, k5_e6 and skip"):
+        from_layers(text + " a_2=skip", space)
+    with pytest.raises(NasError, match="layer 'c' the op k5_e6, but the layer is fixed"):
+        from_layers(text + " c=k5_e6", space)
+    assert from_layers(text + " c=k3_e3", space) == from_layers(text, space)

@@ -39,7 +39,7 @@ def test_real_attributes_take_reals_whole_numbers_and_arithmetic(tmp_path):
 
 
 @pytest.mark.parametrize(("op", "edit", "message"), [
-    ("conv(kernel=1.5)", ("", ""), "conv attribute 'kernel' must be a whole number, not 1.5"),
+    ("conv(kernel=1.5)", ("", ""), "conv attribute 'kernel' must be a whole number or a size like 1x7, not 1.5"),
     ("dropout(p=1.5)", ("", ""), "dropout attribute 'p' must be in [0, 1), not 1.5"),
     ("dropout(p=true)", ("", ""), "dropout attribute 'p' must be a number, not true"),
     ("noise(std=0 - 1.0)", ("", ""), "noise attribute 'std' must be at least 0, not -1.0"),

@@ -148,3 +148,5 @@ def test_fbnet_has_the_papers_22_layers_of_9_candidates():
     assert [type(m).__name__ for m in g2.modules][:4] == ["Conv", "BatchNorm", "ReLU",
                                                           "ChannelShuffle"]
     assert g2.modules[0].groups == 2 and g2.modules[-2].groups == 2
+    # Expansion 1: the middle keeps the 16 channels that enter the layer (IRFBlock's mid).
+    assert (g2.modules[0].c_in, g2.modules[0].c_out, g2.modules[-2].c_out) == (16, 16, 24)

@@ -255,7 +255,7 @@ def test_dst_derives_any_number_of_inputs_per_node(tmp_path):
     text = to_genotype(arch, space)
     assert "[[" in text and from_genotype(text, space) == arch
     path = tmp_path / "derived.nas"
-    path.write_text(derived_text(space.programs, arch))
+    path.write_text(derived_text(space, arch))
     derived = load(path)
     assert derived.architecture_count() == 1
     assert [len(derived.cell_kinds[0].fixed_into(node)) for node in range(2, 6)] == degrees

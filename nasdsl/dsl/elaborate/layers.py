@@ -4,8 +4,7 @@ statement."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate.cells import CellBuilder
@@ -21,20 +20,20 @@ def layer_names(name: str, count: int) -> list[str]:
     return [name] if count == 1 else [f"{name}_{index}" for index in range(1, count + 1)]
 
 
-def split_layers(network: S.NetworkDef, candidates: Mapping[str, tuple[str, ...]]
-                 ) -> S.NetworkDef:
-    """The network with every `layers` statement written as one statement per layer, each
-    under its kind's name with the candidates `candidates` gives that kind (a derived
-    architecture's op, a pruned space's kept ones): what one statement of several layers
-    cannot say. The first keeps the statement's stride; each keeps `residual`, which applies
-    only where a layer keeps its shape, so that the file reads back as the same kinds."""
+def split_layers(network: S.NetworkDef, kinds: Sequence[CellKind],
+                 candidates: Mapping[str, tuple[str, ...]]) -> S.NetworkDef:
+    """The network with every `layers` statement written as one statement per layer of
+    `kinds` it made, each under its kind's name with the candidates `candidates` gives that
+    kind (a derived architecture's op, a pruned space's kept ones): what one statement of
+    several layers cannot say. The first keeps the statement's stride; each keeps `residual`,
+    which applies only where a layer keeps its shape, so that the file reads back as the
+    same kinds."""
     body = []
     for stmt in network.body:
         if not isinstance(stmt, S.Layers):
             body.append(stmt)
             continue
-        names = [stmt.name] if stmt.name in candidates else list(itertools.takewhile(
-            lambda name: name in candidates, (f"{stmt.name}_{i}" for i in itertools.count(1))))
+        names = [kind.name for kind in kinds if kind.layer == stmt.name]
         for index, name in enumerate(names):
             body.append(S.Layers(name, S.Number(1), stmt.channels,
                                  stmt.stride if index == 0 else None, stmt.residual,
@@ -50,11 +49,17 @@ class LayersBuilder:
         self.error, self.warning = scope.error, scope.warning
         self.placer = placer
         self.cell_builder = cell_builder
+        self.statements: dict[str, S.Layers] = {}
 
-    def layers(self, stmt: S.Layers, count: int, channels: int, kinds: dict[str, CellKind],
-               arriving: tuple[int, int]) -> list[Cell] | None:
-        """The statement's `count` layers at `channels`, fed by (channels, size) `arriving`;
-        None after reporting why they cannot be placed. Their kinds join `kinds`."""
+    def check(self, stmt: S.Layers) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """The statement's candidates and its `or` op (none or one), checked apart from
+        where it is placed; None after reporting what is wrong."""
+        if stmt.name in self.statements:
+            self.error(f"two 'layers' statements are named '{stmt.name}'", stmt.at,
+                       f"the first is at {self.statements[stmt.name].at}; the name is what its "
+                       "layers are named after")
+            return None
+        self.statements[stmt.name] = stmt
         if stmt.stride is not None and stmt.stride not in (1, 2):
             self.error(f"layers '{stmt.name}' stride {stmt.stride}: strides are 1 or 2", stmt.at)
             return None
@@ -67,6 +72,15 @@ class LayersBuilder:
                        f"'{stmt.name}'", stmt.optional.at,
                        "list it once: after `or` it joins only the layers that keep their shape")
             return None
+        return ops, optional
+
+    def layers(self, stmt: S.Layers, checked: tuple[tuple[str, ...], tuple[str, ...]],
+               count: int, channels: int, kinds: dict[str, CellKind],
+               arriving: tuple[int, int]) -> list[Cell] | None:
+        """The statement's `count` layers at `channels` choosing among the `checked` ops, fed
+        by (channels, size) `arriving`; None after reporting why they cannot be placed. Their
+        kinds join `kinds`."""
+        ops, optional = checked
         names = layer_names(stmt.name, count)
         for name in names:
             if name in kinds or name in self.scope.cells:
@@ -84,7 +98,7 @@ class LayersBuilder:
                 self.error(f"layer '{name}' takes {c_in} channels to {channels}: partial channel "
                            f"connections (1/{divisor} of the channels through the mix) need "
                            "layers that keep a number of channels K divides", stmt.at,
-                           "use a method without partial channels on this space")
+                           "search this space with every channel through the mix (K = 1)")
                 return None
             # Partial channels narrow a searched layer that keeps its channels; a fixed one
             # runs at full width, as fixed edges do.
@@ -94,14 +108,15 @@ class LayersBuilder:
             for ref_name in choice:
                 at = next((ref.at for ref in (*stmt.ops, stmt.optional)
                            if ref is not None and ref.name == ref_name), stmt.at)
-                op = self.placer.place_op(self.scope.ops[ref_name], stride, takes, at, gives)
+                op = self.placer.place_op(self.scope.ops[ref_name], stride, takes, at, gives,
+                                          f"layer '{name}'")
                 if op is None:
                     return None
                 placed.append(op)
             edge = ((0, 1, choice),)
             searched = len(choice) > 1
             kind = CellKind(name, 1, 1, edge if searched else (), reduction=stride == 2,
-                            fixed=() if searched else edge, layer=True,
+                            fixed=() if searched else edge, layer=stmt.name,
                             residual=stmt.residual and keeps_shape)
             kinds[name] = kind
             placed_edge = (Edge(0, 1, stride, tuple(placed)),)

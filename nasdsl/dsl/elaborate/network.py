@@ -205,11 +205,13 @@ class NetworkBuilder:
         return True
 
     def layers_stmt(self, stmt: S.Layers, env, kinds, stages, history, image, flowing) -> bool:
+        checked = self.layers_builder.check(stmt)  # its names, even after a failed stage
         sized = self.count_and_channels(stmt, env, "layer count")
-        if sized is None or not flowing or not self.within_limits(stmt, sized[0], 1, stages):
+        if checked is None or sized is None or not flowing or \
+                not self.within_limits(stmt, sized[0], 1, stages):
             return False
         arriving = history[-1] if history else (image["channels"], image["size"])
-        cells = self.layers_builder.layers(stmt, *sized, kinds, arriving)
+        cells = self.layers_builder.layers(stmt, checked, *sized, kinds, arriving)
         if cells is None:
             return False
         for cell in cells:

@@ -29,16 +29,21 @@ class OpPlacer:
             seen.add(form.stride)
 
     def check_unplaced(self, op: S.OpDef) -> None:
-        # Checked at nominal channels only where no cell placed it: a channel count that suits
-        # every cell using the op (groups=3 at 24 channels) need not suit the nominal one.
-        for stride in {form.stride or 1 for form in op.forms if form.stride in (None, 1, 2)}:
-            if (op.name, stride) not in self.scope.placed_ops:
+        # Each form is checked at nominal channels only where no edge placed it: a channel
+        # count that suits every cell using the op (groups=3 at 24 channels) need not suit
+        # the nominal one, and a form for any stride placed at one stride is checked (an op
+        # only strided layers use, factorized_reduce, need not work at stride 1).
+        placed = {stride for name, stride in self.scope.placed_ops if name == op.name}
+        for form in op.forms:
+            stride = form.stride or 1
+            if form.stride in (None, 1, 2) and stride not in placed and \
+                    (form.stride is not None or not placed):
                 self.place_op(op, stride, NOMINAL_CHANNELS, op.at)
 
     def place_op(self, op: S.OpDef, stride: int, channels: int, use_at,
-                 out: int | None = None) -> Op | None:
+                 out: int | None = None, place: str = "its layer") -> Op | None:
         """The op as it runs on an edge of this stride taking in `channels` and giving `out`
-        (None: the same), or None if it cannot."""
+        (None: the same) at `place` (for messages), or None if it cannot."""
         out = channels if out is None else out
         forms: dict[int | None, S.StrideForm] = {}
         for form in op.forms:
@@ -56,14 +61,14 @@ class OpPlacer:
         # modules: built once, whatever the number of cells and edges.
         built = (op.name, form.stride, stride, channels, out)
         if built not in self.scope.built_ops:
-            self.scope.built_ops[built] = self.build_op(op, form, stride, channels, out)
+            self.scope.built_ops[built] = self.build_op(op, form, stride, channels, out, place)
         placed = self.scope.built_ops[built]
         if placed is None:
             self.scope.failed_forms.add(key)
         return placed
 
     def build_op(self, op: S.OpDef, form: S.StrideForm, stride: int, channels: int,
-                 out: int) -> Op | None:
+                 out: int, place: str) -> Op | None:
         """The op's chain at an edge of `stride`. The rule: an op whose chain writes no
         `stride=` gives the edge's stride to its first module that can stride (a conv, a pool,
         a zero); an op that writes one strides as written, and its strides must multiply to
@@ -92,7 +97,7 @@ class OpPlacer:
         if produced != out:
             self.error(f"op '{op.name}' turns {channels} channels into {produced}; " +
                        ("an edge keeps the channels of its cell" if out == channels else
-                        f"its layer needs {out}"), form.at)
+                        f"{place} needs {out}"), form.at)
             return None
         return Op(op.name, tuple(state.modules))
 
