@@ -19,6 +19,7 @@ def summarize(space: Space) -> str:
             lines += _candidate_chains(first)
     if space.network is not None:
         lines += ["", *_network(space)]
+        lines += _layer_ops(space.network.cells)
     if space.cell_kinds:
         lines += ["", f"architectures: {_count(space.architecture_count())}"]
     else:
@@ -106,6 +107,23 @@ def _network(space: Space) -> list[str]:
             run = [stage]
         elif isinstance(stage, Layer):
             lines.append(f"  {stage.role:<5} {' -> '.join(str(m) for m in stage.modules)}")
+    return lines
+
+
+def _layer_ops(cells) -> list[str]:
+    """Each op of the macro layers as it runs at the first layer that places it."""
+    shown: dict[str, tuple[Cell, str]] = {}
+    for cell in cells:
+        if cell.kind.layer:
+            for edge in (*cell.edges, *cell.fixed):
+                for op in edge.candidates:
+                    chain = " -> ".join(str(module) for module in op.modules) or "(nothing)"
+                    shown.setdefault(op.name, (cell, chain))
+    if not shown:
+        return []
+    lines = ["", "layer ops, each where it is first placed:"]
+    for name, (cell, chain) in shown.items():
+        lines.append(f"  {name:<16} {cell.kind.name}: {chain}")
     return lines
 
 

@@ -215,3 +215,15 @@ def test_bad_layers_text_is_refused():
     with pytest.raises(NasError, match="layer 'c' the op k5_e6, but the layer is fixed"):
         from_layers(text + " c=k5_e6", space)
     assert from_layers(text + " c=k3_e3", space) == from_layers(text, space)
+
+
+def test_show_lists_each_layer_and_each_op_where_it_is_first_placed():
+    """The summary gives one line per layer (channels in and out, stride, residual, choice)
+    and each op's modules at the first layer that places it."""
+    from nasdsl.dsl.summary import summarize
+    text = summarize(macro())
+    assert ("  layers a_1: 8 -> 16 channels, 16x16 in, stride 2; 2 candidates: k3_e3, k5_e6"
+            in text)
+    assert "  layers b_1: 16 -> 16 channels, 8x8 in, residual; 3 candidates" in text
+    assert "  skip             a_2: zero\n" in text
+    assert text.count("  k3_e3            a_1: conv(c_in=8, c_out=24, kernel=1)") == 1
