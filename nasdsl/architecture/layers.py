@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from nasdsl.architecture.derive import Architecture, DerivedCell, check_architecture
+from nasdsl.architecture.derive import Architecture, cell_of, check_architecture
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError, did_you_mean
 
@@ -37,21 +37,19 @@ def from_layers(text: str, space: Space) -> Architecture:
         if name in chosen:
             raise NasError(f"the architecture gives layer '{name}' two ops, {chosen[name]} and "
                            f"{op}")
-        fixed = kinds[name].fixed
-        if fixed and op != fixed[0][2][0]:
+        kind = kinds[name]
+        if not kind.edges and op != kind.layer_candidates[0]:
             raise NasError(f"the architecture gives layer '{name}' the op {op}, but the layer "
-                           f"is fixed: its one op is {fixed[0][2][0]}")
+                           f"is fixed: its one op is {kind.layer_candidates[0]}")
         chosen[name] = op
     cells = []
     for kind in space.cell_kinds:
-        if not kind.edges:
-            cells.append(DerivedCell(kind.name, tuple((src, dst, names[0])
-                                                      for src, dst, names in kind.fixed)))
-        elif kind.name not in chosen:
+        if kind.edges and kind.name not in chosen:
             raise NasError(f"the architecture gives layer '{kind.name}' no op",
-                           hint=f"its candidates: {', '.join(kind.edges[0][2])}")
-        else:
-            cells.append(DerivedCell(kind.name, ((0, 1, chosen[kind.name]),)))
+                           hint=f"its candidates: {', '.join(kind.layer_candidates)}")
+        # A searched layer keeps the op given; a fixed one (no searchable edge) its own.
+        op = chosen.get(kind.name)
+        cells.append(cell_of(kind, lambda index, names: (1.0, op), None))
     arch = Architecture(tuple(cells))
     check_architecture(space, arch, "the architecture")
     return arch

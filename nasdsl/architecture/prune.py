@@ -135,7 +135,7 @@ def _pruned_cell_def(cell: S.CellDef, kind: CellKind,
 
 def _layer_candidates(space: Space, mask: Mask) -> dict[str, tuple[str, ...]]:
     """Each layer's candidates the mask keeps (a fixed layer keeps its one)."""
-    return {kind.name: mask[kind.name][0] if kind.edges else kind.fixed[0][2]
+    return {kind.name: mask[kind.name][0] if kind.edges else kind.layer_candidates
             for kind in space.cell_kinds if kind.layer}
 
 

@@ -86,6 +86,11 @@ class CellKind:
         """Indices (into `edges`) of the searchable edges into `node`, in edge order."""
         return tuple(index for index, (_, dst, _) in enumerate(self.edges) if dst == node)
 
+    @property
+    def layer_candidates(self) -> tuple[str, ...]:
+        """A layer kind's candidates: those of its one edge, searchable or fixed."""
+        return (self.edges or self.fixed)[0][2]
+
     def derivable(self, name: str) -> bool:
         """Whether derivation may choose the candidate `name` (not `derive ... exclude`d)."""
         return name not in self.derive.exclude

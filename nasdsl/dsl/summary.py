@@ -81,9 +81,12 @@ def _candidate_chains(cell: Cell) -> list[str]:
             if (op.name, edge.stride) in shown:
                 continue
             shown.add((op.name, edge.stride))
-            chain = " -> ".join(str(module) for module in op.modules) or "(nothing)"
-            lines.append(f"    {op.name:<16} stride {edge.stride}: {chain}")
+            lines.append(f"    {op.name:<16} stride {edge.stride}: {_op_chain(op)}")
     return lines
+
+
+def _op_chain(op) -> str:
+    return " -> ".join(str(module) for module in op.modules) or "(nothing)"
 
 
 def _network(space: Space) -> list[str]:
@@ -117,8 +120,7 @@ def _layer_ops(cells) -> list[str]:
         if cell.kind.layer:
             for edge in (*cell.edges, *cell.fixed):
                 for op in edge.candidates:
-                    chain = " -> ".join(str(module) for module in op.modules) or "(nothing)"
-                    shown.setdefault(op.name, (cell, chain))
+                    shown.setdefault(op.name, (cell, _op_chain(op)))
     if not shown:
         return []
     lines = ["", "layer ops, each where it is first placed:"]
@@ -130,7 +132,7 @@ def _layer_ops(cells) -> list[str]:
 def _layer(cell: Cell) -> str:
     """One searchable (or, with one candidate, fixed) layer of a macro space."""
     kind = cell.kind
-    names = (kind.edges or kind.fixed)[0][2]
+    names = kind.layer_candidates
     how = "".join((", stride 2" if kind.reduction else "", ", residual" if kind.residual else ""))
     choice = f"{len(names)} candidates: {', '.join(names)}" if len(names) > 1 else names[0]
     return (f"  layers {kind.name}: {cell.input_channels} -> {cell.channels} channels, "

@@ -120,12 +120,10 @@ class LayersBuilder:
                             residual=stmt.residual and keeps_shape)
             kinds[name] = kind
             placed_edge = (Edge(0, 1, stride, tuple(placed)),)
-            out_size = -(-size // stride)
             cells.append(Cell(kind, channels, size, ((),), placed_edge if searched else (),
                               () if searched else placed_edge, width, input_channels=c_in))
-            c_in, size = channels, out_size
-        if optional and not any(optional[0] in (cell.kind.edges or cell.kind.fixed)[0][2]
-                                for cell in cells):
+            c_in, size = channels, cells[-1].out_size
+        if optional and not any(optional[0] in cell.kind.layer_candidates for cell in cells):
             self.warning(f"no layer of '{stmt.name}' keeps its shape, so `or {optional[0]}` "
                          "joins none of them", stmt.optional.at,
                          "an `or` op joins the layers of stride 1 whose input and output "

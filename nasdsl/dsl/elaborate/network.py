@@ -80,11 +80,9 @@ class NetworkBuilder:
                     history.append((state.placement.channels, size))
                 else:
                     ok = flowing = False
-            elif isinstance(stmt, S.Cells):
-                placed = self.cells_stmt(stmt, env, kinds, stages, history, image, flowing)
-                ok, flowing = ok and placed, flowing and placed
-            elif isinstance(stmt, S.Layers):
-                placed = self.layers_stmt(stmt, env, kinds, stages, history, image, flowing)
+            elif isinstance(stmt, (S.Cells, S.Layers)):
+                place = self.cells_stmt if isinstance(stmt, S.Cells) else self.layers_stmt
+                placed = place(stmt, env, kinds, stages, history, image, flowing)
                 ok, flowing = ok and placed, flowing and placed
         classes = history[-1][0] if history else 0
         if not ok:

@@ -35,10 +35,10 @@ class OpPlacer:
         # only strided layers use, factorized_reduce, need not work at stride 1).
         placed = {stride for name, stride in self.scope.placed_ops if name == op.name}
         for form in op.forms:
-            stride = form.stride or 1
-            if form.stride in (None, 1, 2) and stride not in placed and \
-                    (form.stride is not None or not placed):
-                self.place_op(op, stride, NOMINAL_CHANNELS, op.at)
+            if form.stride is None and not placed:
+                self.place_op(op, 1, NOMINAL_CHANNELS, op.at)
+            elif form.stride in (1, 2) and form.stride not in placed:
+                self.place_op(op, form.stride, NOMINAL_CHANNELS, op.at)
 
     def place_op(self, op: S.OpDef, stride: int, channels: int, use_at,
                  out: int | None = None, place: str = "its layer") -> Op | None:
