@@ -151,9 +151,13 @@ def _any_cell_statements() -> st.SearchStrategy[S.CellStmt]:
         st.builds(S.Edges, st.none() | _small_lists(_any_edge(), min_size=1)),
         st.builds(S.Candidates, _any_refs()),
         st.builds(S.EdgeOverride, _any_edge(), _any_refs()),
+        st.builds(S.NodeOps, _any_refs()),
+        st.builds(S.NodeOverride, counts, _any_refs()),
+        st.builds(S.MaxEdges, counts),
         st.builds(S.Combine, st.builds(S.Ref, identifiers())),
         st.builds(S.Output, st.builds(S.Ref, identifiers())),
-        st.builds(S.Derive, st.none() | counts, _small_lists(st.builds(S.Ref, identifiers()))),
+        st.builds(S.Derive, st.none() | counts | st.tuples(counts, counts) | st.tuples(
+            counts, counts, counts), _small_lists(st.builds(S.Ref, identifiers()))),
     )
 
 
@@ -274,9 +278,8 @@ class DrawnKind:
 
     name: str
     inputs: int
-    nodes: int
     reduction: bool
-    concat: bool
+    widening: int  # the cell's output channels over its channels
     needs_even_channels: bool
     statements: tuple[S.CellStmt, ...]
 
@@ -469,20 +472,78 @@ def _edge_pairs(draw, inputs: int, nodes: int) -> list[tuple[int, int]] | None:
     return list(_shuffled(draw, pairs))
 
 
-def _derive(draw, pairs, sets, inputs: int, nodes: int) -> S.Derive:
-    """`derive all` or `top k` with k at most the fewest searchable inputs of a node (fixed
-    edges, of one candidate, are kept besides), excluding ops so that every edge keeps a
-    candidate."""
+def _derive(draw, pairs, sets, inputs: int, nodes: int, node_sets=()) -> S.Derive:
+    """`derive all`, `top k` with k at most the fewest searchable inputs of a node (fixed
+    edges, of one candidate, are kept besides) or a k per node at most its own, excluding
+    ops so that every edge (and every vertex of `node_sets`) keeps a candidate."""
     searchable = [sum(1 for pair in pairs if pair[1] == node and len(sets[pair]) > 1)
                   for node in range(inputs, inputs + nodes)]
     fewest = min((count for count in searchable if count), default=0)
-    top = draw(st.none() | st.integers(1, fewest)) if fewest else None
-    names = sorted({name for names in sets.values() for name in names})
+    per_node = st.tuples(*(st.integers(1, max(count, 1)) for count in searchable))
+    top = draw(st.none() | st.integers(1, fewest) | per_node) if fewest else None
+    if isinstance(top, tuple) and len(top) == 1:
+        top = top[0]  # `top k` of one node reads back as k
+    choices = [*sets.values(), *(names for names in node_sets if len(names) > 1)]
+    names = sorted({name for names in choices for name in names})
     exclude = draw(st.lists(st.sampled_from(names), unique=True, max_size=2))
-    for names in sets.values():
+    for names in choices:
         if all(name in exclude for name in names):
             exclude.remove(names[0])
     return S.Derive(top, _refs(exclude))
+
+
+def _most_kept(pairs, sets, inputs: int, nodes: int, top) -> int:
+    """The most edges the derivation rule `top` keeps (what `max_edges` is checked against)."""
+    kept = 0
+    for position, node in enumerate(range(inputs, inputs + nodes)):
+        into = [pair for pair in pairs if pair[1] == node]
+        searched = sum(1 for pair in into if len(sets[pair]) > 1)
+        k = top if top is None or isinstance(top, int) else top[position]
+        kept += len(into) - searched + (searched if k is None else min(k, searched))
+    return kept
+
+
+@st.composite
+def node_op_kinds(draw, ops: list[DrawnOp], name: str) -> DrawnKind:
+    """A cell whose vertices carry the ops (NAS-Bench-101's): one input, 1 to 3 vertices with
+    `node_ops` and perhaps `node v:` candidates, wires of any ops, the last vertex or an
+    output vertex (fed by at least one vertex, not by the input, whose wire would need an
+    op that widens), per-node tops and perhaps `max_edges`."""
+    vertices = draw(st.integers(1, 3))
+    output = draw(st.sampled_from(["last", "vertex"]))
+    nodes = vertices + (output == "vertex")
+    last = nodes  # the input is node 0
+    pairs = [(src, dst) for dst in range(1, last + 1)
+             for src in sorted(draw(st.sets(st.integers(0, dst - 1), min_size=1)))]
+    if output == "vertex":
+        pairs = [pair for pair in pairs if pair != (0, last)]
+        if not any(dst == last for _, dst in pairs):
+            pairs.append((last - 1, last))
+    pairs = list(_shuffled(draw, pairs))
+    wires = _op_names(draw, ops)
+    sets = {pair: wires for pair in pairs}
+    statements: list[S.CellStmt] = [S.Nodes(vertices), S.Candidates(_refs(wires)),
+                                    S.Edges(tuple(S.EdgeRef(src, dst) for src, dst in pairs))]
+    for src, dst in draw(st.lists(st.sampled_from(pairs), max_size=2, unique=True)):
+        sets[(src, dst)] = _op_names(draw, ops)
+        statements.append(S.EdgeOverride(S.EdgeRef(src, dst), _refs(sets[(src, dst)])))
+    default = _op_names(draw, ops)
+    node_sets = [default] * vertices
+    statements.append(S.NodeOps(_refs(default)))
+    for vertex in draw(st.lists(st.integers(1, vertices), max_size=2, unique=True)):
+        node_sets[vertex - 1] = _op_names(draw, ops)
+        statements.append(S.NodeOverride(vertex, _refs(node_sets[vertex - 1])))
+    if output == "vertex" or draw(st.booleans()):
+        statements.append(S.Output(S.Ref(output)))
+    derive = _derive(draw, pairs, sets, 1, nodes, node_sets) if draw(st.booleans()) else None
+    if derive is not None:
+        statements.append(derive)
+    if draw(st.booleans()):
+        kept = _most_kept(pairs, sets, 1, nodes, None if derive is None else derive.top)
+        statements.append(S.MaxEdges(kept + draw(st.integers(0, 2))))
+    widening = sum(1 for src, dst in pairs if dst == last and src > 0) \
+        if output == "vertex" else 1
+    return DrawnKind(name, 1, False, widening, False, tuple(statements))
 
 
 @st.composite
@@ -520,7 +581,7 @@ def cell_kinds(draw, ops: list[DrawnOp], name: str, reduction: bool) -> DrawnKin
     strided_names = {name for (src, _), names in sets.items() if src < inputs for name in names}
     factorized = reduction and any(op.factorized and op.definition.name in strided_names
                                    for op in ops)
-    return DrawnKind(name, inputs, nodes, reduction, output == "concat",
+    return DrawnKind(name, inputs, reduction, nodes if output == "concat" else 1,
                      inputs == 2 or factorized, tuple(statements))
 
 
@@ -639,7 +700,7 @@ def _network(draw, kinds: list[DrawnKind], chains: list[DrawnChain], ops: list[D
                 size = arriving[-1][1]
                 if any(c_in != channels for c_in, s_in in arriving if s_in == size):
                     needs_preprocess.add(stage.name)
-                history.append((channels * (stage.nodes if stage.concat else 1),
+                history.append((channels * stage.widening,
                                 -(-size // 2) if stage.reduction else size))
 
     before = draw(st.lists(st.sampled_from([S.Call("bn"), S.Call("relu")]), max_size=2))
@@ -667,7 +728,8 @@ def programs(draw, max_kinds: int = 2) -> S.Program:
     drawn_ops = draw(ops(drawn_chains))
     can_reduce = any(op.stride2 for op in drawn_ops)
     names = draw(st.lists(identifiers(), min_size=1, max_size=max_kinds, unique=True))
-    kinds = [draw(cell_kinds(drawn_ops, name, can_reduce and draw(st.booleans())))
+    kinds = [draw(node_op_kinds(drawn_ops, name)) if draw(st.integers(0, 3)) == 0 else
+             draw(cell_kinds(drawn_ops, name, can_reduce and draw(st.booleans())))
              for name in names]
     projecting = draw(projecting_ops({*names, *(op.definition.name for op in drawn_ops),
                                       *(chain.definition.name for chain in drawn_chains)}))

@@ -22,7 +22,7 @@ from tests.paths import GOLDEN, SPACES
 
 # The shipped spaces with a network (darts_ops.nas and mbconv_ops.nas are libraries of ops).
 SHIPPED = ["nb201", "darts", "darts_large", "rdarts_s1", "rdarts_s2", "rdarts_s3", "rdarts_s4",
-           "mobilenetv2", "proxylessnas", "fbnet"]
+           "mobilenetv2", "proxylessnas", "fbnet", "nb101"]
 
 
 def matches_golden(text: str, name: str) -> bool:
@@ -59,7 +59,7 @@ def graded_weights(space) -> dict[str, list[list[float]]]:
             for kind in space.cell_kinds}
 
 
-@pytest.mark.parametrize("name", ["nb201", "darts", "mobilenetv2"])
+@pytest.mark.parametrize("name", ["nb201", "darts", "mobilenetv2", "nb101"])
 def test_derived_space_text(name):
     """The derived.nas of fixed weights: the space's used definitions, one op per edge."""
     space = load(SPACES / f"{name}.nas")

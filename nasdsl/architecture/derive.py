@@ -49,15 +49,16 @@ def derive_cell(kind: CellKind, weights: Sequence[Sequence[float]]) -> DerivedCe
         strength, _, name = max(allowed)
         return strength, name
 
-    return cell_of(kind, strongest, kind.derive.top)
+    return cell_of(kind, strongest, limit=True)
 
 
 def cell_of(kind: CellKind, pick: Callable[[int, tuple[str, ...]], tuple[float, str] | None],
-            top: int | None) -> DerivedCell:
+            limit: bool) -> DerivedCell:
     """The cell whose nodes take their fixed edges and the searchable edges `pick` keeps (it
     gives an edge's strength and op from the edge's index and candidate names, or None to
     leave the edge out): per node in edge order where the kind derives every edge, else
-    strongest first (ties to the earlier edge) and at most `top` of them."""
+    strongest first (ties to the earlier edge), and with `limit` at most as many as the
+    kind's rule keeps of the node."""
     chosen = []
     for node in kind.intermediate:
         chosen += kind.fixed_into(node)
@@ -69,7 +70,7 @@ def cell_of(kind: CellKind, pick: Callable[[int, tuple[str, ...]], tuple[float, 
         if kind.derive.top is None:
             ranked.sort(key=lambda item: -item[1])
         else:
-            ranked = sorted(ranked, reverse=True)[:top]
+            ranked = sorted(ranked, reverse=True)[:kind.keeps(node) if limit else None]
         chosen += [(src, node, name) for _, _, src, name in ranked]
     return DerivedCell(kind.name, tuple(chosen))
 
@@ -183,12 +184,12 @@ def from_genotype(text: str, space: Space) -> Architecture:
         if isinstance(pairs, list) and pairs and all(isinstance(p, list) for p in pairs):
             cells.append(_cell_per_node(kind, pairs))
             continue
-        per_node = kind.derive.top or 1
-        if not isinstance(pairs, list) or len(pairs) != per_node * kind.nodes or not all(
+        feeds = _flat_nodes(kind)
+        if not isinstance(pairs, list) or len(pairs) != len(feeds) or not all(
                 _is_pair(pair) for pair in pairs):
             raise NasError(f"the genotype does not fit cell '{kind.name}': expected "
-                           f"{per_node * kind.nodes} (op, input) pairs")
-        edges = tuple((src, kind.inputs + k // per_node, op) for k, (op, src) in enumerate(pairs))
+                           f"{len(feeds)} (op, input) pairs")
+        edges = tuple((src, node, op) for node, (op, src) in zip(feeds, pairs))
         cells.append(DerivedCell(kind.name, edges))
     arch = Architecture(tuple(cells))
     check_architecture(space, arch, "the genotype")
@@ -203,9 +204,13 @@ def _is_pair(pair) -> bool:
 def _fixed_in_degree(cell: DerivedCell, kind: CellKind) -> bool:
     """Each node keeps the rule's number of inputs, listed node after node: a flat list of
     pairs then says which node each pair feeds."""
-    per_node = kind.derive.top or 1
-    expected = [dst for dst in kind.intermediate for _ in range(per_node)]
-    return [dst for _, dst, _ in cell.edges] == expected
+    return [dst for _, dst, _ in cell.edges] == _flat_nodes(kind)
+
+
+def _flat_nodes(kind: CellKind) -> list[int]:
+    """The node each pair of a flat list feeds: each node as many times as the rule keeps
+    inputs of it (once where it keeps every edge)."""
+    return [dst for dst in kind.intermediate for _ in range(kind.keeps(dst) or 1)]
 
 
 def _cell_per_node(kind: CellKind, nodes: list) -> DerivedCell:
@@ -234,7 +239,8 @@ def derived_program(space: Space, arch: Architecture) -> S.Program:
                    if not isinstance(item, S.Import)]
     derived = {cell.kind for cell in arch.cells}
     chosen = {cell.kind: tuple(op for _, _, op in cell.edges) for cell in arch.cells}
-    definitions = [_derived_cell_def(item, arch.cell(item.name))
+    kinds = {kind.name: kind for kind in space.cell_kinds}
+    definitions = [_derived_cell_def(item, arch.cell(item.name), kinds[item.name])
                    if isinstance(item, S.CellDef) and item.name in derived else
                    split_layers(item, space.cell_kinds, chosen)
                    if isinstance(item, S.NetworkDef) else item
@@ -282,12 +288,21 @@ def _references(item) -> list[tuple[type, str]]:
     return found + [(S.ChainDef, call.name) for call in calls]
 
 
-def _derived_cell_def(cell: S.CellDef, derived: DerivedCell) -> S.CellDef:
+def _derived_cell_def(cell: S.CellDef, derived: DerivedCell, kind: CellKind) -> S.CellDef:
     """The cell with its derived edges, each fixed with its one op: a pair kept twice (two
-    ops from one input) is listed twice, its `edge s -> d:` statements in the same order."""
+    ops from one input) is listed twice, its `edge s -> d:` statements in the same order. A
+    node_ops cell is written as its text numbers it: `node v: op` for each vertex's op, its
+    kept wires as edges. (`max_edges` constrains a search, not one cell: it is left out, as
+    EnTranNAS-DST, which learns its own topology, may keep more edges.)"""
     kept = (S.Inputs, S.Nodes, S.Preprocess, S.Reduction, S.Combine, S.Output)
     body = [stmt for stmt in cell.body if isinstance(stmt, kept)]
-    ordered = sorted(derived.edges, key=lambda edge: (edge[1], edge[0]))
+    edges = derived.edges
+    if kind.node_ops:
+        body += [S.NodeOverride(kind.vertex_of(dst), (S.Ref(op),))
+                 for src, dst, op in edges if not kind.is_wire(src, dst)]
+        edges = [(kind.vertex_of(src), kind.vertex_of(dst), op)
+                 for src, dst, op in edges if kind.is_wire(src, dst)]
+    ordered = sorted(edges, key=lambda edge: (edge[1], edge[0]))
     ops = tuple(dict.fromkeys(op for _, _, op in ordered))
     body.append(S.Edges(tuple(S.EdgeRef(src, dst) for src, dst, _ in ordered)))
     body.append(S.Candidates(tuple(S.Ref(op) for op in ops)))

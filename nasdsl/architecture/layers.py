@@ -49,7 +49,7 @@ def from_layers(text: str, space: Space) -> Architecture:
                            hint=f"its candidates: {', '.join(kind.layer_candidates)}")
         # A searched layer keeps the op given; a fixed one (no searchable edge) its own.
         op = chosen.get(kind.name)
-        cells.append(cell_of(kind, lambda index, names: (1.0, op), None))
+        cells.append(cell_of(kind, lambda index, names: (1.0, op), limit=False))
     arch = Architecture(tuple(cells))
     check_architecture(space, arch, "the architecture")
     return arch

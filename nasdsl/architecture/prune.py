@@ -108,18 +108,19 @@ def pruned_text(programs: Sequence[S.Program], space: Space, mask: Mask) -> str:
 
 def _pruned_cell_def(cell: S.CellDef, kind: CellKind,
                      kept: tuple[tuple[str, ...], ...]) -> S.CellDef:
-    """The cell with its candidate statements replaced by one `edge s -> d: ...` per edge,
-    where the first of them was (its `candidates` statement, if it has one, keeping the ops
-    left); every other statement stays where it was."""
+    """The cell with its candidate statements replaced by one `edge s -> d: ...` per edge
+    (`node v: ...` per vertex op of a node_ops cell), where the first of them was (its
+    `candidates` statement, if it has one, keeping the ops left); every other statement
+    stays where it was."""
     left = {name for names in kept for name in names}
     union = tuple(name for name in dict.fromkeys(n for _, _, names in kind.edges for n in names)
                   if name in left)  # in the order the cell lists them
-    edges = [S.EdgeOverride(S.EdgeRef(src, dst), _refs(names))
+    edges = [_candidates_stmt(kind, src, dst, names)
              for (src, dst, _), names in zip(kind.edges, kept)]
-    edges += [S.EdgeOverride(S.EdgeRef(src, dst), _refs(names)) for src, dst, names in kind.fixed]
+    edges += [_candidates_stmt(kind, src, dst, names) for src, dst, names in kind.fixed]
     body: list = []
     for stmt in cell.body:
-        if isinstance(stmt, (S.Candidates, S.EdgeOverride)):
+        if isinstance(stmt, (S.Candidates, S.EdgeOverride, S.NodeOps, S.NodeOverride)):
             if isinstance(stmt, S.Candidates):
                 body.append(S.Candidates(_refs(union)))
             body += edges
@@ -131,6 +132,14 @@ def _pruned_cell_def(cell: S.CellDef, kind: CellKind,
         else:
             body.append(stmt)
     return S.CellDef(cell.name, tuple(body))
+
+
+def _candidates_stmt(kind: CellKind, src: int, dst: int, names: Sequence[str]):
+    """An edge's candidates as the cell's text writes them: `edge s -> d:`, or `node v:`
+    for a vertex's op."""
+    if not kind.is_wire(src, dst):
+        return S.NodeOverride(kind.vertex_of(dst), _refs(names))
+    return S.EdgeOverride(S.EdgeRef(kind.vertex_of(src), kind.vertex_of(dst)), _refs(names))
 
 
 def _layer_candidates(space: Space, mask: Mask) -> dict[str, tuple[str, ...]]:

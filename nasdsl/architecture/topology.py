@@ -15,11 +15,12 @@ from nasdsl.dsl.space import CellKind
 
 def edge_sets(kind: CellKind, node: int) -> list[tuple[int, ...]]:
     """The sets of input edges `node` may keep, in lexicographic order: every set of `top` of
-    them (all of them where it has no more), or the one full set where the kind derives all."""
-    incoming = kind.incoming(node)
-    if kind.derive.top is None:
+    them (all of them where it has no more; `top` may differ between nodes), or the one full
+    set where the kind derives all."""
+    incoming, top = kind.incoming(node), kind.keeps(node)
+    if top is None:
         return [incoming]
-    return list(combinations(incoming, min(kind.derive.top, len(incoming))))
+    return list(combinations(incoming, min(top, len(incoming))))
 
 
 def choosing_nodes(kind: CellKind) -> list[int]:

@@ -307,10 +307,13 @@ class Identity(Module):
 
 @module_kind("zero")
 class Zero(Module):
-    """The `none` op: zeros of the input's shape (strided like the place it is put at)."""
+    """The `none` op: zeros of the input's shape (strided like the place it is put at), or
+    with the channels its place gives (`c_out`, None where they are the input's): an edge
+    that changes the channels may be left out."""
 
     stride: int = 1
-    attributes = {"stride": Attr(int, 1, _stride)}
+    c_out: int | None = None
+    attributes = {"stride": Attr(int, 1, _stride), "out": Attr(int, None, _at_least_one)}
     stride_capable = True
     linear = True
     maps_zero_to_zero = True
@@ -320,9 +323,13 @@ class Zero(Module):
     def kernel_expressible(self) -> bool:
         return True
 
+    def out_channels(self, c_in: int) -> int:
+        return c_in if self.c_out is None else self.c_out
+
     @classmethod
     def build(cls, values, placement):
-        return cls(values["stride"])
+        c_out = placement.target if values["out"] is None else values["out"]
+        return cls(values["stride"], None if c_out == placement.channels else c_out)
 
 
 @module_kind("conv")

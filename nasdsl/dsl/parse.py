@@ -222,6 +222,19 @@ class _ToSyntax(lark.Transformer):
         edge, ops = children
         return S.EdgeOverride(edge, ops, at=self._at(meta))
 
+    @v_args(meta=True)
+    def node_ops_stmt(self, meta, children):
+        return S.NodeOps(children[0], at=self._at(meta))
+
+    @v_args(meta=True)
+    def node_override(self, meta, children):
+        node, ops = children
+        return S.NodeOverride(self._int(node), ops, at=self._at(meta))
+
+    @v_args(meta=True)
+    def max_edges_stmt(self, meta, children):
+        return S.MaxEdges(self._int(children[0]), at=self._at(meta))
+
     def _rule_ref(self, token: Token) -> S.Ref:
         return S.Ref(str(token), at=self._at(token))
 
@@ -237,7 +250,8 @@ class _ToSyntax(lark.Transformer):
         return None
 
     def keep_top(self, children):
-        return self._int(children[0])
+        tops = tuple(self._int(token) for token in children)
+        return tops[0] if len(tops) == 1 else tops
 
     @v_args(meta=True)
     def derive_stmt(self, meta, children):

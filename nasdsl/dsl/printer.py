@@ -108,6 +108,15 @@ class _Printer:
     def EdgeOverride(self, node: S.EdgeOverride) -> str:
         return f"edge {self.edge(node.edge)}: {self.names(node.ops)}"
 
+    def NodeOps(self, node: S.NodeOps) -> str:
+        return f"node_ops {self.names(node.ops)}"
+
+    def NodeOverride(self, node: S.NodeOverride) -> str:
+        return f"node {node.node}: {self.names(node.ops)}"
+
+    def MaxEdges(self, node: S.MaxEdges) -> str:
+        return f"max_edges {node.count}"
+
     def Combine(self, node: S.Combine) -> str:
         return f"combine {node.rule.name}"
 
@@ -115,7 +124,8 @@ class _Printer:
         return f"output {node.rule.name}"
 
     def Derive(self, node: S.Derive) -> str:
-        keep = "all" if node.top is None else f"top {node.top}"
+        tops = (node.top,) if isinstance(node.top, int) else node.top
+        keep = "all" if node.top is None else "top " + ", ".join(map(str, tops))
         exclude = f" exclude {self.names(node.exclude)}" if node.exclude else ""
         return f"derive {keep}{exclude}"
 

@@ -41,9 +41,10 @@ class Edge:
 @attrs.frozen
 class DeriveRule:
     """How a discrete architecture is read off the architecture weights: every edge of a node
-    (top None) or its `top` strongest incoming edges; excluded ops are never chosen."""
+    (top None) or its `top` strongest incoming edges (one count for every intermediate node,
+    or one per node); excluded ops are never chosen."""
 
-    top: int | None = None
+    top: int | tuple[int, ...] | None = None
     exclude: tuple[str, ...] = ()
 
 
@@ -64,6 +65,15 @@ class CellKind:
     A `layer` kind is one searchable layer of a macro space, `layer` naming the `layers`
     statement that made it: one input, one node, its edges from the input to the node;
     `residual` adds the input to the node (MobileNetV2's shortcut, outside the choice).
+
+    Output "vertex": the last node is an output vertex that concatenates what its incoming
+    edges bring, and is the cell's output (NAS-Bench-101's output). A `node_ops` kind is a
+    cell whose nodes carry the choice (NAS-Bench-101's), written as a plain one: each of its
+    vertices v (numbered as the text numbers them) is two nodes, `sum_node(v)` summing the
+    vertex's input edges (its "wires") and `vertex_node(v)`, fed from the sum by one edge
+    whose candidates are the vertex's ops; the output vertex is the last node. So every method
+    and the simplifier see edges with candidates, nothing new. `max_edges` caps the wires a
+    derived cell keeps (NAS-Bench-101's 9).
     """
 
     name: str
@@ -77,6 +87,8 @@ class CellKind:
     fixed: tuple[tuple[int, int, tuple[str, ...]], ...] = ()
     layer: str | None = None
     residual: bool = False
+    node_ops: bool = False
+    max_edges: int | None = None
 
     @property
     def intermediate(self) -> range:
@@ -85,6 +97,74 @@ class CellKind:
     def incoming(self, node: int) -> tuple[int, ...]:
         """Indices (into `edges`) of the searchable edges into `node`, in edge order."""
         return tuple(index for index, (_, dst, _) in enumerate(self.edges) if dst == node)
+
+    def keeps(self, node: int) -> int | None:
+        """How many incoming edges derivation keeps of `node` (None: all of them)."""
+        top = self.derive.top
+        return top if top is None or isinstance(top, int) else top[node - self.inputs]
+
+    # --- the vertices of a node_ops kind, as its text numbers them --------------------------
+
+    @property
+    def vertices(self) -> range:
+        """The vertices with an op (its text's intermediate nodes)."""
+        return range(self.inputs, self.inputs + (self.nodes - (self.output == "vertex")) // 2)
+
+    @property
+    def output_vertex(self) -> int:
+        """The output vertex's number in the text (one past the last vertex)."""
+        return self.vertices.stop
+
+    def sum_node(self, vertex: int) -> int:
+        """The node summing a vertex's wires; the output vertex is the last node."""
+        if vertex == self.output_vertex:
+            return self.inputs + self.nodes - 1
+        return self.inputs + 2 * (vertex - self.inputs)
+
+    def vertex_node(self, vertex: int) -> int:
+        """The node holding a vertex's output: an input, or the node after its sum."""
+        return vertex if vertex < self.inputs else self.sum_node(vertex) + 1
+
+    def vertex_of(self, node: int) -> int:
+        """The vertex a node belongs to (its sum or its output)."""
+        if node < self.inputs or not self.node_ops:
+            return node
+        if self.output == "vertex" and node == self.inputs + self.nodes - 1:
+            return self.output_vertex
+        return self.inputs + (node - self.inputs) // 2
+
+    def is_wire(self, src: int, dst: int) -> bool:
+        """Whether an edge joins two vertices: any edge but a node_ops vertex's op edge."""
+        return not (self.node_ops and src >= self.inputs and (src - self.inputs) % 2 == 0
+                    and dst == src + 1)
+
+    @property
+    def text_nodes(self) -> range:
+        """The nodes with inputs as the cell's text numbers them: its vertices (and output
+        vertex) for a node_ops kind, else its intermediate nodes."""
+        if not self.node_ops:
+            return self.intermediate
+        return range(self.inputs, self.output_vertex + (self.output == "vertex"))
+
+    def text_keeps(self) -> tuple[int | None, ...]:
+        """How many inputs derivation keeps of each of `text_nodes` (None: every one)."""
+        if not self.node_ops:
+            return tuple(self.keeps(node) for node in self.intermediate)
+        return tuple(self.keeps(self.sum_node(vertex)) for vertex in self.text_nodes)
+
+    def in_text(self, src: int, dst: int) -> str:
+        """An edge as the cell's text writes it: `s->d`, or `node v` for a vertex's op."""
+        if not self.is_wire(src, dst):
+            return f"node {self.vertex_of(dst)}"
+        return f"{self.vertex_of(src)}->{self.vertex_of(dst)}"
+
+    def places(self, pairs) -> str:
+        """Edges given as (src, dst) pairs, as the cell's text writes them: `edges 0->1 1->2`,
+        or `nodes 1 2` where they are all vertex ops."""
+        written = [self.in_text(src, dst) for src, dst in pairs]
+        if all(not self.is_wire(src, dst) for src, dst in pairs):
+            return "nodes " + " ".join(str(self.vertex_of(dst)) for _, dst in pairs)
+        return "edges " + " ".join(written)
 
     @property
     def layer_candidates(self) -> tuple[str, ...]:
@@ -104,21 +184,34 @@ class CellKind:
 
     def architecture_count(self) -> int:
         """Number of discrete cells the derivation rule can produce: per node, the product
-        of its edges' choices, or with `top k` the sum over its k-sets of searchable edges of
-        their products (the elementary symmetric polynomial e_k of the choices, computed in
-        O(edges * k) rather than over every k-set)."""
+        of its edges' choices, or where it keeps k inputs the sum over its k-sets of
+        searchable edges of their products (the elementary symmetric polynomial e_k of the
+        choices, computed in O(edges * k) rather than over every k-set)."""
         total = 1
         for node in self.intermediate:
             choices = [self.choices(self.edges[index]) for index in self.incoming(node)]
-            if self.derive.top is None:
+            top = self.keeps(node)
+            if top is None:
                 total *= math.prod(choices)
                 continue
-            sums = [1] + [0] * self.derive.top  # sums[j]: over j-sets of the edges so far
+            sums = [1] + [0] * top  # sums[j]: over j-sets of the edges so far
             for choice in choices:
-                for j in range(self.derive.top, 0, -1):
+                for j in range(top, 0, -1):
                     sums[j] += sums[j - 1] * choice
-            total *= sums[self.derive.top] if choices else 1
+            total *= sums[top] if choices else 1
         return total
+
+    def projects_to_output(self, src: int, dst: int) -> bool:
+        """Whether an edge joins an input to the output vertex, which adds what it brings
+        to the vertices' concatenation: its ops give that concatenation's width."""
+        return self.output == "vertex" and src < self.inputs and dst == self.intermediate[-1]
+
+    def wires_into_output(self) -> int:
+        """How many edges from vertices (not the cell's inputs) the output vertex
+        concatenates, searchable or fixed."""
+        last = self.inputs + self.nodes - 1
+        return sum(1 for src, dst, _ in (*self.edges, *self.fixed)
+                   if dst == last and src >= self.inputs)
 
 
 @attrs.frozen
@@ -143,6 +236,8 @@ class Cell:
 
     @property
     def out_channels(self) -> int:
+        if self.kind.output == "vertex":
+            return self.channels * self.kind.wires_into_output()
         return self.channels * (self.kind.nodes if self.kind.output == "concat" else 1)
 
     @property

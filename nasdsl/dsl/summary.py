@@ -39,22 +39,37 @@ def _count(number: int) -> str:
 
 
 def _cell_kind(kind: CellKind) -> list[str]:
-    nodes = ", ".join(str(node) for node in kind.intermediate)
-    derive = "every edge" if kind.derive.top is None else f"top {kind.derive.top} inputs a node"
+    """A cell kind in the numbering of its text (a node_ops kind's vertices, not the pairs
+    of nodes it is lowered to)."""
+    nodes = ", ".join(str(node) for node in kind.text_nodes)
+    keeps = kind.text_keeps()
+    if kind.derive.top is None:
+        derive = "every edge"
+    elif len(set(keeps)) == 1:
+        derive = f"top {keeps[0]} inputs a node"
+    else:
+        derive = f"top {', '.join(map(str, keeps))} inputs of nodes {nodes}"
     if kind.derive.exclude:
         derive += f", never {', '.join(kind.derive.exclude)}"
+    if kind.max_edges is not None:
+        derive += f", at most {kind.max_edges} edges"
+    shape = f"intermediate nodes {nodes}"
+    if kind.node_ops:
+        shape = f"ops on vertices {', '.join(map(str, kind.vertices))}" + (
+            f", output vertex {kind.output_vertex}" if kind.output == "vertex" else "")
     lines = [f"cell {kind.name}{' (reduction)' if kind.reduction else ''}: "
-             f"{kind.inputs} input{'s' if kind.inputs != 1 else ''}, intermediate nodes {nodes}, "
-             f"{len(kind.edges)} edges{_fixed_count(kind)}, combine {kind.combine}, "
+             f"{kind.inputs} input{'s' if kind.inputs != 1 else ''}, {shape}, "
+             f"{len(kind.edges)} {'choices' if kind.node_ops else 'edges'}{_fixed_count(kind)}, "
+             f"combine {kind.combine}, "
              f"output {kind.output}",
              f"  derive: {derive}; {_count(kind.architecture_count())} architectures"]
-    by_set: dict[tuple[str, ...], list[str]] = {}
+    by_set: dict[tuple[str, ...], list[tuple[int, int]]] = {}
     for src, dst, names in kind.edges:
-        by_set.setdefault(names, []).append(f"{src}->{dst}")
-    for names, edges in by_set.items():
-        lines.append(f"  edges {' '.join(edges)}: {len(names)} candidates: {', '.join(names)}")
+        by_set.setdefault(names, []).append((src, dst))
+    for names, pairs in by_set.items():
+        lines.append(f"  {kind.places(pairs)}: {len(names)} candidates: {', '.join(names)}")
     if kind.fixed:
-        lines.append("  fixed: " + ", ".join(f"{src}->{dst} {names[0]}"
+        lines.append("  fixed: " + ", ".join(f"{kind.in_text(src, dst)} {names[0]}"
                                              for src, dst, names in kind.fixed))
     return lines
 

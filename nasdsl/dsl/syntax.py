@@ -207,6 +207,32 @@ class EdgeOverride:
 
 
 @attrs.frozen
+class NodeOps:
+    """The candidates of every intermediate node's op, which runs on the sum of the node's
+    inputs (NAS-Bench-101's cells); the edges then only say which inputs a node takes."""
+
+    ops: tuple[Ref, ...]
+    at: Location | None = _located
+
+
+@attrs.frozen
+class NodeOverride:
+    """`node v: ops`: node v's op candidates, instead of `node_ops`'."""
+
+    node: int
+    ops: tuple[Ref, ...]
+    at: Location | None = _located
+
+
+@attrs.frozen
+class MaxEdges:
+    """The most edges a derived cell may keep (NAS-Bench-101: 9)."""
+
+    count: int
+    at: Location | None = _located
+
+
+@attrs.frozen
 class Combine:
     rule: Ref
     at: Location | None = _located
@@ -221,15 +247,16 @@ class Output:
 @attrs.frozen
 class Derive:
     """How a discrete architecture is read off: keep every edge (top None) or the `top`
-    strongest incoming edges of each node; `exclude` ops are never chosen."""
+    strongest incoming edges of each node (one count for all, or one per node in order);
+    `exclude` ops are never chosen."""
 
-    top: int | None
+    top: int | tuple[int, ...] | None
     exclude: tuple[Ref, ...] = ()
     at: Location | None = _located
 
 
-CellStmt = (Inputs | Nodes | Preprocess | Reduction | Edges | Candidates | EdgeOverride | Combine
-            | Output | Derive)
+CellStmt = (Inputs | Nodes | Preprocess | Reduction | Edges | Candidates | EdgeOverride | NodeOps
+            | NodeOverride | MaxEdges | Combine | Output | Derive)
 
 
 @attrs.frozen

@@ -282,7 +282,7 @@ def dst_cell(kind: IR.CellKind, q: torch.Tensor, p: torch.Tensor,
                                                zero[index, :len(names)].tolist())]
         return None
 
-    return cell_of(kind, kept, top=None)
+    return cell_of(kind, kept, limit=False)
 
 
 def _missing_edge_op(kind: IR.CellKind, index: int, p: list[float], zero: list[bool]) -> int:

@@ -89,13 +89,16 @@ def hard_gumbel_softmax(logits: torch.Tensor, tau: float) -> torch.Tensor:
     return straight_through(hard, torch.softmax(scores / tau, -1))
 
 
-def gumbel_top_k(logits: torch.Tensor, valid: torch.Tensor, k: int, tau: float) -> torch.Tensor:
+def gumbel_top_k(logits: torch.Tensor, valid: torch.Tensor, k: int | torch.Tensor,
+                 tau: float) -> torch.Tensor:
     """Per row, the indicator of the k valid entries ranked first by log softmax(logits) + g
-    (Gumbel-Top2 for k = 2, Eq. 7-8; Gumbel-Max for k = 1, Eq. 5), all of them where a row has
-    no more, with the gradient of the relaxation softmax((log softmax(logits) + g) / tau)."""
+    (Gumbel-Top2 for k = 2, Eq. 7-8; Gumbel-Max for k = 1, Eq. 5), k one or one per row, all of
+    them where a row has no more, with the gradient of the relaxation
+    softmax((log softmax(logits) + g) / tau)."""
     scores = torch.log_softmax(masked(logits, valid), -1) + gumbel_noise(logits)
-    top = scores.topk(min(k, scores.shape[-1]), dim=-1).indices
-    hard = torch.zeros_like(scores).scatter(-1, top, 1.0) * valid
+    ranks = scores.argsort(-1, descending=True).argsort(-1)
+    k = torch.as_tensor(k, device=ranks.device).unsqueeze(-1)
+    hard = (ranks < k).to(scores.dtype) * valid
     return straight_through(hard, torch.softmax(scores / tau, -1))
 
 
@@ -121,12 +124,12 @@ class KindLayout:
     sets: tuple[tuple[tuple[int, ...], ...], ...]  # per node, the edge sets it may keep
     # The topology choices, None where the kind keeps every edge: per node a row of indices
     # into the topology parameters (its edges for v2, its pairs for v1), padded where `valid`
-    # is False; `members` (choices, edges) says which edges a choice keeps; `picks` choices
-    # are drawn per node.
+    # is False; `members` (choices, edges) says which edges a choice keeps; `picks` (nodes,)
+    # how many choices are drawn at each node.
     groups: torch.Tensor | None = None
     valid: torch.Tensor | None = None
     members: torch.Tensor | None = None
-    picks: int = 0
+    picks: torch.Tensor | None = None
     feeds: torch.Tensor | None = None  # (edges, nodes): the node each edge feeds
 
 
@@ -146,14 +149,14 @@ def kind_layout(view: KindView, version: int) -> KindLayout:
     if version == 2:
         choices = [list(view.incoming[node]) for node in view.choosing]
         members = torch.eye(len(view.edges), dtype=dtype)
-        picks = kind.derive.top
+        picks = torch.tensor([kind.keeps(node) for node in view.choosing])
     else:
         choices = [[j for j, (owner, _) in enumerate(view.edge_sets) if owner == node]
                    for node in view.choosing]
         members = torch.zeros(len(view.edge_sets), len(view.edges), dtype=dtype)
         for j, (_, chosen) in enumerate(view.edge_sets):
             members[j, list(chosen)] = 1.0
-        picks = 1
+        picks = torch.ones(len(view.choosing), dtype=torch.long)
     width = max(len(row) for row in choices)
     groups = torch.tensor([row + [0] * (width - len(row)) for row in choices])
     valid = torch.tensor([[True] * len(row) + [False] * (width - len(row)) for row in choices])
@@ -162,7 +165,7 @@ def kind_layout(view: KindView, version: int) -> KindLayout:
     for position, node in enumerate(view.nodes):
         feeds[list(view.incoming[node]), position] = 1.0
     return KindLayout(allowed, sets, groups.to(device), valid.to(device),
-                      members.to(device), picks, feeds.to(device))
+                      members.to(device), picks.to(device), feeds.to(device))
 
 
 @attrs.frozen

@@ -14,6 +14,7 @@ import torch
 
 from nasdsl.architecture.derive import Architecture, derived_text, to_genotype, to_nb201
 from nasdsl.architecture.layers import layers_form, to_layers
+from nasdsl.architecture.vertices import to_vertices, vertices_form
 from nasdsl.backends.torch.measure import saved_bytes
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
@@ -35,7 +36,8 @@ class NonFiniteLoss(NasError):
 class SearchResult:
     run_dir: Path
     architecture: Architecture
-    arch_text: str  # an NB201 arch string, a DARTS genotype or a macro space's layers text
+    arch_text: str  # an NB201 arch string, a DARTS genotype, a macro space's layers text or
+    # a vertices text (cells whose vertices carry the ops)
     nb201: bool  # the space is NB201-shaped: arch_text can be looked up in the benchmark
     log: tuple[dict, ...]
 
@@ -43,6 +45,8 @@ class SearchResult:
 def arch_text(space: Space, arch: Architecture) -> str:
     if nb201_shaped(space):
         return to_nb201(arch)
+    if vertices_form(space):
+        return to_vertices(arch, space)
     return to_layers(arch, space) if layers_form(space) else to_genotype(arch, space)
 
 

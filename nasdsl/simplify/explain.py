@@ -19,7 +19,8 @@ TABLE_STAGES = (("original", ()), ("+ partial module sharing", ("pms",)),
 
 @attrs.frozen
 class EdgeKind:
-    """Edges of one cell kind with the same candidates and stride, seen at their first cell."""
+    """Edges of one cell kind with the same candidates and stride (and width), seen at
+    their first cell."""
 
     cell: Cell
     edges: tuple[Edge, ...]
@@ -34,15 +35,17 @@ class EdgeKind:
         where = f"{site.channels} channels, {site.size}x{site.size} in"
         if kind.layer:
             return f"layer {kind.name}, stride {first.stride} ({where}, {self.cell.channels} out)"
-        places = " ".join(f"{e.src}->{e.dst}" for e in self.edges)
-        return f"cell {kind.name}, stride {first.stride}, edges {places} ({where})"
+        places = kind.places([(e.src, e.dst) for e in self.edges])
+        return f"cell {kind.name}, stride {first.stride}, {places} ({where})"
 
 
 def edge_kinds(space: Space) -> list[EdgeKind]:
     kinds: dict[tuple, list] = {}
     for cell in space.network.cells if space.network else ():
         for edge in cell.edges:
-            key = (cell.kind.name, edge.stride, tuple(op.name for op in edge.candidates))
+            # An input's edge to an output vertex runs its candidates at other channels.
+            key = (cell.kind.name, edge.stride, tuple(op.name for op in edge.candidates),
+                   cell.kind.projects_to_output(edge.src, edge.dst))
             if key not in kinds:
                 kinds[key] = [cell, []]
             if kinds[key][0] is cell:

@@ -107,7 +107,8 @@ SYNTAX = [
     pytest.param(
         ("candidates none, skip", "candidate none, skip"),
         17, 5, "unexpected 'candidate'; expected one of 'candidates', 'combine', 'derive', "
-        "'edge', 'edges', 'inputs', 'nodes', 'output', 'preprocess', 'preprocess_reduced', "
+        "'edge', 'edges', 'inputs', 'max_edges', 'node', 'node_ops', 'nodes', 'output', "
+        "'preprocess', 'preprocess_reduced', "
         "'reduction', '}'",
         "did you mean 'candidates'?",
         id="misspelt-cell-keyword"),
@@ -535,7 +536,7 @@ def test_missing_file():
         load("no/such/space.nas")
     assert caught.value.message == "no such file or shipped space: no/such/space.nas"
     assert caught.value.hint == ("shipped spaces: darts, darts_large, darts_ops, fbnet, "
-                                 "mbconv_ops, mobilenetv2, nb201, proxylessnas, rdarts_s1, "
+                                 "mbconv_ops, mobilenetv2, nb101, nb201, proxylessnas, rdarts_s1, "
                                  "rdarts_s2, rdarts_s3, rdarts_s4")
 
 

@@ -109,6 +109,18 @@ def test_gumbel_top2_draws_two_without_replacement_on_an_uneven_categorical():
         assert abs(kept[:, k].mean().item() - expected) <= 4.5 * error
 
 
+def test_gumbel_top_k_keeps_each_rows_own_count_of_valid_entries():
+    """With k given per row (nodes keeping different numbers of inputs, NAS-Bench-101's), each
+    row keeps its k valid entries, or all of them where it has fewer; padding is never kept."""
+    torch.manual_seed(4)
+    logits = torch.randn(3, 4)
+    valid = torch.tensor([[True, True, True, True], [True, True, False, False],
+                          [True, True, True, False]])
+    kept = rome_module.gumbel_top_k(logits, valid, torch.tensor([1, 3, 2]), 1.0)
+    assert kept.sum(1).tolist() == [1.0, 2.0, 2.0]
+    assert not kept[~valid].any()
+
+
 def test_only_the_sampled_edges_and_candidates_are_computed():
     """A sub-model's forward calls exactly the sampled candidate of each kept edge, once, and
     no candidate of a left-out edge (forward hooks on every candidate)."""

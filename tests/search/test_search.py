@@ -7,6 +7,7 @@ import torch
 
 from nasdsl.architecture.derive import from_genotype, from_nb201
 from nasdsl.architecture.layers import from_layers
+from nasdsl.architecture.vertices import from_vertices
 from nasdsl.dsl.elaborate import load
 from nasdsl.methods import method_names
 from nasdsl.search.config import SearchConfig
@@ -15,7 +16,8 @@ from nasdsl.search.run_dir import read_log
 from tests.paths import SPACES
 
 TINY = {name: (("C", 4), ("N", 1))
-        for name in ("nb201", "darts", "rdarts_s1", "rdarts_s2", "rdarts_s3", "rdarts_s4")}
+        for name in ("nb201", "darts", "rdarts_s1", "rdarts_s2", "rdarts_s3", "rdarts_s4",
+                     "nb101")}
 TINY["mobilenetv2"] = TINY["proxylessnas"] = (("unit", 1),)  # width 1/8
 TINY["fbnet"] = (("unit", 2),)  # its group convs need even widths
 MACRO = ("mobilenetv2", "proxylessnas", "fbnet")
@@ -46,7 +48,7 @@ def test_every_method_searches(tmp_path, method, simplify, space):
     supernet is nb201's kind of edge mix at another size: its searches run under slow)."""
     options = (("prune-batches", 1),) if method.startswith("zero-one-shot") and \
         method != "zero-one-shot-rnd" else ()
-    if space in MACRO and method in PARTIAL:
+    if space in (*MACRO, "nb101") and method in PARTIAL:
         options += (("partial-k", 1),)
     search = Search(tiny(space, method, simplify=simplify, method_options=options),
                     tmp_path / "run", progress=False)
@@ -59,6 +61,8 @@ def test_every_method_searches(tmp_path, method, simplify, space):
         assert from_nb201(result.arch_text) == result.architecture
     elif space in MACRO:
         assert from_layers(result.arch_text, loaded) == result.architecture
+    elif space == "nb101":
+        assert from_vertices(result.arch_text, loaded) == result.architecture
     else:
         assert from_genotype(result.arch_text, loaded) == result.architecture
     assert len(result.log) == 2 and (tmp_path / "run" / "derived.nas").is_file()
@@ -93,6 +97,21 @@ def test_every_method_searches_the_macro_spaces(tmp_path, method, space):
     """The same for every method on every shipped macro space; those with partial channels
     run with K=1."""
     test_every_method_searches(tmp_path, method, True, space)
+
+
+@pytest.mark.parametrize("method", ["darts", "rome"])
+def test_a_node_ops_space_searches(tmp_path, method):
+    """A search of nb101's vertex ops and wires derives a cell written as its text numbers
+    it (every method, under slow)."""
+    test_every_method_searches(tmp_path, method, True, "nb101")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", method_names())
+def test_every_method_searches_nb101(tmp_path, method):
+    """The same for every method on nb101.nas; those with partial channels run with K=1
+    (its input wires change the channels)."""
+    test_every_method_searches(tmp_path, method, True, "nb101")
 
 
 def test_second_order_darts_searches(tmp_path):

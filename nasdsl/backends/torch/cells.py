@@ -44,12 +44,14 @@ class CellBase(nn.Module):
         states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
         context = self.forward_context(states)
         for position, node in enumerate(self.kind.intermediate):
-            terms = [self._dropped(self.fixed[i](states[src]), self.fixed[i])
+            fixed = [(src, self._dropped(self.fixed[i](states[src]), self.fixed[i]))
                      for i, src in self._fixed_into[node]]
-            for i, src in self._incoming[node]:
-                if runs(run, i):
-                    out = self._dropped(self.edge_output(i, src, states, run, context))
-                    terms.append(out if run.edge_weights is None else out * run.edge_weights[i])
+            searched = [(src, self._searched(i, src, states, run, context) if runs(run, i)
+                         else None) for i, src in self._incoming[node]]
+            if self.kind.output == "vertex" and node == self.kind.intermediate[-1]:
+                terms = self._output_vertex(fixed + searched, states[-1])
+            else:
+                terms = [out for _, out in fixed + searched if out is not None]
             if not terms:  # a method's error: the node's shape would be unknown
                 raise ValueError(f"the run leaves node {node} of a '{self.kind.name}' cell "
                                  "without any input edge; at least one must run")
@@ -61,6 +63,21 @@ class CellBase(nn.Module):
         if self.kind.residual:
             return states[-1] + states[0]
         return states[-1]
+
+    def _searched(self, index, src, states, run: CellRun, context) -> torch.Tensor:
+        out = self._dropped(self.edge_output(index, src, states, run, context))
+        return out if run.edge_weights is None else out * run.edge_weights[index]
+
+    def _output_vertex(self, terms, last: torch.Tensor) -> list[torch.Tensor]:
+        """NAS-Bench-101's output: what the vertices bring concatenated, in the order of
+        their numbers (an edge that does not run as zeros shaped like the `last` vertex's
+        output, so the width stays), plus what the inputs bring (their projections to that
+        width)."""
+        vertices = sorted((src, index) for index, (src, _) in enumerate(terms)
+                          if src >= self.kind.inputs)
+        joined = torch.cat([torch.zeros_like(last) if terms[index][1] is None
+                            else terms[index][1] for _, index in vertices], dim=1)
+        return [joined] + [out for src, out in terms if src < self.kind.inputs and out is not None]
 
     def forward_context(self, states: list[torch.Tensor]):
         """What one forward's edges share (nothing, for a plain cell)."""

@@ -75,7 +75,8 @@ def _shuffle_kernel(module: M.ChannelShuffle, layer, channels, like):
 
 KERNELS: dict[type, Callable] = {
     M.Conv: _conv_kernel,
-    M.Zero: lambda module, layer, channels, like: like.new_zeros(channels, channels, 1, 1),
+    M.Zero: lambda module, layer, channels, like: like.new_zeros(
+        module.out_channels(channels), channels, 1, 1),
     M.Identity: lambda module, layer, channels, like: _eye(channels, like)[:, :, None, None],
     M.AvgPool: _avg_pool_kernel,
     M.Branches: _branches_kernel,

@@ -13,14 +13,17 @@ from nasdsl.errors import NasError
 
 
 class Zero(nn.Module):
-    """DARTS's Zero: zeros shaped like the (strided) input."""
+    """DARTS's Zero: zeros shaped like the (strided) input, or with `channels` channels."""
 
-    def __init__(self, stride: int):
+    def __init__(self, stride: int, channels: int | None = None):
         super().__init__()
-        self.stride = stride
+        self.stride, self.channels = stride, channels
 
     def forward(self, x):
-        return x[:, :, ::self.stride, ::self.stride].mul(0.0)
+        x = x[:, :, ::self.stride, ::self.stride]
+        if self.channels is None:
+            return x.mul(0.0)
+        return x.new_zeros(x.shape[0], self.channels, *x.shape[2:])
 
 
 class Noise(nn.Module):
@@ -229,7 +232,7 @@ LAYERS: dict[type[M.Module], Callable[[M.Module, bool], nn.Module]] = {
     M.Dropout: lambda m, n: nn.Dropout(m.p),
     M.Noise: lambda m, n: Noise(m.std, m.mean, m.additive, m.stride),
     M.Identity: lambda m, n: nn.Identity(),
-    M.Zero: lambda m, n: Zero(m.stride),
+    M.Zero: lambda m, n: Zero(m.stride, m.c_out),
     M.Conv: _conv,
     M.BatchNorm: lambda m, n: nn.BatchNorm2d(m.channels, affine=m.affine,
                                              track_running_stats=m.track_running_stats),

@@ -14,7 +14,7 @@ from nasdsl.dsl.space import Cell, CellKind, DeriveRule, Edge
 from nasdsl.errors import Location, did_you_mean
 
 COMBINE_RULES = ("sum",)
-OUTPUT_RULES = ("last", "concat")
+OUTPUT_RULES = ("last", "concat", "vertex")
 
 
 class CellBuilder:
@@ -31,16 +31,21 @@ class CellBuilder:
         seen: dict[type, S.CellStmt] = {}
         for stmt in cell.body:
             key = (type(stmt), getattr(stmt, "reduced", None))
-            if not isinstance(stmt, S.EdgeOverride) and key in seen:
+            if not isinstance(stmt, (S.EdgeOverride, S.NodeOverride)) and key in seen:
                 self.error(f"cell '{cell.name}' has two '{keyword_of(stmt)}' statements", stmt.at,
                            f"the first is at {seen[key].at}")
             seen.setdefault(key, stmt)
         get = lambda cls, reduced=None: seen.get((cls, reduced))  # noqa: E731
         inputs = self.count_stmt(get(S.Inputs), 1, "inputs", MAX_INPUTS)
-        nodes = self.count_stmt(get(S.Nodes), None, "nodes", MAX_NODES, cell)
+        nodes = self.count_stmt(get(S.Nodes), None, "nodes", MAX_NODES, cell) or 0
+        overrides = [stmt for stmt in cell.body if isinstance(stmt, S.NodeOverride)]
+        on_nodes = get(S.NodeOps) is not None or bool(overrides)
+        output = self.output_rule(get(S.Output), on_nodes, cell)
+        # The output vertex of `output vertex` is one node past the cell's `nodes`.
+        nodes_written = nodes + (output == "vertex")
         candidates_stmt = get(S.Candidates)
         candidates = self.candidate_names(candidates_stmt.ops) if candidates_stmt else ()
-        every = self.cell_edges(cell, get(S.Edges), inputs, nodes or 0, candidates)
+        every = self.cell_edges(cell, get(S.Edges), inputs, nodes_written, candidates)
         # Without a `candidates` statement every edge needs its own `edge s -> d:` statement.
         bare = [(src, dst) for src, dst, names in every if not names]
         if candidates_stmt is None and (bare or not every):
@@ -48,13 +53,60 @@ class CellBuilder:
             self.error(f"cell '{cell.name}' has no candidate set{where}", cell.at,
                        "add 'candidates op1, op2, ...', or an 'edge s -> d: ...' statement "
                        "for every edge")
-        edges = tuple(edge for edge in every if len(edge[2]) != 1)
-        fixed = tuple(edge for edge in every if len(edge[2]) == 1)
+        vertex_ops = self.vertex_ops(cell, get(S.NodeOps), overrides, inputs, nodes) \
+            if on_nodes else {}
         combine = self.rule(get(S.Combine), COMBINE_RULES, "combine")
-        output = self.rule(get(S.Output), OUTPUT_RULES, "output")
-        derive = self.derive_rule(get(S.Derive), cell, edges, inputs, nodes or 0, fixed)
-        return CellKind(cell.name, inputs, nodes or 0, edges, combine, output,
-                        get(S.Reduction) is not None, derive, fixed)
+        derive = self.derive_rule(get(S.Derive), cell, every, inputs, nodes_written,
+                                  tuple(vertex_ops.values()))
+        max_edges = self.max_edges(get(S.MaxEdges), cell, every, derive, inputs, nodes_written)
+        kind = CellKind(cell.name, inputs, nodes, (), combine, output,
+                        get(S.Reduction) is not None, derive, node_ops=on_nodes,
+                        max_edges=max_edges)
+        if on_nodes:
+            kind = lowered(kind, every, vertex_ops)
+            if output == "vertex" and not kind.wires_into_output():
+                self.error(f"the output vertex {inputs + nodes} of cell '{cell.name}' has no "
+                           "edge from a vertex: it concatenates what vertices bring",
+                           get(S.Output).at, f"add an edge v -> {inputs + nodes}")
+        else:
+            edges, fixed = split_fixed(every)
+            kind = attrs.evolve(kind, edges=edges, fixed=fixed)
+        return kind
+
+    def output_rule(self, stmt, on_nodes: bool, cell: S.CellDef) -> str:
+        output = self.rule(stmt, OUTPUT_RULES, "output")
+        if output == "vertex" and not on_nodes:
+            self.error("'output vertex' is the output of a cell whose nodes carry the ops",
+                       stmt.at, "add a 'node_ops' statement, or use 'output last' or "
+                       "'output concat'")
+            return "last"
+        if output == "concat" and on_nodes:
+            self.error(f"cell '{cell.name}' has 'node_ops' and 'output concat'", stmt.at,
+                       "a cell whose nodes carry the ops ends with 'output vertex' (a vertex "
+                       "concatenating the vertices wired to it) or 'output last'")
+            return "vertex"  # what a concatenating node_ops cell means: checked as that
+        return output
+
+    def vertex_ops(self, cell, stmt, overrides, inputs: int, nodes: int
+                   ) -> dict[int, tuple[str, ...]]:
+        """Each vertex's op candidates: its `node v:` statement's, else `node_ops`'."""
+        ops: dict[int, tuple[str, ...]] = {}
+        for override in overrides:
+            if not inputs <= override.node < inputs + nodes:
+                self.error(f"node {override.node} of cell '{cell.name}' is not a node with an op "
+                           f"({inputs}..{inputs + nodes - 1})", override.at)
+            elif override.node in ops:
+                self.error(f"cell '{cell.name}' has two 'node {override.node}:' statements",
+                           override.at)
+            else:
+                ops[override.node] = self.candidate_names(override.ops)
+        default = self.candidate_names(stmt.ops) if stmt is not None else ()
+        for vertex in range(inputs, inputs + nodes):
+            ops.setdefault(vertex, default)
+            if not ops[vertex]:
+                self.error(f"node {vertex} of cell '{cell.name}' has no op candidates", cell.at,
+                           f"add 'node_ops op1, op2, ...' or 'node {vertex}: ...'")
+        return dict(sorted(ops.items()))
 
     def count_stmt(self, stmt, default, keyword: str, limit: int,
                    cell: S.CellDef | None = None) -> int | None:
@@ -159,34 +211,71 @@ class CellBuilder:
             return known[0]
         return stmt.rule.name
 
-    def derive_rule(self, stmt, cell, edges, inputs, nodes, fixed=()) -> DeriveRule:
+    def derive_rule(self, stmt, cell, every, inputs, nodes, node_choices=()) -> DeriveRule:
+        """The `derive` statement checked against the cell's edges (`every`, with their
+        candidates, fixed ones too) and the candidate sets of its nodes' ops, if any."""
         if stmt is None:
             return DeriveRule()
         exclude = tuple(ref.name for ref in stmt.exclude)
-        names = {name for edge in edges for name in edge[2]}
+        searched = [edge for edge in every if len(edge[2]) != 1]
+        sets = [names for names in node_choices if len(names) != 1]
+        names = {name for ops in (*(edge[2] for edge in searched), *sets) for name in ops}
         for ref in stmt.exclude:
             if names and ref.name not in names:  # no names: the missing candidates are reported
                 self.error(f"excluded op '{ref.name}' is not a candidate of cell '{cell.name}'",
                            ref.at, did_you_mean(ref.name, names))
-        for src, dst, ops in edges:
+        for src, dst, ops in searched:
             if ops and all(name in exclude for name in ops):
                 self.error(f"edge {src} -> {dst} of cell '{cell.name}' has no candidate left "
                            "after 'exclude'", stmt.at)
-        if stmt.top is not None and stmt.top < 1:
-            self.error(f"'derive top' must keep at least 1 input, not {stmt.top}", stmt.at)
-        elif stmt.top is not None:
-            for node in range(inputs, inputs + nodes):
-                count = sum(1 for edge in edges if edge[1] == node)
-                pinned = sum(1 for edge in fixed if edge[1] == node)
-                if 0 < count < stmt.top:  # a node without edges is reported with the edges
-                    what = "searchable incoming edge" if pinned else "incoming edge"
-                    self.error(f"'derive top {stmt.top}' but node {node} of cell '{cell.name}' "
-                               f"has {count} {what}{'s' if count != 1 else ''}", stmt.at,
-                               f"its {pinned} fixed edge{'s' if pinned != 1 else ''} (one op "
-                               f"each) {'are' if pinned != 1 else 'is'} kept besides the "
-                               f"{stmt.top} derived" if pinned else "")
-                    break
-        return DeriveRule(stmt.top, exclude)
+        for vertex, ops in enumerate(node_choices, start=inputs):
+            if len(ops) > 1 and all(name in exclude for name in ops):
+                self.error(f"node {vertex} of cell '{cell.name}' has no op left after "
+                           "'exclude'", stmt.at)
+        if stmt.top is None:
+            return DeriveRule(None, exclude)
+        tops = stmt.top if isinstance(stmt.top, tuple) else (stmt.top,) * nodes
+        if len(tops) != nodes:
+            self.error(f"'derive top' gives {len(tops)} counts but cell '{cell.name}' has "
+                       f"{nodes} nodes with inputs ({inputs}..{inputs + nodes - 1})", stmt.at,
+                       "give one count for every node, or one for all of them")
+            return DeriveRule(None, exclude)
+        for node, top in zip(range(inputs, inputs + nodes), tops):
+            count = sum(1 for edge in searched if edge[1] == node)
+            pinned = sum(1 for edge in every if edge[1] == node) - count
+            if top < 1:
+                self.error(f"'derive top' must keep at least 1 input, not {top}", stmt.at)
+                break
+            if 0 < count < top:  # a node without edges is reported with the edges
+                what = "searchable incoming edge" if pinned else "incoming edge"
+                self.error(f"'derive top {top}' but node {node} of cell '{cell.name}' "
+                           f"has {count} {what}{'s' if count != 1 else ''}", stmt.at,
+                           f"its {pinned} fixed edge{'s' if pinned != 1 else ''} (one op "
+                           f"each) {'are' if pinned != 1 else 'is'} kept besides the "
+                           f"{top} derived" if pinned else "")
+                break
+        return DeriveRule(stmt.top if isinstance(stmt.top, int) else tops, exclude)
+
+    def max_edges(self, stmt, cell, every, derive: DeriveRule, inputs, nodes) -> int | None:
+        """`max_edges`, checked against the most edges the derivation rule can keep: every
+        edge under `derive all`, else per node its fixed edges and its `top` searchable
+        ones. Derivation then respects it by construction."""
+        if stmt is None:
+            return None
+        kept = 0
+        for position, node in enumerate(range(inputs, inputs + nodes)):
+            into = [edge for edge in every if edge[1] == node]
+            searched = sum(1 for edge in into if len(edge[2]) != 1)
+            top = derive.top if derive.top is None or isinstance(derive.top, int) \
+                else derive.top[position]
+            kept += len(into) - searched + (searched if top is None else min(top, searched))
+        if kept > stmt.count:
+            rule = "'derive all' keeps every edge" if derive.top is None else \
+                "each node's fixed edges and its 'derive top' ones"
+            self.error(f"cell '{cell.name}' may keep {kept} edges ({rule}) but "
+                       f"'max_edges {stmt.count}' allows {stmt.count}", stmt.at,
+                       "keep fewer inputs per node with 'derive top', or list fewer edges")
+        return stmt.count
 
     def place_cell(self, kind: CellKind, definition: S.CellDef, channels: int,
                    arriving: list[tuple[int, int]], at) -> Cell | None:
@@ -210,7 +299,9 @@ class CellBuilder:
                            "add 'preprocess_reduced factorized_reduce' to the cell")
                 return None
             if stmt is None:
-                if c_in != channels:
+                # A one-input cell's edges from its input may change the channels, as a
+                # layer's do (NAS-Bench-101's cells project their input on each edge).
+                if c_in != channels and kind.inputs > 1:
                     self.error(f"cell '{kind.name}' at {channels} channels receives {c_in} "
                                f"channels on input {index}", at,
                                "add a 'preprocess' statement to the cell or a layer before it")
@@ -236,19 +327,63 @@ class CellBuilder:
                        "of them through its edges", at,
                        "partial channel connections need channels divisible by K")
             return None
+        c_in = arriving[0][0] if kind.inputs == 1 and not stmts else channels
         # Partial channel connections belong to the search: fixed edges run at full width.
         placed: dict[bool, list[Edge]] = {True: [], False: []}
         for searched, listed in ((True, kind.edges), (False, kind.fixed)):
             width = channels // divisor if searched else channels
             for src, dst, names in listed:
                 stride = 2 if kind.reduction and src < kind.inputs else 1
-                ops = [self.placer.place_op(self.scope.ops[name], stride, width,
-                                            _ref_at(definition, name)) for name in names]
+                takes = c_in if src < kind.inputs and c_in != channels else width
+                gives = self.edge_width(kind, dst, src, width)
+                if searched and divisor != 1 and (takes, gives) != (width, width):
+                    full = self.edge_width(kind, dst, src, channels)
+                    self.error(f"{kind.places([(src, dst)]).replace('edges', 'edge')} of cell "
+                               f"'{kind.name}' takes {takes if takes != width else channels} "
+                               f"channels to {full}: partial channel connections (1/{divisor} "
+                               "of the channels through the mix) need edges that keep their "
+                               "channels",
+                               at, "search this space with every channel through the mix (K = 1)")
+                    return None
+                ops = [self.placer.place_op(self.scope.ops[name], stride, takes,
+                                            _ref_at(definition, name), gives,
+                                            f"edge {src} -> {dst}") for name in names]
                 if any(op is None for op in ops):
                     return None
                 placed[searched].append(Edge(src, dst, stride, tuple(ops)))
         return Cell(kind, channels, size, tuple(preprocess), tuple(placed[True]),
-                    tuple(placed[False]), channels // divisor)
+                    tuple(placed[False]), channels // divisor, c_in)
+
+    @staticmethod
+    def edge_width(kind: CellKind, dst: int, src: int, width: int) -> int:
+        """The channels an edge gives: its width, but for an edge from an input to the
+        output vertex, which it joins by addition, that of the vertices' concatenation."""
+        if kind.projects_to_output(src, dst):
+            return width * kind.wires_into_output()
+        return width
+
+
+def split_fixed(edges):
+    """The searchable edges (several candidates) and the fixed ones (one), each in order."""
+    return (tuple(edge for edge in edges if len(edge[2]) != 1),
+            tuple(edge for edge in edges if len(edge[2]) == 1))
+
+
+def lowered(kind: CellKind, wires, vertex_ops: dict[int, tuple[str, ...]]) -> CellKind:
+    """A `node_ops` kind as a plain one (see `CellKind`): `kind` has the text's `nodes` and
+    derivation rule, `wires` are the edges between the text's vertices."""
+    shape = attrs.evolve(kind, nodes=2 * kind.nodes + (kind.output == "vertex"))
+    edges = [(shape.vertex_node(src), shape.sum_node(dst), names) for src, dst, names in wires]
+    edges += [(shape.sum_node(v), shape.sum_node(v) + 1, ops) for v, ops in vertex_ops.items()]
+    edges.sort(key=lambda edge: edge[1])  # stable: each node's wires in the text's order
+    top = kind.derive.top
+    if top is not None:
+        tops = (top,) * (kind.nodes + (kind.output == "vertex")) if isinstance(top, int) else top
+        per_node = [count for vertex_top in tops[:kind.nodes] for count in (vertex_top, 1)]
+        top = tuple(per_node + list(tops[kind.nodes:]))
+    searched, fixed = split_fixed(edges)
+    return attrs.evolve(shape, edges=searched, fixed=fixed,
+                        derive=attrs.evolve(kind.derive, top=top))
 
 
 def _ref_at(cell: S.CellDef, name: str) -> Location | None:

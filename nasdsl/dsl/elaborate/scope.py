@@ -106,7 +106,8 @@ def show_value(value) -> str:
 def keyword_of(stmt) -> str:
     if isinstance(stmt, S.Preprocess):
         return "preprocess_reduced" if stmt.reduced else "preprocess"
-    return type(stmt).__name__.lower()
+    return {S.NodeOps: "node_ops", S.MaxEdges: "max_edges"}.get(type(stmt),
+                                                                type(stmt).__name__.lower())
 
 
 def names_hint(names, what: str = "names") -> str:
