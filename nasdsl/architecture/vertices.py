@@ -42,17 +42,18 @@ def from_vertices(text: str, space: Space) -> Architecture:
         if not colon:
             raise NasError(f"not a vertices architecture: {part.strip()[:60]!r}", hint=_HINT)
         kind = kinds.get(name)
-        if kind is None or not kind.node_ops:
-            known = [k for k, v in kinds.items() if v.node_ops]
-            raise NasError(f"the architecture names a cell '{name}' whose ops {space.file} does "
-                           "not put on vertices", hint=did_you_mean(name, known) or
-                           f"cells: {', '.join(known)}")
+        if kind is None:
+            raise NasError(f"the architecture names a cell '{name}' that {space.file} does not "
+                           "have", hint=did_you_mean(name, kinds) or f"cells: {', '.join(kinds)}")
         edges = []
         for item in items.split():
             match = _ITEM.fullmatch(item)
             if match is None:
                 raise NasError(f"not a wire or a vertex op: {item!r} in cell '{name}'", hint=_HINT)
             src, dst, vertex, op = match.groups()
+            if vertex is not None and not kind.node_ops:
+                raise NasError(f"{item!r} gives a vertex an op, but cell '{name}' has its ops "
+                               "on its edges", hint="write its edges as s->d:op")
             if vertex is not None:
                 node = kind.sum_node(int(vertex))
                 edges.append((node, node + 1, op))

@@ -116,14 +116,17 @@ class CellKind:
         return self.vertices.stop
 
     def sum_node(self, vertex: int) -> int:
-        """The node summing a vertex's wires; the output vertex is the last node."""
+        """The node summing a vertex's wires; the output vertex is the last node (a plain
+        kind's node is its own)."""
+        if not self.node_ops:
+            return vertex
         if vertex == self.output_vertex:
             return self.inputs + self.nodes - 1
         return self.inputs + 2 * (vertex - self.inputs)
 
     def vertex_node(self, vertex: int) -> int:
         """The node holding a vertex's output: an input, or the node after its sum."""
-        return vertex if vertex < self.inputs else self.sum_node(vertex) + 1
+        return vertex if vertex < self.inputs or not self.node_ops else self.sum_node(vertex) + 1
 
     def vertex_of(self, node: int) -> int:
         """The vertex a node belongs to (its sum or its output)."""

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 
 from nasdsl.architecture.derive import (darts_form, derive, derived_text, from_genotype, from_nb201,
                                         to_genotype, to_nb201)
+from nasdsl.architecture.vertices import from_vertices, to_vertices, vertices_form
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.printer import print_program
 from nasdsl.errors import NasError
@@ -66,7 +67,7 @@ def test_malformed_arch_strings_are_user_errors():
         from_genotype("Genotype(normal=[", load(SPACES / "darts.nas"))
 
 
-@pytest.mark.parametrize("name", ["nb201", "darts", "darts_large"])
+@pytest.mark.parametrize("name", ["nb201", "darts", "darts_large", "nb101"])
 def test_derived_nas_files_load_with_one_candidate_per_edge(name, tmp_path):
     """A derived architecture written as .nas is a stand-alone space with one candidate on
     each kept edge (every edge fixed), loads without warnings, and deriving it again gives
@@ -90,7 +91,8 @@ def test_derived_nas_files_load_with_one_candidate_per_edge(name, tmp_path):
 def test_genotypes_of_any_space_read_back(tmp_path_factory, program, seed):
     """On a generated space of one to four cell kinds, a derived architecture's genotype is
     valid Python with no repeated key, and reads back to the same architecture: DARTS's form
-    where one normal and one reduction kind at most, keyed by kind name otherwise."""
+    where one normal and one reduction kind at most, keyed by kind name otherwise; where the
+    searched kinds carry their ops on vertices, so does its vertices text."""
     path = tmp_path_factory.mktemp("genotype") / "space.nas"
     path.write_text(print_program(program))
     space = load(path)
@@ -100,6 +102,8 @@ def test_genotypes_of_any_space_read_back(tmp_path_factory, program, seed):
     assert len({kw.arg for kw in call.keywords}) == len(call.keywords)
     assert text.startswith("Genotype(cells=") != darts_form(space)
     assert from_genotype(text, space) == arch
+    if vertices_form(space):
+        assert from_vertices(to_vertices(arch, space), space) == arch
 
 
 def test_two_normal_kinds_are_keyed_by_name(tmp_path):

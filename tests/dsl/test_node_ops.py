@@ -128,7 +128,7 @@ def test_a_derived_node_ops_cell_is_written_in_text_numbering_and_loads():
 @pytest.mark.parametrize(("text", "message"), [
     ("v: 0->1:project 1=c3 0->2:nope", "the architecture gives node 3 of cell 'v' the op 'nope', "
      "which <cell> does not define"),
-    ("w: 1=c3", "the architecture names a cell 'w' whose ops <cell> does not put on vertices"),
+    ("w: 1=c3", "the architecture names a cell 'w' that <cell> does not have"),
     ("v: 1+c3", "not a wire or a vertex op: '1+c3' in cell 'v'"),
 ])
 def test_bad_vertices_text_is_a_clear_error(text, message):
