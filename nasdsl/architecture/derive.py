@@ -75,6 +75,18 @@ def cell_of(kind: CellKind, pick: Callable[[int, tuple[str, ...]], tuple[float, 
     return DerivedCell(kind.name, tuple(chosen))
 
 
+def stand_in_op(kind: CellKind, index: int, strengths: Sequence[float],
+                zero: Sequence[bool]) -> int:
+    """The candidate that stands for searchable edge `index` where a method keeps none of
+    its candidates but the kind keeps every edge: its zero candidate (`none`), else its
+    strongest allowed one."""
+    if any(zero):
+        return list(zero).index(True)
+    names = kind.edges[index][2]
+    allowed = [(value, -k) for k, value in enumerate(strengths) if kind.derivable(names[k])]
+    return -max(allowed)[1]
+
+
 def derive(space: Space, weights: Mapping[str, Sequence[Sequence[float]]]) -> Architecture:
     return Architecture(tuple(derive_cell(kind, weights.get(kind.name, ()))
                               for kind in space.cell_kinds))

@@ -47,7 +47,8 @@ import attrs
 import torch
 import torch.nn.functional as F
 
-from nasdsl.architecture.derive import Architecture, DerivedCell, cell_of, derive_cell
+from nasdsl.architecture.derive import (Architecture, DerivedCell, cell_of, derive_cell,
+                                        stand_in_op)
 from nasdsl.arguments import Range
 from nasdsl.backends.torch.contract import ALPHA, ArchParameter, Run
 from nasdsl.backends.torch.network import Supernet
@@ -278,18 +279,8 @@ def dst_cell(kind: IR.CellKind, q: torch.Tensor, p: torch.Tensor,
         if max(row) > 0:
             return max(row), names[row.index(max(row))]
         if kind.derive.top is None:
-            return 0.0, names[_missing_edge_op(kind, index, p[index, :len(names)].tolist(),
-                                               zero[index, :len(names)].tolist())]
+            return 0.0, names[stand_in_op(kind, index, p[index, :len(names)].tolist(),
+                                          zero[index, :len(names)].tolist())]
         return None
 
     return cell_of(kind, kept, limit=False)
-
-
-def _missing_edge_op(kind: IR.CellKind, index: int, p: list[float], zero: list[bool]) -> int:
-    """The candidate that stands for an edge without kept connections where every edge must
-    keep one: its zero candidate (`none`), else its strongest allowed candidate."""
-    if any(zero):
-        return zero.index(True)
-    names = kind.edges[index][2]
-    allowed_p = [(value, -k) for k, value in enumerate(p) if kind.derivable(names[k])]
-    return -max(allowed_p)[1]

@@ -1,0 +1,102 @@
+"""The methods other frameworks ship, each by the property that makes it that method: DrNAS's
+Dirichlet samples, FairDARTS's sigmoids and zero-one loss, SDARTS's perturbations."""
+
+import pytest
+import torch
+
+from nasdsl.backends.torch.contract import Run, softmax_weights
+from nasdsl.dsl.elaborate import load
+from nasdsl.methods import get_method
+from nasdsl.methods.fair_darts import thresholded_cell
+from nasdsl.methods.sdarts import clipped
+from tests.methods.test_methods import config, tiny_net
+from tests.paths import SPACES
+
+
+def method(name, **options):
+    return get_method(name)(config(name, method_options=tuple(options.items())))
+
+
+def test_drnas_samples_average_to_the_dirichlet_mean():
+    """The mean of 4000 DrNAS mixing weights is the Dirichlet mean beta / sum(beta), within
+    0.01 per candidate, on alphas away from zero; padding columns get nothing."""
+    torch.manual_seed(0)
+    net, drnas = tiny_net(), method("drnas")
+    with torch.no_grad():
+        for view in net.views.values():
+            view["alpha"].copy_(torch.randn_like(view["alpha"]))
+    with torch.no_grad():
+        samples = torch.stack([drnas.mixing_weights(net)["cell"] for _ in range(4000)])
+    mean = drnas.eval_weights(net)["cell"]
+    assert (samples.mean(0) - mean).abs().max() < 0.01
+    assert torch.allclose(samples.sum(-1), torch.ones(samples.shape[:2]))
+
+
+def test_drnas_gradient_flows_through_the_sample_and_the_kl_term():
+    """The pathwise sample and the KL regularizer both give alpha a gradient; the KL term is
+    zero at the prior (alpha = 0: beta = 1)."""
+    torch.manual_seed(1)
+    net, drnas = tiny_net(), method("drnas")
+    assert drnas.regularizer(net).item() == pytest.approx(0.0, abs=1e-4)
+    drnas.mixing_weights(net)["cell"][:, 0].sum().backward()
+    assert net.views["cell"]["alpha"].grad.abs().sum() > 0
+
+
+def test_fair_darts_zero_one_loss_pushes_sigmoids_to_zero_or_one():
+    """Minimizing FairDARTS's regularizer alone drives every sigmoid from about 1/2 to within
+    0.1 of 0 or 1."""
+    torch.manual_seed(2)
+    net, fair = tiny_net(), method("fair-darts")
+    alpha = net.views["cell"]["alpha"]
+    optimizer = torch.optim.SGD([alpha], lr=1.0)
+    for _ in range(300):
+        optimizer.zero_grad()
+        fair.regularizer(net).backward()
+        optimizer.step()
+    distance = (torch.sigmoid(alpha) - 0.5).abs()[net.views["cell"].mask]
+    assert distance.min() > 0.4
+
+
+def test_fair_darts_keeps_only_what_reaches_the_threshold():
+    """In darts's cells, a node keeps its edges whose best sigmoid reaches 0.85 (at most 2),
+    and a node with none keeps its single strongest edge."""
+    space = load(SPACES / "darts.nas", overrides={"C": 4, "N": 1})
+    kind = space.cell_kinds[0]
+    sigmoids = torch.full((len(kind.edges), 8), 0.5)
+    sigmoids[0, 4] = 0.9  # node 2: edge 0->2 above the threshold with sep_conv_3x3
+    sigmoids[2, 5] = 0.6  # node 3: nothing reaches it; 0->3 is its strongest
+    zero = torch.zeros(len(kind.edges), 8, dtype=torch.bool)
+    cell = thresholded_cell(kind, sigmoids, zero, 0.85)
+    into = {node: [(src, op) for src, dst, op in cell.edges if dst == node]
+            for node in kind.intermediate}
+    assert into[2] == [(0, "sep_conv_3x3")]
+    assert into[3] == [(0, "sep_conv_5x5")]
+
+
+def test_sdarts_rs_perturbations_stay_within_epsilon_and_are_redrawn():
+    """Each weight step draws a new uniform delta within [-epsilon, epsilon], zero in the
+    padding, and the perturbed weights stay on each edge's simplex."""
+    torch.manual_seed(3)
+    net, rs = tiny_net(), method("sdarts-rs", epsilon=0.2)
+    weights = {k: w.detach() for k, w in softmax_weights(net.views).items()}
+    first, second = (rs.perturbation(net, weights, None, None)["cell"] for _ in range(2))
+    assert first.abs().max() <= 0.2 and second.abs().max() <= 0.2
+    assert first.abs().max() > 0.1 and not torch.equal(first, second)
+    moved = clipped(net, weights, {"cell": first})["cell"]
+    assert torch.allclose(moved.sum(-1), torch.ones(moved.shape[0])) and (moved >= 0).all()
+
+
+def test_sdarts_adv_perturbation_raises_the_training_loss_within_epsilon():
+    """SDARTS-ADV's delta is within epsilon and the loss at the perturbed weights is at least
+    the unperturbed one (the ascent is kept only where it raises it)."""
+    torch.manual_seed(4)
+    net, adv = tiny_net(), method("sdarts-adv", epsilon=0.3, steps=5)
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    weights = {k: w.detach() for k, w in softmax_weights(net.views).items()}
+    delta = adv.perturbation(net, weights, x, y)
+    assert delta["cell"].abs().max() <= 0.3 + 1e-6 and net.training
+    net.eval()
+    with torch.no_grad():
+        before = torch.nn.functional.cross_entropy(net(x, Run(weights)), y)
+        after = torch.nn.functional.cross_entropy(net(x, Run(clipped(net, weights, delta))), y)
+    assert after >= before
