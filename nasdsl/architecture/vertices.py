@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from nasdsl.architecture.derive import Architecture, DerivedCell, check_architecture
-from nasdsl.dsl.space import Space
+from nasdsl.dsl.space import CellKind, Space
 from nasdsl.errors import NasError, did_you_mean
 
 _HINT = "expected 'kind: 0->1:op 1=op ...', wires as s->d:op and vertex ops as v=op"
@@ -45,20 +45,13 @@ def from_vertices(text: str, space: Space) -> Architecture:
         if kind is None:
             raise NasError(f"the architecture names a cell '{name}' that {space.file} does not "
                            "have", hint=did_you_mean(name, kinds) or f"cells: {', '.join(kinds)}")
-        edges = []
-        for item in items.split():
-            match = _ITEM.fullmatch(item)
-            if match is None:
-                raise NasError(f"not a wire or a vertex op: {item!r} in cell '{name}'", hint=_HINT)
-            src, dst, vertex, op = match.groups()
-            if vertex is not None and not kind.node_ops:
-                raise NasError(f"{item!r} gives a vertex an op, but cell '{name}' has its ops "
-                               "on its edges", hint="write its edges as s->d:op")
-            if vertex is not None:
-                node = kind.sum_node(int(vertex))
-                edges.append((node, node + 1, op))
-            else:
-                edges.append((kind.vertex_node(int(src)), kind.sum_node(int(dst)), op))
+        edges = [_edge(kind, item) for item in items.split()]
+        given = [dst for src, dst, _ in edges if not kind.is_wire(src, dst)]
+        for vertex in kind.vertices if kind.node_ops else ():
+            if given.count(kind.sum_node(vertex) + 1) != 1:
+                raise NasError(f"the architecture gives vertex {vertex} of cell '{name}' "
+                               f"{given.count(kind.sum_node(vertex) + 1)} ops, not one",
+                               hint=f"write its op once, as {vertex}=op")
         cells[name] = DerivedCell(name, tuple(edges))
     missing = [kind.name for kind in space.cell_kinds if kind.name not in cells]
     if missing:
@@ -66,3 +59,34 @@ def from_vertices(text: str, space: Space) -> Architecture:
     arch = Architecture(tuple(cells[kind.name] for kind in space.cell_kinds))
     check_architecture(space, arch, "the architecture")
     return arch
+
+
+def _edge(kind: CellKind, item: str) -> tuple[int, int, str]:
+    """One item of a kind's text as a derived edge (in the kind's lowered numbering), checked
+    in the text's: a vertex's op among its candidates, a wire between existing vertices."""
+    match = _ITEM.fullmatch(item)
+    if match is None:
+        raise NasError(f"not a wire or a vertex op: {item!r} in cell '{kind.name}'", hint=_HINT)
+    src, dst, vertex, op = match.groups()
+    if vertex is not None:
+        if not kind.node_ops or int(vertex) not in kind.vertices:
+            where = (f"vertices {kind.vertices.start}..{kind.vertices.stop - 1}" if kind.node_ops
+                     else "its ops on its edges")
+            raise NasError(f"{item!r}: cell '{kind.name}' has no vertex {vertex} with an op (it "
+                           f"has {where})")
+        node = kind.sum_node(int(vertex))
+        edge = (node, node + 1, op)
+    else:
+        src, dst = int(src), int(dst)
+        if dst not in kind.text_nodes or not 0 <= src < dst:
+            raise NasError(f"{item!r}: cell '{kind.name}' has no edge {src}->{dst}")
+        edge = (kind.vertex_node(src), kind.sum_node(dst), op)
+    candidates = {name for s, d, names in (*kind.edges, *kind.fixed) if (s, d) == edge[:2]
+                  for name in names}
+    if not candidates:
+        raise NasError(f"{item!r}: cell '{kind.name}' has no edge {src}->{dst}")
+    if op not in candidates:
+        raise NasError(f"{item!r}: '{op}' is not a candidate of {kind.place(*edge[:2])} of cell "
+                       f"'{kind.name}'", hint=did_you_mean(op, candidates) or
+                       f"its candidates: {', '.join(sorted(candidates))}")
+    return edge

@@ -308,8 +308,8 @@ class Identity(Module):
 @module_kind("zero")
 class Zero(Module):
     """The `none` op: zeros of the input's shape (strided like the place it is put at), or
-    with the channels its place gives (`c_out`, None where they are the input's): an edge
-    that changes the channels may be left out."""
+    with `out` channels (`c_out`, None where they are the input's): `zero(out=out)` leaves
+    out an edge that changes the channels."""
 
     stride: int = 1
     c_out: int | None = None
@@ -328,7 +328,7 @@ class Zero(Module):
 
     @classmethod
     def build(cls, values, placement):
-        c_out = placement.target if values["out"] is None else values["out"]
+        c_out = values["out"]
         return cls(values["stride"], None if c_out == placement.channels else c_out)
 
 

@@ -161,6 +161,11 @@ class CellKind:
             return f"node {self.vertex_of(dst)}"
         return f"{self.vertex_of(src)}->{self.vertex_of(dst)}"
 
+    def place(self, src: int, dst: int) -> str:
+        """One edge as the cell's text writes it: `edge 0->1`, or `node v` for a vertex's op."""
+        return f"edge {self.in_text(src, dst)}" if self.is_wire(src, dst) \
+            else self.in_text(src, dst)
+
     def places(self, pairs) -> str:
         """Edges given as (src, dst) pairs, as the cell's text writes them: `edges 0->1 1->2`,
         or `nodes 1 2` where they are all vertex ops."""

@@ -273,14 +273,34 @@ def dst_cell(kind: IR.CellKind, q: torch.Tensor, p: torch.Tensor,
     """The derived cell of EnTranNAS-DST: every edge with a connection in S_j (Eq. 10),
     with its strongest one; nodes keep any number of inputs. In order as `derive_cell`:
     per node by strength (ties to the earlier edge), or by edge where every edge is kept.
-    `zero` (edges, candidates) marks the candidates that output zeros."""
+    `zero` (edges, candidates) marks the candidates that output zeros. An output vertex
+    (NAS-Bench-101's), which concatenates what vertices bring, keeps its strongest wire from
+    a vertex (by p) where no such wire has a connection."""
     def kept(index: int, names: tuple[str, ...]) -> tuple[float, str] | None:
         row = q[index, :len(names)].tolist()
         if max(row) > 0:
             return max(row), names[row.index(max(row))]
+        if index == needed:
+            strongest = p[index, :len(names)].tolist()
+            return 0.0, names[strongest.index(max(strongest))]
         if kind.derive.top is None:
             return 0.0, names[stand_in_op(kind, index, p[index, :len(names)].tolist(),
                                           zero[index, :len(names)].tolist())]
         return None
 
+    needed = _output_wire(kind, q, p)
     return cell_of(kind, kept, limit=False)
+
+
+def _output_wire(kind: IR.CellKind, q: torch.Tensor, p: torch.Tensor) -> int | None:
+    """The searchable edge an output vertex must keep for want of a connected wire from a
+    vertex, or None."""
+    if kind.output != "vertex":
+        return None
+    last = kind.intermediate[-1]
+    wires = [index for index, (src, dst, _) in enumerate(kind.edges)
+             if dst == last and src >= kind.inputs]
+    fixed = any(src >= kind.inputs for src, _, _ in kind.fixed_into(last))
+    if fixed or not wires or any(q[index].max() > 0 for index in wires):
+        return None
+    return max(wires, key=lambda index: (p[index].max().item(), -index))

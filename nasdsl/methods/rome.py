@@ -223,7 +223,7 @@ class Rome(Annealed):
             for (src, dst, _), row in zip(kind.edges, allowed):
                 if not row.any():
                     raise NasError(
-                        f"ROME cannot search edge {src} -> {dst} of cell '{kind.name}': it "
+                        f"ROME cannot search {kind.place(src, dst)} of cell '{kind.name}': it "
                         "samples neither `none` (seed 001 Sec. 4.1) nor ops the derivation "
                         "excludes, and the edge has no other candidate",
                         hint="give the edge another candidate, or search it with gdas")

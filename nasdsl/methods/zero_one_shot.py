@@ -213,7 +213,7 @@ class ZeroOneShot(BetaDarts, PcDarts):
         if not removed:
             return
         self.history.append({"fraction": round(fraction, 6), "removed": [
-            {"cell": kind, "edge": "{} -> {}".format(*kinds[kind].edges[index][:2]), "op": name,
+            {"cell": kind, "edge": kinds[kind].in_text(*kinds[kind].edges[index][:2]), "op": name,
              "importance": None if scores is None else round(scores[(kind, index, name)], 8)}
             for kind, index, name in removed]})
 

@@ -25,9 +25,10 @@ from nasdsl.simplify.cost import Setting
 
 def nb201_shaped(space: Space) -> bool:
     """One cell kind of one input whose every edge is kept: NB201's arch strings apply (not
-    to a macro space of one layer)."""
-    return (len(space.cell_kinds) == 1 and space.cell_kinds[0].inputs == 1
-            and space.cell_kinds[0].derive.top is None and not space.cell_kinds[0].layer)
+    to a macro space of one layer, nor to a cell whose vertices carry the ops)."""
+    kind = space.cell_kinds[0] if len(space.cell_kinds) == 1 else None
+    return (kind is not None and kind.inputs == 1 and kind.derive.top is None
+            and not kind.layer and not kind.node_ops)
 
 
 @attrs.frozen

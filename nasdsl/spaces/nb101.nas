@@ -11,7 +11,7 @@ op maxpool3x3 = max_pool(kernel=3)
 # 1x1 projection of the input (to the vertex's channels, or to the output's width).
 op link = identity
 op project = conv_bn_relu(k=1)
-op none = zero
+op none = zero(out=out)  # out: what its edge gives (wider into the output vertex)
 
 # Node 0 is the cell's input, vertices 1..5 carry the ops, node 6 is the output vertex: the
 # concatenation of the vertices wired to it, plus the input's projection if it is wired.

@@ -3,13 +3,15 @@ vertex`, per-node `derive top` and `max_edges`, lowered to a plain cell of edges
 written back in the numbering of their text."""
 
 import pytest
+import torch
 
-from nasdsl.architecture.derive import derive, derived_space, derived_text
+from nasdsl.architecture.derive import Architecture, derive, derived_space, derived_text
 from nasdsl.architecture.vertices import from_vertices, to_vertices, vertices_form
 from nasdsl.dsl.elaborate import load, narrowed
 from nasdsl.dsl.parse import parse
 from nasdsl.dsl.printer import print_program
 from nasdsl.errors import NasError, NasErrors
+from nasdsl.methods.entranas import dst_cell
 from tests.paths import SPACES
 
 CELL = """\
@@ -19,7 +21,7 @@ op c1 = cbr(k=1)
 op pool = max_pool(kernel=3)
 op link = identity
 op project = cbr(k=1)
-op none = zero
+op none = zero(out=out)
 
 cell v {
     inputs 1
@@ -126,10 +128,14 @@ def test_a_derived_node_ops_cell_is_written_in_text_numbering_and_loads():
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("v: 0->1:project 1=c3 0->2:nope", "the architecture gives node 3 of cell 'v' the op 'nope', "
-     "which <cell> does not define"),
+    ("v: 0->1:project 1=c3 0->2:nope", "'0->2:nope': 'nope' is not a candidate of edge 0->2 of "
+     "cell 'v'"),
     ("w: 1=c3", "the architecture names a cell 'w' that <cell> does not have"),
     ("v: 1+c3", "not a wire or a vertex op: '1+c3' in cell 'v'"),
+    ("v: 5=c3", "'5=c3': cell 'v' has no vertex 5 with an op (it has vertices 1..3)"),
+    ("v: 2->5:link", "'2->5:link': cell 'v' has no edge 2->5"),
+    ("v: 3=pool 1=c3 2=c1 1=c1", "the architecture gives vertex 1 of cell 'v' 2 ops, not one"),
+    ("v: 3=c1", "'3=c1': 'c1' is not a candidate of node 3 of cell 'v'"),
 ])
 def test_bad_vertices_text_is_a_clear_error(text, message):
     """A vertices text that does not fit the space says what is wrong."""
@@ -167,6 +173,35 @@ def test_bad_node_ops_cells_are_located_errors(replacements, message):
     assert errors[0].message == message and errors[0].location is not None
 
 
+def test_a_plain_zero_keeps_its_input_channels():
+    """`zero` without `out` gives its input's channels, so on an edge into the output vertex,
+    which widens, it is a located error naming the edge."""
+    (error,) = errors_of(CELL.replace("op none = zero(out=out)", "op none = zero"))
+    assert error.message == "op 'none' turns 8 channels into 8; edge 0->4 needs 24"
+
+
+def test_derivation_must_keep_a_vertex_wire_into_the_output():
+    """An output vertex that may keep only its wire from the input (top 1 of wires that
+    include one from the input) is a located error."""
+    (error,) = errors_of(CELL.replace("derive top 1, 1, 2, 2", "derive top 1, 1, 2, 1")
+                         .replace("max_edges 6", "max_edges 9"))
+    assert error.message.startswith("'derive top' may leave the output vertex 4 of cell 'v' "
+                                    "with only edges from the cell's inputs")
+
+
+def test_plain_one_input_cells_still_need_their_inputs_channels():
+    """A cell without node ops placed where its input arrives at other channels is one error
+    at the placement saying to add a preprocess, even with a `preprocess_reduced`."""
+    text = (SPACES / "nb201.nas").read_text().replace(
+        "cells cell * N channels C\n    layer resnet_block(out=2 * C",
+        "cells cell * N channels 2 * C\n    layer resnet_block(out=2 * C")
+    (error,) = errors_of(text)
+    assert error.message == "cell 'cell' at 32 channels receives 16 channels on input 0"
+    (error,) = errors_of(text.replace("    output last\n",
+                                      "    output last\n    preprocess_reduced factorized_reduce\n"))
+    assert error.message == "cell 'cell' at 32 channels receives 16 channels on input 0"
+
+
 def test_the_output_vertex_needs_a_vertex_wire():
     """An output vertex fed by the input alone has nothing to concatenate: a located error."""
     text = CELL.replace("edges all", "edges 0 -> 1, 0 -> 2, 1 -> 2, 0 -> 3, 2 -> 3, 0 -> 4")
@@ -185,3 +220,21 @@ def test_partial_channels_need_edges_that_keep_their_channels():
     (error,) = caught.value.errors
     assert error.message.startswith("edge 0->6 of cell 'cell' takes 4 channels to 20: partial "
                                     "channel connections")
+
+
+def test_entranas_dst_keeps_a_vertex_wire_into_the_output():
+    """Where EnTranNAS-DST's thresholds cut every wire from a vertex into the output vertex,
+    its derived cell keeps the strongest of them (by p), so the derived .nas loads."""
+    space = cell_space()
+    (kind,) = space.cell_kinds
+    width = max(len(names) for _, _, names in kind.edges)
+    q = torch.ones(len(kind.edges), width)
+    p = torch.full((len(kind.edges), width), 0.5)
+    last = kind.intermediate[-1]
+    into_output = [i for i, (src, dst, _) in enumerate(kind.edges) if dst == last]
+    q[into_output] = 0.0
+    strongest = next(i for i in into_output if kind.edges[i][0] == 4)  # the wire 2->4
+    p[strongest, 0] = 0.9
+    cell = dst_cell(kind, q, p, torch.zeros(len(kind.edges), width, dtype=torch.bool))
+    assert [kind.in_text(src, dst) for src, dst, _ in cell.edges if dst == last] == ["2->4"]
+    derived_space(space, Architecture((cell,)))

@@ -300,7 +300,7 @@ def test_an_edge_with_nothing_rome_may_sample_is_rejected(tmp_path):
     path = tmp_path / "only_none.nas"
     path.write_text(text)
     space = load(path, overrides={"C": 4, "N": 1})
-    with pytest.raises(NasError, match="edge 0 -> 1 of cell 'cell'"):
+    with pytest.raises(NasError, match="edge 0->1 of cell 'cell'"):
         rome().prepare_space(space, lambda: iter(()), torch.device("cpu"), None)
     path.write_text(text.replace("edge 0 -> 1: none, avg_pool_3x3", "edge 0 -> 1: none"))
     space = load(path, overrides={"C": 4, "N": 1})

@@ -40,12 +40,11 @@ def arch_parameters(search: Search) -> dict:
 
 
 @pytest.mark.parametrize("method", method_names())
-@pytest.mark.parametrize(("space", "simplify"), [("nb201", False), ("nb201", True),
-                                                 ("darts", True)])
+@pytest.mark.parametrize(("space", "simplify"), [("nb201", False), ("nb201", True)])
 def test_every_method_searches(tmp_path, method, simplify, space):
     """Each registered method, simplified or naive, runs a tiny search, changes the
-    architecture parameters and returns a valid architecture of the space (the naive darts
-    supernet is nb201's kind of edge mix at another size: its searches run under slow)."""
+    architecture parameters and returns a valid architecture of the space (darts's searches,
+    two inputs and reduction cells, run under slow)."""
     options = (("prune-batches", 1),) if method.startswith("zero-one-shot") and \
         method != "zero-one-shot-rnd" else ()
     if space in (*MACRO, "nb101") and method in PARTIAL:
@@ -70,9 +69,10 @@ def test_every_method_searches(tmp_path, method, simplify, space):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", method_names())
-def test_every_method_searches_the_naive_darts_supernet(tmp_path, method):
-    """The same on darts's naive supernet."""
-    test_every_method_searches(tmp_path, method, False, "darts")
+@pytest.mark.parametrize("simplify", [False, True])
+def test_every_method_searches_darts(tmp_path, method, simplify):
+    """The same on darts's naive and simplified supernets."""
+    test_every_method_searches(tmp_path, method, simplify, "darts")
 
 
 @pytest.mark.slow
@@ -81,6 +81,13 @@ def test_every_method_searches_the_naive_darts_supernet(tmp_path, method):
 def test_every_method_searches_the_r_darts_spaces(tmp_path, method, space):
     """The same on R-DARTS's four spaces (per-edge candidates, no `none`, noise)."""
     test_every_method_searches(tmp_path, method, True, space)
+
+
+@pytest.mark.parametrize("method", ["darts", "rome"])
+def test_a_two_input_space_searches(tmp_path, method):
+    """A search of darts's normal and reduction cells, simplified (every method, naive and
+    simplified, under slow)."""
+    test_every_method_searches(tmp_path, method, True, "darts")
 
 
 @pytest.mark.parametrize("method", ["darts", "gdas"])

@@ -68,10 +68,26 @@ class CellBuilder:
                 self.error(f"the output vertex {inputs + nodes} of cell '{cell.name}' has no "
                            "edge from a vertex: it concatenates what vertices bring",
                            get(S.Output).at, f"add an edge v -> {inputs + nodes}")
+            elif output == "vertex" and not self.keeps_a_vertex_wire(kind):
+                self.error(f"'derive top' may leave the output vertex {inputs + nodes} of cell "
+                           f"'{cell.name}' with only edges from the cell's inputs: it "
+                           "concatenates what vertices bring", get(S.Derive).at,
+                           "let it keep more inputs than it has edges from the cell's inputs")
         else:
             edges, fixed = split_fixed(every)
             kind = attrs.evolve(kind, edges=edges, fixed=fixed)
         return kind
+
+    @staticmethod
+    def keeps_a_vertex_wire(kind: CellKind) -> bool:
+        """Whether every derived cell keeps a wire from a vertex into the output vertex: a
+        fixed one, or more kept inputs than searchable wires from the cell's inputs."""
+        last = kind.intermediate[-1]
+        if kind.keeps(last) is None or any(src >= kind.inputs
+                                            for src, _, _ in kind.fixed_into(last)):
+            return True
+        from_inputs = sum(1 for src, dst, _ in kind.edges if dst == last and src < kind.inputs)
+        return kind.keeps(last) > from_inputs
 
     def output_rule(self, stmt, on_nodes: bool, cell: S.CellDef) -> str:
         output = self.rule(stmt, OUTPUT_RULES, "output")
@@ -282,6 +298,7 @@ class CellBuilder:
         """A cell of `kind` at `channels`, fed by the (channels, size) of its inputs."""
         size = arriving[-1][1]
         preprocess = []
+        input_channels = channels  # what the edges from the inputs take in
         stmts = {getattr(s, "reduced", None): s for s in definition.body
                  if isinstance(s, S.Preprocess)}
         for index, (c_in, s_in) in enumerate(arriving):
@@ -299,13 +316,14 @@ class CellBuilder:
                            "add 'preprocess_reduced factorized_reduce' to the cell")
                 return None
             if stmt is None:
-                # A one-input cell's edges from its input may change the channels, as a
+                # The edges from a node_ops cell's one input may change the channels, as a
                 # layer's do (NAS-Bench-101's cells project their input on each edge).
-                if c_in != channels and kind.inputs > 1:
+                if c_in != channels and not (kind.node_ops and kind.inputs == 1):
                     self.error(f"cell '{kind.name}' at {channels} channels receives {c_in} "
                                f"channels on input {index}", at,
                                "add a 'preprocess' statement to the cell or a layer before it")
                     return None
+                input_channels = c_in
                 preprocess.append(())
                 continue
             state = self.expander.chain_state(c_in, channels, in_cell=True)
@@ -327,7 +345,7 @@ class CellBuilder:
                        "of them through its edges", at,
                        "partial channel connections need channels divisible by K")
             return None
-        c_in = arriving[0][0] if kind.inputs == 1 and not stmts else channels
+        c_in = input_channels
         # Partial channel connections belong to the search: fixed edges run at full width.
         placed: dict[bool, list[Edge]] = {True: [], False: []}
         for searched, listed in ((True, kind.edges), (False, kind.fixed)):
@@ -338,7 +356,7 @@ class CellBuilder:
                 gives = self.edge_width(kind, dst, src, width)
                 if searched and divisor != 1 and (takes, gives) != (width, width):
                     full = self.edge_width(kind, dst, src, channels)
-                    self.error(f"{kind.places([(src, dst)]).replace('edges', 'edge')} of cell "
+                    self.error(f"{kind.place(src, dst)} of cell "
                                f"'{kind.name}' takes {takes if takes != width else channels} "
                                f"channels to {full}: partial channel connections (1/{divisor} "
                                "of the channels through the mix) need edges that keep their "
@@ -347,7 +365,7 @@ class CellBuilder:
                     return None
                 ops = [self.placer.place_op(self.scope.ops[name], stride, takes,
                                             _ref_at(definition, name), gives,
-                                            f"edge {src} -> {dst}") for name in names]
+                                            kind.place(src, dst)) for name in names]
                 if any(op is None for op in ops):
                     return None
                 placed[searched].append(Edge(src, dst, stride, tuple(ops)))
