@@ -9,7 +9,7 @@ from nasdsl.backends.torch.contract import Run
 from nasdsl.backends.torch.derived import DerivedNetwork
 from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.elaborate import load
-from tests.backends.test_network import naive_and_simplified, one_hot_weights
+from tests.backends.test_network import assert_equal_at_one_hot_architectures, naive_and_simplified
 from tests.dsl.test_macro_layers import macro
 from tests.paths import SPACES
 
@@ -63,7 +63,4 @@ def test_simplified_macro_supernet_equals_the_naive_one_at_one_hot_architectures
         if isinstance(layer, torch.nn.Dropout):
             layer.eval()
     x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
-    generator = torch.Generator().manual_seed(1)
-    for _ in range(2):
-        weights = one_hot_weights(naive, generator)
-        torch.testing.assert_close(simple(x, weights), naive(x, weights), rtol=1e-8, atol=1e-9)
+    assert_equal_at_one_hot_architectures(naive, simple, x, seed=1)

@@ -54,6 +54,16 @@ def naive_and_simplified(space) -> tuple[Supernet, Supernet]:
     return naive, simple
 
 
+def assert_equal_at_one_hot_architectures(naive: Supernet, simple: Supernet, x: torch.Tensor,
+                                          seed: int, rounds: int = 2) -> None:
+    """The two supernets give the same output (float64 tolerances) at `rounds` random
+    one-hot architectures."""
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(rounds):
+        weights = one_hot_weights(naive, generator)
+        torch.testing.assert_close(simple(x, weights), naive(x, weights), rtol=1e-8, atol=1e-9)
+
+
 def one_hot_weights(net: Supernet, generator: torch.Generator) -> Run:
     """A run at a random one-hot architecture: one real candidate per edge."""
     weights = {}
@@ -111,10 +121,7 @@ def test_vertex_exactness_of_generated_spaces(tmp_path_factory, program, seed):
     network = space.network
     x = torch.randn(2, network.input_channels, network.input_size, network.input_size,
                     dtype=torch.float64)
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(2):
-        weights = one_hot_weights(naive, generator)
-        torch.testing.assert_close(simple(x, weights), naive(x, weights), rtol=1e-8, atol=1e-9)
+    assert_equal_at_one_hot_architectures(naive, simple, x, seed)
 
 
 def test_architecture_parameters_of_a_kind_named_like_a_module_attribute():

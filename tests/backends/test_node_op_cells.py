@@ -7,7 +7,7 @@ import torch
 from nasdsl.backends.torch.contract import Run
 from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.elaborate import load
-from tests.backends.test_network import naive_and_simplified, one_hot_weights
+from tests.backends.test_network import assert_equal_at_one_hot_architectures, naive_and_simplified
 from tests.dsl.test_node_ops import cell_space
 from tests.paths import SPACES
 
@@ -58,7 +58,4 @@ def test_simplified_nb101_supernet_equals_the_naive_one_at_one_hot_architectures
     torch.manual_seed(0)
     naive, simple = naive_and_simplified(space)
     x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
-    generator = torch.Generator().manual_seed(1)
-    for _ in range(2):
-        weights = one_hot_weights(naive, generator)
-        torch.testing.assert_close(simple(x, weights), naive(x, weights), rtol=1e-8, atol=1e-9)
+    assert_equal_at_one_hot_architectures(naive, simple, x, seed=1)
