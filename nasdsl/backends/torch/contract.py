@@ -4,7 +4,8 @@ A method declares the architecture parameters it needs (`ArchParameter`); the su
 allocates one tensor of each per searchable cell kind and gives the method a view of every
 kind (`KindView`): its parameters, its searchable edges with their candidate names, the
 incoming edges of each node, which candidates are real columns, which derivation may choose
-and which output zeros, and where its cells are. A forward is told how to run the cells by
+and which output zeros, what each candidate costs (the cost model's FLOPs and modelled
+time, for resource-aware methods), and where its cells are. A forward is told how to run the cells by
 one record (`Run`): mixing weights, and optionally sampled candidates, edge weights, active
 candidates and terms added to the nodes, per cell kind or per cell. Nothing below knows a
 method by name, and a method reads nothing of the supernet but this.
@@ -20,6 +21,8 @@ from torch import nn
 
 from nasdsl.architecture.topology import all_edge_sets, choosing_nodes
 from nasdsl.dsl.space import CellKind, Space
+from nasdsl.simplify.cost import Setting, plan_cost
+from nasdsl.simplify.plan import naive_plan
 
 # The shapes an architecture parameter takes, per cell kind.
 SHAPES = {
@@ -75,6 +78,24 @@ def candidate_masks(kind: CellKind, space: Space) -> dict[str, torch.Tensor]:
     return masks
 
 
+def candidate_costs(kind: CellKind, space: Space) -> dict[str, torch.Tensor]:
+    """Tables (edges, candidates) of what each candidate costs the network, as the cost
+    model gives it for one image (forward and backward): `flops`, and modelled `seconds` on
+    the cost model's CPU; summed over the kind's cells, each candidate where that cell
+    places it (at its channels and resolution); zero in the padding columns."""
+    shape = (len(kind.edges), widest(kind))
+    costs = {"flops": torch.zeros(shape, dtype=torch.float64),
+             "seconds": torch.zeros(shape, dtype=torch.float64)}
+    for cell in (cell for cell in space.network.cells if cell.kind.name == kind.name):
+        for index, edge in enumerate(cell.edges):
+            setting = Setting(batch=1, size=cell.node_size(edge.src))
+            for column, op in enumerate(edge.candidates):
+                cost = plan_cost(naive_plan((op,)), cell.edge_input_channels(edge.src), setting)
+                costs["flops"][index, column] += cost.flops
+                costs["seconds"][index, column] += cost.seconds
+    return costs
+
+
 class KindView:
     """What a method sees of one searchable cell kind (buffers on the supernet's device)."""
 
@@ -91,6 +112,8 @@ class KindView:
         self.choosing = tuple(choosing_nodes(kind))
         self.edge_sets = all_edge_sets(kind) if kind.derive.top is not None else []
         self._masks = candidate_masks(kind, space)
+        self._space = space
+        self._costs: dict[str, torch.Tensor] = {}
         self._rows = {node: torch.tensor(edges, dtype=torch.long)
                       for node, edges in self.incoming.items()}
 
@@ -108,6 +131,14 @@ class KindView:
     def zero(self) -> torch.Tensor:
         """(edges, candidates): the candidates that output zeros (`none`)."""
         return self._placed("zero")
+
+    def costs(self, what: str = "flops") -> torch.Tensor:
+        """(edges, candidates): each candidate's cost, `flops` or modelled `seconds`, summed
+        over the kind's cells (`candidate_costs`), in float32 on the parameters' device."""
+        if not self._costs:
+            self._costs.update({name: table.float() for name, table in
+                                candidate_costs(self.kind, self._space).items()})
+        return self._on_device(self._costs, what)
 
     def rows(self, node: int) -> torch.Tensor:
         """`incoming[node]` as an index tensor on the parameters' device."""
