@@ -23,8 +23,8 @@ def tiny_net(space="nb201", simplify=True, **options):
 def test_registry_holds_only_implemented_methods():
     """The registry names exactly the methods implemented so far."""
     assert method_names() == ["beta-darts", "darts", "drnas", "entranas", "entranas-dst",
-                              "fair-darts", "gdas", "pc-darts", "rome", "sdarts-adv",
-                              "sdarts-rs", "zero-one-shot", "zero-one-shot-rnd"]
+                              "fair-darts", "fbnet", "gdas", "pc-darts", "rome", "sdarts-adv",
+                              "sdarts-rs", "snas", "zero-one-shot", "zero-one-shot-rnd"]
 
 
 def test_gdas_one_hot_weights_through_a_plan_equal_the_sampled_candidate():

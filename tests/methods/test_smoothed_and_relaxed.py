@@ -1,5 +1,6 @@
 """The methods other frameworks ship, each by the property that makes it that method: DrNAS's
-Dirichlet samples, FairDARTS's sigmoids and zero-one loss, SDARTS's perturbations."""
+Dirichlet samples, FairDARTS's sigmoids and zero-one loss, SDARTS's perturbations, SNAS's and
+FBNet's resource terms."""
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from nasdsl.dsl.elaborate import load
 from nasdsl.methods import get_method
 from nasdsl.methods.fair_darts import thresholded_cell
 from nasdsl.methods.sdarts import clipped
+from nasdsl.methods.snas import expected_cost
 from tests.methods.test_methods import config, tiny_net
 from tests.paths import SPACES
 
@@ -100,3 +102,36 @@ def test_sdarts_adv_perturbation_raises_the_training_loss_within_epsilon():
         before = torch.nn.functional.cross_entropy(net(x, Run(weights)), y)
         after = torch.nn.functional.cross_entropy(net(x, Run(clipped(net, weights, delta))), y)
     assert after >= before
+
+
+def _gradient_by_candidate(net, loss) -> tuple[torch.Tensor, tuple[str, ...]]:
+    loss.backward()
+    view = net.views["cell"]
+    return view["alpha"].grad[0], view.edges[0][2]
+
+
+def test_snas_resource_term_pushes_towards_cheaper_candidates():
+    """The gradient of SNAS's expected-cost term raises the cheap candidates' alpha (none,
+    skip, pool: no FLOPs) and lowers the 3x3 conv's, the costliest, on NB201's first edge;
+    it is 1 at uniform weights."""
+    net = tiny_net()
+    with torch.no_grad():
+        net.views["cell"]["alpha"].zero_()
+    cost = expected_cost(net, "flops")
+    assert cost.item() == pytest.approx(1.0)
+    grad, names = _gradient_by_candidate(net, cost)
+    assert grad[names.index("nor_conv_3x3")] > 0 > grad[names.index("none")]
+    assert grad[names.index("nor_conv_3x3")] == grad.max()
+
+
+def test_fbnet_latency_factor_pushes_towards_faster_candidates():
+    """FBNet's latency factor alpha * log(LAT)^beta, at softmax weights, has its largest
+    gradient on a conv of NB201's first edge and a negative one on `none`; it is at least
+    alpha."""
+    net, fbnet = tiny_net(), method("fbnet")
+    weights = softmax_weights(net.views)
+    factor = fbnet.latency_factor(net, weights)
+    assert factor.item() >= 0.2
+    grad, names = _gradient_by_candidate(net, factor)
+    assert grad[names.index("none")] < 0 and grad.argmax() in (names.index("nor_conv_1x1"),
+                                                               names.index("nor_conv_3x3"))
