@@ -25,7 +25,7 @@ from nasdsl.arguments import Range
 from nasdsl.backends.torch.contract import Run
 from nasdsl.methods import register
 from nasdsl.methods.base import Method, Option
-from nasdsl.methods.rome import gumbel_noise
+from nasdsl.methods.snas import relaxed_samples
 
 _POSITIVE = Range(float, low=0, low_open=True)
 
@@ -54,12 +54,7 @@ class FbNet(Method):
         self.tau = self.option("fbnet-tau-initial") * self.option("fbnet-tau-decay") ** epoch
 
     def mixing_weights(self, net):
-        """The relaxed Gumbel-softmax sample of each edge (nothing in the padding)."""
-        weights = {}
-        for name, view in net.views.items():
-            logits = torch.log_softmax(view.masked(view["alpha"]), -1)
-            weights[name] = torch.softmax((logits + gumbel_noise(logits)) / self.tau, -1)
-        return weights
+        return relaxed_samples(net, self.tau)
 
     def latency_factor(self, net, weights) -> torch.Tensor:
         """alpha * log(LAT(a))^beta, LAT at least e ms."""

@@ -31,6 +31,16 @@ RESOURCE = Option("resource", str, "flops", "SNAS, FBNet: the cost model's measu
                   "candidate's cost", choices=("flops", "time"))
 
 
+def relaxed_samples(net, tau: float) -> dict[str, torch.Tensor]:
+    """The relaxed Gumbel-softmax sample of each edge, softmax((log softmax(alpha) + g) /
+    tau), nothing in the padding (SNAS's and FBNet's mixing weights)."""
+    weights = {}
+    for name, view in net.views.items():
+        logits = torch.log_softmax(view.masked(view["alpha"]), -1)
+        weights[name] = torch.softmax((logits + gumbel_noise(logits)) / tau, -1)
+    return weights
+
+
 def expected_cost(net, what: str) -> torch.Tensor:
     """Sum over every searchable edge of softmax(alpha) . R, over its value at uniform
     weights (each edge's mean cost): 1 at uniform weights, lower where cheaper candidates
@@ -62,12 +72,7 @@ class Snas(Method):
         self.tau = math.exp(math.log(first) + (math.log(last) - math.log(first)) * share)
 
     def mixing_weights(self, net):
-        """The relaxed Gumbel-softmax sample of each edge (nothing in the padding)."""
-        weights = {}
-        for name, view in net.views.items():
-            logits = torch.log_softmax(view.masked(view["alpha"]), -1)
-            weights[name] = torch.softmax((logits + gumbel_noise(logits)) / self.tau, -1)
-        return weights
+        return relaxed_samples(net, self.tau)
 
     def regularizer(self, net) -> torch.Tensor:
         weight = self.option("resource-weight")
