@@ -47,6 +47,11 @@ class DeriveRule:
     top: int | tuple[int, ...] | None = None
     exclude: tuple[str, ...] = ()
 
+    def top_of(self, position: int) -> int | None:
+        """How many inputs the rule keeps of the node at `position` among those with
+        inputs (None: all of them)."""
+        return self.top if self.top is None or isinstance(self.top, int) else self.top[position]
+
 
 @attrs.frozen
 class CellKind:
@@ -100,8 +105,7 @@ class CellKind:
 
     def keeps(self, node: int) -> int | None:
         """How many incoming edges derivation keeps of `node` (None: all of them)."""
-        top = self.derive.top
-        return top if top is None or isinstance(top, int) else top[node - self.inputs]
+        return self.derive.top_of(node - self.inputs)
 
     # --- the vertices of a node_ops kind, as its text numbers them --------------------------
 

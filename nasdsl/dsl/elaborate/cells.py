@@ -282,8 +282,7 @@ class CellBuilder:
         for position, node in enumerate(range(inputs, inputs + nodes)):
             into = [edge for edge in every if edge[1] == node]
             searched = sum(1 for edge in into if len(edge[2]) != 1)
-            top = derive.top if derive.top is None or isinstance(derive.top, int) \
-                else derive.top[position]
+            top = derive.top_of(position)
             kept += len(into) - searched + (searched if top is None else min(top, searched))
         if kept > stmt.count:
             rule = "'derive all' keeps every edge" if derive.top is None else \
