@@ -17,8 +17,8 @@ from nasdsl.dsl.modules import Branches, Conv
 from nasdsl.dsl.space import Cell, Edge, Network, Op
 from nasdsl.errors import NasError
 from nasdsl.simplify.cost import OBJECTIVES, Cost, Setting, plan_cost
-from nasdsl.simplify.plan import (Apply, Branch, Merged, Mix, Node, Plan, Rewrite, Seq,
-                                  mix_branches, naive_plan, recomputable)
+from nasdsl.simplify.plan import (Apply, Branch, Merged, Mix, Node, Plan, PlanInterpreter,
+                                  Rewrite, Seq, mix_branches, naive_plan, recomputable)
 from nasdsl.simplify.rewrites import RULE_NAMES, RULES, Options, rule_of, seq
 
 
@@ -109,30 +109,38 @@ _CONV_KINDS = ("conv", "factorized_reduce", "resnet_block")
 
 
 def count_modules(node: Node) -> ModuleCount:
-    conv = other = 0
-    previous_was_conv = False
-    for step in (node.steps if isinstance(node, Seq) else (node,)):
-        if isinstance(step, Apply) and isinstance(step.module, Branches):
-            inner = [count_modules(Seq(tuple(Apply(m, step.candidate, -1) for m in branch)))
-                     for branch in step.module.branches]
-            conv += sum(c.conv for c in inner)
-            other += sum(c.other for c in inner)
-        elif isinstance(step, Apply):
-            kind = step.module.kind
-            if kind in _CONV_KINDS:
-                conv += 0 if previous_was_conv and kind == "conv" else 1
-                previous_was_conv = kind == "conv"
-                continue
-            other += kind not in ("identity", "zero")
-        elif isinstance(step, Merged):
-            conv += 1
-        else:
-            inner = [count_modules(b.node) for b in step.branches] if isinstance(step, Mix) \
-                else [count_modules(step)]
-            conv += sum(c.conv for c in inner)
-            other += sum(c.other for c in inner)
-        previous_was_conv = False
+    conv, other, _ = _ModuleCounter().run(node, (0, 0, False))
     return ModuleCount(conv, other)
+
+
+class _ModuleCounter(PlanInterpreter):
+    """Counts as `ModuleCount` says; the value passed along is (convs, others, whether the
+    step before was a plain convolution, which a following one joins)."""
+
+    def apply(self, node: Apply, value):
+        conv, other, after_conv = value
+        module = node.module
+        if isinstance(module, Branches):
+            for branch in module.branches:
+                inner = self.run(Seq(tuple(Apply(m, node.candidate, -1) for m in branch)),
+                                 (0, 0, False))
+                conv, other = conv + inner[0], other + inner[1]
+            return conv, other, False
+        if module.kind in _CONV_KINDS:
+            joins = after_conv and module.kind == "conv"
+            return conv + (not joins), other, module.kind == "conv"
+        return conv, other + (not module.trivial), False
+
+    def mix(self, node: Mix, value):
+        conv, other, _ = value
+        for branch in node.branches:
+            inner = self.run(branch.node, (0, 0, False))
+            conv, other = conv + inner[0], other + inner[1]
+        return conv, other, False
+
+    def merged(self, node: Merged, value):
+        conv, other, _ = value
+        return conv + 1, other, False
 
 
 # --- choosing a plan by cost ------------------------------------------------------------------

@@ -152,7 +152,7 @@ class Plan:
         suffix, or a unique part after FMS's first mix. While the weights are soft it
         accumulates statistics of mixtures, which the naive edge's modules never see, so in
         eval mode such a plan matches the naive edge only at the vertex it was trained on."""
-        return _stats_after_mix(self.root, mixed=False)
+        return _StatsAfterMix().run(self.root, (False, False))[1]
 
 
 class PlanInterpreter:
@@ -206,18 +206,20 @@ def weights_of(node: Node) -> list[Weight]:
     return list(found)
 
 
-def _stats_after_mix(node: Node, mixed: bool) -> bool:
-    if isinstance(node, Apply):
-        return mixed and node.module.keeps_running_stats
-    if isinstance(node, Seq):
-        for step in node.steps:
-            if _stats_after_mix(step, mixed):
-                return True
-            mixed = mixed or isinstance(step, (Mix, Merged))
-        return False
-    if isinstance(node, Mix):
-        return any(_stats_after_mix(branch.node, mixed) for branch in node.branches)
-    return False
+class _StatsAfterMix(PlanInterpreter):
+    """Whether a module that keeps running statistics runs on a mixture; the value passed
+    along is (a mix or merged kernel came before, such a module was found)."""
+
+    def apply(self, node: Apply, value):
+        mixed, found = value
+        return mixed, found or (mixed and node.module.keeps_running_stats)
+
+    def mix(self, node: Mix, value):
+        found = any(self.run(branch.node, value)[1] for branch in node.branches)
+        return True, value[1] or found
+
+    def merged(self, node: Merged, value):
+        return True, value[1]
 
 
 def naive_plan(ops) -> Plan:

@@ -13,7 +13,8 @@ from collections.abc import Callable
 import attrs
 
 from nasdsl.dsl.modules import Branches, Conv, Module, Zero, is_zero_chain, one_kernel
-from nasdsl.simplify.plan import Apply, Branch, Merged, Mix, Node, Rewrite, Seq, Term, Weight
+from nasdsl.simplify.plan import (Apply, Branch, Merged, Mix, Node, PlanInterpreter, Rewrite, Seq,
+                                  Term, Weight, walk)
 
 
 @attrs.frozen
@@ -102,26 +103,25 @@ def _is_exact_to_share_after(modules) -> bool:
 def _shape_after(steps) -> tuple[int, int | None, int | None]:
     """(stride so far, input channels, output channels) of a run of steps from the mix's
     input; channels are None where no module of the run names them (unchanged)."""
-    stride, c_in, c_out = 1, None, None
-    for step in steps:
-        for apply in _applies(step):
-            stride *= apply.module.stride
-            if c_in is None and hasattr(apply.module, "c_in"):
-                c_in = apply.module.c_in
-            c_out = getattr(apply.module, "c_out", c_out)
-    return stride, c_in, c_out
+    return _Shape().run(Seq(tuple(steps)), (1, None, None))
 
 
-def _applies(node: Node):
-    if isinstance(node, Apply):
-        yield node
-    elif isinstance(node, Seq):
-        for step in node.steps:
-            yield from _applies(step)
-    elif isinstance(node, Mix) and node.branches:  # all branches agree in shape
-        yield from _applies(node.branches[0].node)
-    elif isinstance(node, Merged):
-        yield Apply(Conv(node.c_in, node.c_out, 1, node.stride), -1, -1)
+class _Shape(PlanInterpreter):
+    """The value passed along is `_shape_after`'s triple."""
+
+    def apply(self, node: Apply, value):
+        stride, c_in, c_out = value
+        module = node.module
+        if c_in is None and hasattr(module, "c_in"):
+            c_in = module.c_in
+        return stride * module.stride, c_in, getattr(module, "c_out", c_out)
+
+    def mix(self, node: Mix, value):
+        # All branches of a mix agree in shape: the first stands for them.
+        return self.run(node.branches[0].node, value) if node.branches else value
+
+    def merged(self, node: Merged, value):
+        return self.apply(Apply(Conv(node.c_in, node.c_out, 1, node.stride), -1, -1), value)
 
 
 def _agree(parts) -> bool:
@@ -306,13 +306,14 @@ def _kernel_terms(branch: Branch) -> _Kernel | None:
 
 
 def _candidates(node: Node) -> tuple[int, ...]:
-    if isinstance(node, Apply):
-        return (node.candidate, *node.shared_by)
-    if isinstance(node, Seq):
-        return tuple(c for s in node.steps for c in _candidates(s))
-    if isinstance(node, Mix):
-        return tuple(c for b in node.branches for c in _candidates(b.node))
-    return tuple(t.candidate for t in node.terms)
+    """The candidates whose modules the tree runs, in order, once per module."""
+    found: list[int] = []
+    for inner in walk(node):
+        if isinstance(inner, Apply):
+            found.extend((inner.candidate, *inner.shared_by))
+        elif isinstance(inner, Merged):
+            found.extend(term.candidate for term in inner.terms)
+    return tuple(found)
 
 
 # The registry, in the order Alg. 1 tries them: the rules and the driver's policy for each.
