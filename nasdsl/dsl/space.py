@@ -27,6 +27,11 @@ class Op:
         """The op outputs zeros whatever its input (see `modules.is_zero_chain`)."""
         return is_zero_chain(self.modules)
 
+    @property
+    def is_identity(self) -> bool:
+        """The op outputs its input: no modules, or only identities."""
+        return not self.is_zero and all(module.trivial for module in self.modules)
+
 
 @attrs.frozen
 class Edge:

@@ -86,3 +86,19 @@ def test_channel_shuffle_interleaves_groups():
     """Channel shuffle with K groups interleaves them: channel j of group g goes to j*K+g."""
     x = torch.arange(8.0).view(1, 8, 1, 1)
     assert channel_shuffle(x, 4).flatten().tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
+
+
+def test_views_mark_the_identity_candidates_where_the_edge_keeps_its_shape():
+    """`KindView.identity` marks skip_connect where it is the identity: every NB201 edge,
+    and in the DARTS reduction cell only the edges that do not reduce (at stride 2 it is a
+    factorized reduce)."""
+    nb201 = tiny_net().views["cell"]
+    names = nb201.edges[0][2]
+    assert nb201.identity.any(0).tolist() == [name == "skip_connect" for name in names]
+    assert nb201.identity[:, names.index("skip_connect")].all()
+    darts = Supernet(load(SPACES / "darts.nas", overrides={"C": 4, "N": 1}), BuildOptions())
+    reduce = darts.views["reduce"]
+    column = reduce.edges[0][2].index("skip_connect")
+    from_inputs = torch.tensor([src < 2 for src, _, _ in reduce.edges])
+    assert reduce.identity[:, column].tolist() == (~from_inputs).tolist()
+    assert reduce.identity.sum().item() == (~from_inputs).sum().item()

@@ -3,12 +3,13 @@
 A method declares the architecture parameters it needs (`ArchParameter`); the supernet
 allocates one tensor of each per searchable cell kind and gives the method a view of every
 kind (`KindView`): its parameters, its searchable edges with their candidate names, the
-incoming edges of each node, which candidates are real columns, which derivation may choose
-and which output zeros, what each candidate costs (the cost model's FLOPs and modelled
-time, for resource-aware methods), and where its cells are. A forward is told how to run the cells by
-one record (`Run`): mixing weights, and optionally sampled candidates, edge weights, active
-candidates and terms added to the nodes, per cell kind or per cell. Nothing below knows a
-method by name, and a method reads nothing of the supernet but this.
+incoming edges of each node, which candidates are real columns, which derivation may
+choose, which output zeros and which are the identity, what each candidate costs (the cost
+model's FLOPs and modelled time, for resource-aware methods), and where its cells are. A
+forward is told how to run the cells by one record (`Run`): mixing weights, and optionally
+sampled candidates, edge weights, active candidates and terms added to the nodes, per cell
+kind or per cell. Nothing below knows a method by name, and a method reads nothing of the
+supernet but this.
 """
 
 from __future__ import annotations
@@ -66,15 +67,18 @@ def widest(kind: CellKind) -> int:
 
 def candidate_masks(kind: CellKind, space: Space) -> dict[str, torch.Tensor]:
     """Bool tables (edges, candidates) of a searchable kind as `space` places it: `mask` the
-    real columns, `derivable` those derivation may choose, `zero` those that output zeros."""
+    real columns, `derivable` those derivation may choose, `zero` those that output zeros,
+    `identity` those that pass their input through unchanged."""
     first = next(cell for cell in space.network.cells if cell.kind.name == kind.name)
     shape = (len(kind.edges), widest(kind))
-    masks = {name: torch.zeros(shape, dtype=torch.bool) for name in ("mask", "derivable", "zero")}
+    masks = {name: torch.zeros(shape, dtype=torch.bool) for name in ("mask", "derivable", "zero",
+                                                                          "identity")}
     for index, ((_, _, names), edge) in enumerate(zip(kind.edges, first.edges)):
         for column, (name, op) in enumerate(zip(names, edge.candidates)):
             masks["mask"][index, column] = True
             masks["derivable"][index, column] = kind.derivable(name)
             masks["zero"][index, column] = op.is_zero
+            masks["identity"][index, column] = op.is_identity
     return masks
 
 
@@ -131,6 +135,12 @@ class KindView:
     def zero(self) -> torch.Tensor:
         """(edges, candidates): the candidates that output zeros (`none`)."""
         return self._placed("zero")
+
+    @property
+    def identity(self) -> torch.Tensor:
+        """(edges, candidates): the candidates that are the identity (a skip connection where
+        the edge keeps its input's shape)."""
+        return self._placed("identity")
 
     def costs(self, what: str = "flops") -> torch.Tensor:
         """(edges, candidates): each candidate's cost, `flops` or modelled `seconds`, summed
