@@ -62,7 +62,8 @@ class Option:
 
     def describe(self) -> str:
         """The help text with the valid values and the default."""
-        valid = f"{self.kind.describe()}; " if isinstance(self.kind, Range) else ""
+        valid = f"{self.kind.describe()}; " if isinstance(self.kind, Range) else \
+            f"one of {', '.join(map(str, self.choices))}; " if self.choices else ""
         return f"{self.help} ({valid}default {self.default})"
 
 

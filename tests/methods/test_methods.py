@@ -22,7 +22,7 @@ def tiny_net(space="nb201", simplify=True, **options):
 
 def test_registry_holds_only_implemented_methods():
     """The registry names exactly the methods implemented so far."""
-    assert method_names() == ["beta-darts", "darts", "drnas", "entranas", "entranas-dst",
+    assert method_names() == ["beta-darts", "darts", "darts-minus", "drnas", "entranas", "entranas-dst",
                               "fair-darts", "fbnet", "gdas", "pc-darts", "rome", "sdarts-adv",
                               "sdarts-rs", "snas", "zero-one-shot", "zero-one-shot-rnd"]
 

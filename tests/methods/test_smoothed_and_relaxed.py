@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from nasdsl.backends.torch.contract import Run, softmax_weights
+from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.elaborate import load
 from nasdsl.methods import get_method
 from nasdsl.methods.fair_darts import thresholded_cell
@@ -135,3 +136,63 @@ def test_fbnet_latency_factor_pushes_towards_faster_candidates():
     grad, names = _gradient_by_candidate(net, factor)
     assert grad[names.index("none")] < 0 and grad.argmax() in (names.index("nor_conv_1x1"),
                                                                names.index("nor_conv_3x3"))
+
+
+def test_darts_minus_skip_coefficient_decays_to_zero():
+    """DARTS-'s beta starts at --skip-beta and falls every epoch, linearly as the reference
+    code (beta * (1 - epoch / epochs)) or along a cosine, towards zero."""
+    def betas(decay):
+        minus = get_method("darts-minus")(config("darts-minus", epochs=10, method_options=(
+            ("skip-beta", 0.5), ("skip-decay", decay))))
+        found = []
+        for epoch in range(10):
+            minus.start_epoch(epoch)
+            found.append(minus.beta)
+        return found
+    linear, cosine = betas("linear"), betas("cosine")
+    assert linear == pytest.approx([0.5 * (1 - e / 10) for e in range(10)])
+    assert cosine[0] == 0.5 and cosine[-1] < 0.02
+    assert all(a > b for a, b in zip(linear, linear[1:])) and \
+        all(a > b for a, b in zip(cosine, cosine[1:]))
+
+
+def test_darts_minus_adds_beta_to_the_skip_of_every_edge():
+    """The weights are softmax(alpha) plus beta on each edge's skip: NB201's skip_connect on
+    every edge, and in the DARTS reduction cell skip_connect also on the stride-2 edges,
+    where it is a factorized reduce; derivation still reads softmax(alpha)."""
+    minus = method("darts-minus")
+    for space in ("nb201", "darts"):
+        net = tiny_net(space)
+        added = {k: minus.mixing_weights(net)[k] - w for k, w in softmax_weights(net.views).items()}
+        for name, extra in added.items():
+            column = net.views[name].edges[0][2].index("skip_connect")
+            expected = torch.zeros_like(extra)
+            expected[:, column] = minus.beta
+            torch.testing.assert_close(extra, expected)
+        assert minus.eval_weights(net).keys() == added.keys()
+        torch.testing.assert_close(minus.eval_weights(net)["cell" if space == "nb201" else
+                                                           "normal"],
+                                   softmax_weights(net.views)["cell" if space == "nb201" else
+                                                              "normal"])
+
+
+def test_darts_minus_skip_keeps_the_simplified_supernet_vertex_exact():
+    """Simplification composes with DARTS-: at a vertex plus beta on the skip (weights that
+    sum to 1 + beta), the simplified darts supernet (every rewrite) computes what the naive
+    one does, for every candidate of the vertex."""
+    torch.manual_seed(5)
+    space = load(SPACES / "darts.nas", overrides={"C": 4, "N": 1})
+    naive = Supernet(space, BuildOptions(simplify=False, dtype=torch.float64))
+    simple = Supernet(space, BuildOptions(dtype=torch.float64,
+                                          rewrites=frozenset({"pms", "fms", "reparam"})))
+    simple.load_state_dict(naive.state_dict())
+    minus = method("darts-minus", **{"skip-beta": 0.7})
+    x = torch.randn(2, 3, 16, 16, dtype=torch.float64)
+    for k in range(8):
+        with torch.no_grad():
+            for view in naive.views.values():
+                view["alpha"].fill_(-1e4)[:, k] = 0.0
+        weights = {name: w.double() for name, w in minus.mixing_weights(naive).items()}
+        assert weights["normal"].sum(-1).sub(1.7).abs().max() < 1e-9
+        torch.testing.assert_close(simple(x, Run(weights)), naive(x, Run(weights)),
+                                   rtol=1e-9, atol=1e-9)
