@@ -27,6 +27,8 @@ from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
 
+Score = Callable[[Callable[[], Run], "int | None"], tuple[float, float]]
+
 
 @attrs.frozen
 class Option:
@@ -78,6 +80,10 @@ class Method:
     # Whether a step runs one sampled candidate per edge: then no simplified plan computes
     # less than the naive mix, and the supernet is built naive unless rewrites are forced.
     single_path: ClassVar[bool] = False
+    # Whether the method has an architecture step (random-ws has none: its architecture
+    # comes from `select`), and whether `derive` says at every epoch what it has reached.
+    has_arch_step: ClassVar[bool] = True
+    derives_each_epoch: ClassVar[bool] = True
 
     def __init__(self, config):
         self.config = config
@@ -173,12 +179,19 @@ class Method:
         """How the supernet runs when it is evaluated."""
         return Run(self.eval_weights(net))
 
-    def eval_logits(self, net: Supernet, x: torch.Tensor) -> torch.Tensor:
-        return net(x, self.eval_run(net))
-
     def derive(self, net: Supernet, space: Space) -> Architecture:
+        """The architecture the search has reached: derivation from the evaluation weights
+        (logged at the end of every epoch where `derives_each_epoch`)."""
         weights = self.eval_weights(net)
         return derive(space, {name: w.detach().cpu().tolist() for name, w in weights.items()})
+
+    def select(self, net: Supernet, space: Space, score: Score) -> Architecture:
+        """The architecture the search ends with, chosen once after the last epoch.
+        `score(run, batches)` is the supernet's (accuracy, loss) in evaluation mode on the
+        first `batches` held-out batches (all: None), each forward run as `run()` returns;
+        a method that ranks sampled architectures with the shared weights uses it. By
+        default, `derive`."""
+        return self.derive(net, space)
 
 
 def linear_schedule(high: float, low: float, epoch: int, epochs: int) -> float:

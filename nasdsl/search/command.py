@@ -198,7 +198,7 @@ def _summary(result) -> str:
     for entry in result.log:
         lines.append(f"{entry['epoch']:>5} {entry['train_loss']:>10.4f} "
                      f"{100 * entry['train_acc']:>8.2f}% {100 * entry['valid_acc']:>8.2f}% "
-                     f"{entry['seconds']:>8.1f}  {entry['arch']}")
+                     f"{entry['seconds']:>8.1f}  {entry['arch'] or '(chosen at the end)'}")
     lines += ["", f"derived architecture: {result.arch_text}",
               f"run directory: {result.run_dir}"]
     return "\n".join(lines)

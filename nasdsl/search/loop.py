@@ -111,12 +111,14 @@ class Search:
             self.method.start_epoch(epoch)
             figures = self._train_epoch(epoch)
             figures.update(self._evaluate())
-            arch = self.method.derive(self.net, self.space)
+            arch = self.method.derive(self.net, self.space) \
+                if self.method.derives_each_epoch else None
             self.log.append({
                 "epoch": epoch, **figures, "lr": self.scheduler.get_last_lr()[0],
                 "weights": {name: [[round(v, 4) for v in row] for row in w.detach().cpu().tolist()]
                             for name, w in self.method.eval_weights(self.net).items()},
-                "arch": arch_text(self.space, arch), "activation_mb": activation_mb,
+                "arch": None if arch is None else arch_text(self.space, arch),
+                "activation_mb": activation_mb,
                 **self._peak_cuda(), "seconds": round(time.perf_counter() - started, 3)})
             self.scheduler.step()
             self._check_state(epoch)
@@ -127,7 +129,7 @@ class Search:
     def _train_epoch(self, epoch: int) -> dict:
         self.net.train()
         totals = {"train_loss": 0.0, "train_acc": 0.0, "arch_loss": 0.0}
-        steps = 0
+        steps = arch_steps = 0
         batches = self.feed.search_batches(epoch)
         optimizers = Optimizers(self.weight_optimizer, self.arch_optimizer, self.config.grad_clip)
         for (x, y), (xa, ya) in self.feed.progress(batches, epoch, self.progress):
@@ -137,26 +139,37 @@ class Search:
             if result.arch_loss is not None:
                 self._check(result.arch_loss, epoch, steps, "architecture")
                 totals["arch_loss"] += result.arch_loss
+                arch_steps += 1
             self._check(result.train_loss, epoch, steps, "training")
             totals["train_loss"] += result.train_loss
             totals["train_acc"] += result.train_acc
             steps += 1
-        return {key: round(value / max(steps, 1), 6) for key, value in totals.items()}
+        figures = {key: round(value / max(steps, 1), 6) for key, value in totals.items()}
+        if not arch_steps:  # warm-up, or a method without architecture steps
+            figures["arch_loss"] = None  # nothing to report, not a loss of zero
+        return figures
+
+    def _evaluate(self) -> dict:
+        """Accuracy of the supernet (the method's evaluation run) on the held-out half."""
+        accuracy, loss = self._score(lambda: self.method.eval_run(self.net))
+        return {"valid_loss": round(loss, 6), "valid_acc": round(accuracy, 6)}
 
     @torch.no_grad()
-    def _evaluate(self) -> dict:
-        """Accuracy of the supernet (the method's evaluation weights) on the held-out half."""
+    def _score(self, run, batches: int | None = None) -> tuple[float, float]:
+        """(accuracy, mean loss) of the supernet in evaluation mode on the first `batches`
+        batches of the held-out half (all when None), each forward as `run()` says."""
         self.net.eval()
         correct = total = 0
         loss = 0.0
-        for x, y in self.feed.valid_batches():
+        for index, (x, y) in enumerate(self.feed.valid_batches()):
+            if batches is not None and index == batches:
+                break
             x, y = x.to(self.device), y.to(self.device)
-            logits = self.method.eval_logits(self.net, x)
+            logits = self.net(x, run())
             loss += torch.nn.functional.cross_entropy(logits, y, reduction="sum").item()
             correct += (logits.argmax(1) == y).sum().item()
             total += len(y)
-        return {"valid_loss": round(loss / max(total, 1), 6),
-                "valid_acc": round(correct / max(total, 1), 6)}
+        return correct / max(total, 1), loss / max(total, 1)
 
     def _activation_mb(self) -> float:
         """Bytes saved for backward in one training forward of a batch, in MiB; measured
@@ -210,7 +223,7 @@ class Search:
                                  "new run with smaller ones")
 
     def _finish(self) -> SearchResult:
-        arch = self.method.derive(self.net, self.space)
+        arch = self.method.select(self.net, self.space, self._score)
         text = arch_text(self.space, arch)
         write_text(self.run_dir / DERIVED, derived_text(self.space, arch))
         write_json(self.run_dir / RESULT, {"arch": text, "epochs": len(self.log),

@@ -28,9 +28,10 @@ class Optimizers:
 
 def search_step(method, net, train_batch, arch_batch, optimizers: Optimizers,
                 arch: bool = True) -> StepResult:
-    """Both steps on batches already on the network's device; `arch=False` during warm-up."""
+    """Both steps on batches already on the network's device; `arch=False` during warm-up
+    (a method without an architecture step takes only the weight step)."""
     arch_loss = None
-    if arch:
+    if arch and method.has_arch_step:
         arch_loss = method.arch_step(net, train_batch, arch_batch, optimizers.arch,
                                      optimizers.weights)
     optimizers.weights.zero_grad(set_to_none=True)

@@ -14,7 +14,7 @@ supernet but this.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
 import torch
@@ -104,7 +104,7 @@ class KindView:
     """What a method sees of one searchable cell kind (buffers on the supernet's device)."""
 
     def __init__(self, kind: CellKind, space: Space, parameters: Mapping[str, nn.Parameter],
-                 stages: tuple[int, ...]):
+                 stages: tuple[int, ...], device: Callable[[], torch.device]):
         self.name = kind.name
         self.kind = kind
         self.edges = kind.edges
@@ -117,6 +117,7 @@ class KindView:
         self.edge_sets = all_edge_sets(kind) if kind.derive.top is not None else []
         self._masks = candidate_masks(kind, space)
         self._space = space
+        self._device = device  # the supernet's, wherever it has moved since
         self._costs: dict[str, torch.Tensor] = {}
         self._rows = {node: torch.tensor(edges, dtype=torch.long)
                       for node, edges in self.incoming.items()}
@@ -144,22 +145,22 @@ class KindView:
 
     def costs(self, what: str = "flops") -> torch.Tensor:
         """(edges, candidates): each candidate's cost, `flops` or modelled `seconds`, summed
-        over the kind's cells (`candidate_costs`), in float32 on the parameters' device."""
+        over the kind's cells (`candidate_costs`), in float32 on the supernet's device."""
         if not self._costs:
             self._costs.update({name: table.float() for name, table in
                                 candidate_costs(self.kind, self._space).items()})
         return self._on_device(self._costs, what)
 
     def rows(self, node: int) -> torch.Tensor:
-        """`incoming[node]` as an index tensor on the parameters' device."""
+        """`incoming[node]` as an index tensor on the supernet's device."""
         return self._on_device(self._rows, node)
 
     def _placed(self, name: str) -> torch.Tensor:
         return self._on_device(self._masks, name)
 
     def _on_device(self, table: dict, key) -> torch.Tensor:
-        """A cached tensor on the parameters' device (the supernet may have moved since)."""
-        device = next(iter(self.parameters.values())).device
+        """A cached tensor on the supernet's device (it may have moved since)."""
+        device = self._device()
         if table[key].device != device:
             table[key] = table[key].to(device)
         return table[key]
