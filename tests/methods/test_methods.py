@@ -22,9 +22,10 @@ def tiny_net(space="nb201", simplify=True, **options):
 
 def test_registry_holds_only_implemented_methods():
     """The registry names exactly the methods implemented so far."""
-    assert method_names() == ["beta-darts", "darts", "darts-minus", "drnas", "entranas", "entranas-dst",
-                              "fair-darts", "fbnet", "gdas", "pc-darts", "rome", "sdarts-adv",
-                              "sdarts-rs", "snas", "zero-one-shot", "zero-one-shot-rnd"]
+    assert method_names() == ["beta-darts", "darts", "darts-minus", "drnas", "entranas",
+                              "entranas-dst", "fair-darts", "fbnet", "gdas", "pc-darts",
+                              "random-ws", "rome", "sdarts-adv", "sdarts-rs", "snas",
+                              "zero-one-shot", "zero-one-shot-rnd"]
 
 
 def test_gdas_one_hot_weights_through_a_plan_equal_the_sampled_candidate():

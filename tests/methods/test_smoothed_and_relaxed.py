@@ -10,6 +10,7 @@ from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.elaborate import load
 from nasdsl.methods import get_method
 from nasdsl.methods.fair_darts import thresholded_cell
+from nasdsl.methods.random_ws import sample_run
 from nasdsl.methods.sdarts import clipped
 from nasdsl.methods.snas import expected_cost
 from tests.methods.test_methods import config, tiny_net
@@ -196,3 +197,57 @@ def test_darts_minus_skip_keeps_the_simplified_supernet_vertex_exact():
         assert weights["normal"].sum(-1).sub(1.7).abs().max() < 1e-9
         torch.testing.assert_close(simple(x, Run(weights)), naive(x, Run(weights)),
                                    rtol=1e-9, atol=1e-9)
+
+
+def test_random_ws_samples_uniformly():
+    """random-ws draws NB201's candidates uniformly per edge, and in the DARTS cells two
+    input edges a node, every pair of node 5's five alike, with a candidate other than `none`, each alike
+    (3000 draws, within 4 standard errors)."""
+    torch.manual_seed(6)
+    n = 3000
+    nb201 = tiny_net()
+    drawn = torch.stack([sample_run(nb201).sampled["cell"] for _ in range(n)])
+    frequency = torch.nn.functional.one_hot(drawn, 5).float().mean(0)
+    assert (frequency - 0.2).abs().max() < 4 * (0.2 * 0.8 / n) ** 0.5
+    darts = tiny_net("darts")
+    view = darts.views["normal"]
+    runs = [sample_run(darts).sampled["normal"] for _ in range(n)]
+    node_5 = list(view.incoming[5])  # five inputs: ten pairs
+    pairs = {}
+    for sampled in runs:
+        kept = tuple(e for e in node_5 if sampled[e] >= 0)
+        pairs[kept] = pairs.get(kept, 0) + 1
+        assert all(len([e for e in view.incoming[node] if sampled[e] >= 0]) == 2
+                   for node in view.choosing)
+    assert len(pairs) == 10
+    assert max(abs(c / n - 0.1) for c in pairs.values()) < 4 * (0.1 * 0.9 / n) ** 0.5
+    ops = torch.cat([sampled[sampled >= 0] for sampled in runs])
+    counts = torch.bincount(ops, minlength=8).float() / len(ops)
+    assert counts[view.edges[0][2].index("none")] == 0
+    assert (counts[1:] - 1 / 7).abs().max() < 4 * (1 / 7 * 6 / 7 / len(ops)) ** 0.5
+
+
+def test_random_ws_selects_the_best_scoring_sample():
+    """random-ws scores --samples drawn architectures with the given score and derives the
+    one that scores best; it declares no architecture parameters."""
+    torch.manual_seed(7)
+    ranked = method("random-ws", samples=20, **{"eval-batches": 3})
+    net = ranked.supernet(net_space())
+    assert net.arch_parameters() == []
+    seen = []
+
+    def score(run, batches):
+        assert batches == 3
+        sampled = run().sampled["cell"]
+        seen.append(sampled.clone())
+        return float((sampled == 3).sum()), 0.0  # the more nor_conv_3x3, the better
+
+    arch = ranked.select(net, net_space(), score)
+    best = max(seen, key=lambda s: (s == 3).sum().item())
+    assert len(seen) == 20
+    names = net.views["cell"].edges[0][2]
+    assert [op for _, _, op in arch.cell("cell").edges] == [names[i] for i in best.tolist()]
+
+
+def net_space():
+    return load(SPACES / "nb201.nas", overrides={"C": 4, "N": 1})

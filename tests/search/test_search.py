@@ -39,11 +39,18 @@ def arch_parameters(search: Search) -> dict:
             if name.startswith("architecture.")}
 
 
+def searched_parameters(search: Search) -> dict:
+    """The architecture parameters, or the weights for a method that declares none
+    (random-ws): what a search must move."""
+    return arch_parameters(search) or {name: p.detach().clone()
+                                       for name, p in search.net.named_parameters()}
+
+
 @pytest.mark.parametrize("method", method_names())
 @pytest.mark.parametrize(("space", "simplify"), [("nb201", False), ("nb201", True)])
 def test_every_method_searches(tmp_path, method, simplify, space):
     """Each registered method, simplified or naive, runs a tiny search, changes the
-    architecture parameters and returns a valid architecture of the space (darts's searches,
+    architecture parameters (the weights where it has none) and returns a valid architecture of the space (darts's searches,
     two inputs and reduction cells, run under slow)."""
     options = (("prune-batches", 1),) if method.startswith("zero-one-shot") and \
         method != "zero-one-shot-rnd" else ()
@@ -51,9 +58,9 @@ def test_every_method_searches(tmp_path, method, simplify, space):
         options += (("partial-k", 1),)
     search = Search(tiny(space, method, simplify=simplify, method_options=options),
                     tmp_path / "run", progress=False)
-    before = arch_parameters(search)
+    before = searched_parameters(search)
     result = search.run()
-    after = arch_parameters(search)
+    after = searched_parameters(search)
     assert any(not torch.equal(before[k], after[k]) for k in before)
     loaded = load(SPACES / f"{space}.nas")
     if space == "nb201":
@@ -130,10 +137,12 @@ def test_second_order_darts_searches(tmp_path):
                            arch_parameters(search)["architecture.alpha.kind_cell"])
 
 
-def test_kill_and_resume_gives_the_same_run(tmp_path):
+@pytest.mark.parametrize("method", ["gdas", "random-ws"])
+def test_kill_and_resume_gives_the_same_run(tmp_path, method):
     """A run stopped after its first epoch and resumed ends with the architecture and the
-    log of an uninterrupted run with the same seed (timings aside)."""
-    config = tiny(method="gdas", epochs=3)
+    log of an uninterrupted run with the same seed (timings aside), random-ws's choice
+    among sampled architectures after the last epoch included."""
+    config = tiny(method=method, epochs=3)
     whole = Search(config, tmp_path / "whole", progress=False).run()
     assert Search(config, tmp_path / "split", progress=False).run(stop_after=0) is None
     resumed = Search(config, tmp_path / "split", progress=False).run()
