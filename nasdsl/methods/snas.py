@@ -27,8 +27,8 @@ from nasdsl.methods.base import Method, Option
 from nasdsl.methods.rome import gumbel_noise
 
 _TEMPERATURE = Range(float, low=0, low_open=True)
-RESOURCE = Option("resource", str, "flops", "SNAS, FBNet: the cost model's measure of a "
-                  "candidate's cost", choices=("flops", "time"))
+RESOURCE = Option("resource", str, "flops", "SNAS, FBNet, ProxylessNAS: the cost model's "
+                  "measure of a candidate's cost", choices=("flops", "time"))
 
 
 def relaxed_samples(net, tau: float) -> dict[str, torch.Tensor]:

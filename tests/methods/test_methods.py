@@ -24,7 +24,7 @@ def test_registry_holds_only_implemented_methods():
     """The registry names exactly the methods implemented so far."""
     assert method_names() == ["beta-darts", "darts", "darts-minus", "drnas", "entranas",
                               "entranas-dst", "fair-darts", "fbnet", "gdas", "pc-darts",
-                              "random-ws", "rome", "sdarts-adv", "sdarts-rs", "snas",
+                              "proxylessnas", "random-ws", "rome", "sdarts-adv", "sdarts-rs", "snas",
                               "zero-one-shot", "zero-one-shot-rnd"]
 
 

@@ -251,3 +251,50 @@ def test_random_ws_selects_the_best_scoring_sample():
 
 def net_space():
     return load(SPACES / "nb201.nas", overrides={"C": 4, "N": 1})
+
+
+def _count_candidate_calls(net):
+    """Forward hooks counting, per edge of every cell, how many of its candidates run."""
+    calls = []
+    for stage in net.stages:
+        for edge in getattr(stage, "edges", ()):
+            for op in edge.ops:
+                op.register_forward_hook(lambda *_, edge=edge: calls.append(id(edge)))
+    return calls
+
+
+def test_proxylessnas_runs_one_candidate_per_edge_then_two():
+    """ProxylessNAS's weight step runs exactly one candidate on each edge, its architecture
+    step exactly two, and the step gives every edge's drawn pair a gradient."""
+    torch.manual_seed(8)
+    proxyless = method("proxylessnas")
+    net = proxyless.supernet(net_space())
+    edges = sum(len(getattr(stage, "edges", ())) for stage in net.stages)
+    calls = _count_candidate_calls(net)
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    proxyless.weight_backward(net, x, y)
+    assert len(calls) == edges and len(set(calls)) == edges
+    calls.clear()
+    optimizer = torch.optim.Adam(net.arch_parameters(), 0.1)
+    proxyless.arch_step(net, (x, y), (x, y), optimizer, None)
+    assert len(calls) == 2 * edges and all(calls.count(e) == 2 for e in set(calls))
+    grad = net.views["cell"]["alpha"].grad
+    assert ((grad != 0).sum(-1) <= 2).all() and (grad != 0).any()
+
+
+def test_proxylessnas_rescaling_keeps_the_undrawn_path_weights():
+    """After an architecture step, the candidates that were not drawn keep their path
+    weights: only the pair's alphas move, by an update whose exp-sum is unchanged."""
+    torch.manual_seed(9)
+    proxyless = method("proxylessnas")
+    net = proxyless.supernet(net_space())
+    with torch.no_grad():
+        net.views["cell"]["alpha"].copy_(torch.randn_like(net.views["cell"]["alpha"]))
+    before = softmax_weights(net.views)["cell"].detach().clone()
+    optimizer = torch.optim.SGD(net.arch_parameters(), 1.0)
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    proxyless.arch_step(net, (x, y), (x, y), optimizer, None)
+    after = softmax_weights(net.views)["cell"].detach()
+    changed = ~torch.isclose(after, before, rtol=0, atol=1e-7)
+    assert changed.any() and (changed.sum(-1) <= 2).all()
+    torch.testing.assert_close(after.sum(-1), torch.ones(after.shape[0]))
