@@ -194,6 +194,14 @@ class Method:
         return self.derive(net, space)
 
 
+def path_run(net: Supernet, chosen: dict[str, torch.Tensor]) -> Run:
+    """A run of one candidate per edge, `chosen[kind]` (edges,) its column (-1: the edge is
+    left out), with one-hot weights (zero rows for left-out edges): a single path."""
+    weights = {name: F.one_hot(columns.clamp_min(0), net.views[name].mask.shape[1]).float()
+               * (columns >= 0).unsqueeze(1) for name, columns in chosen.items()}
+    return Run(weights, sampled=dict(chosen))
+
+
 def linear_schedule(high: float, low: float, epoch: int, epochs: int) -> float:
     """A value falling linearly from `high` at the first epoch to `low` at the last (GDAS's
     temperature)."""

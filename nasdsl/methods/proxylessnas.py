@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from nasdsl.arguments import Range
 from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.methods import register
-from nasdsl.methods.base import Method, Option
+from nasdsl.methods.base import Method, Option, path_run
 from nasdsl.methods.snas import RESOURCE, expected_cost
 
 
@@ -47,21 +47,13 @@ class ProxylessNas(Method):
 
     def run(self, net) -> Run:
         """The weight step's binarized path: one candidate per edge drawn from p."""
-        weights, sampled = {}, {}
-        for name, p in softmax_weights(net.views).items():
-            chosen = torch.multinomial(p.detach(), 1).squeeze(1)
-            weights[name] = F.one_hot(chosen, p.shape[1]).to(p.dtype)
-            sampled[name] = chosen
-        return Run(weights, sampled=sampled)
+        return path_run(net, {name: torch.multinomial(p.detach(), 1).squeeze(1)
+                              for name, p in softmax_weights(net.views).items()})
 
     def eval_run(self, net) -> Run:
         """The most probable path."""
-        weights, sampled = {}, {}
-        for name, p in softmax_weights(net.views).items():
-            chosen = p.argmax(-1)
-            weights[name] = F.one_hot(chosen, p.shape[1]).to(p.dtype)
-            sampled[name] = chosen
-        return Run(weights, sampled=sampled)
+        return path_run(net, {name: p.argmax(-1)
+                              for name, p in softmax_weights(net.views).items()})
 
     def arch_step(self, net, train_batch, valid_batch, arch_optimizer, weight_optimizer):
         pairs = {name: torch.multinomial(p.detach(), 2) for name, p in

@@ -28,7 +28,7 @@ from nasdsl.architecture.derive import derive
 from nasdsl.arguments import Range
 from nasdsl.backends.torch.contract import Run
 from nasdsl.methods import register
-from nasdsl.methods.base import Method, Option
+from nasdsl.methods.base import Method, Option, path_run
 
 _COUNT = Range(int, low=1)
 
@@ -73,20 +73,14 @@ class RandomWs(Method):
 
 
 def sample_run(net) -> Run:
-    """One architecture drawn uniformly, as a run of one candidate per kept edge (-1: the
-    edge is left out), with one-hot weights."""
-    weights, sampled = {}, {}
+    """One architecture drawn uniformly, as a run of one candidate per kept edge."""
+    chosen = {}
     for name, view in net.views.items():
-        allowed = view.derivable
-        kept = torch.ones(len(view.edges), dtype=torch.bool, device=allowed.device)
+        columns = torch.multinomial(view.derivable.float(), 1).squeeze(1)
         for node in view.choosing:
             edges, keep = view.incoming[node], view.kind.keeps(node)
             if keep is not None and keep < len(edges):
-                chosen = torch.randperm(len(edges))[:keep].tolist()
-                kept[list(edges)] = False
-                kept[[edges[i] for i in chosen]] = True
-        choice = torch.multinomial(allowed.float(), 1).squeeze(1)
-        weights[name] = torch.nn.functional.one_hot(choice, allowed.shape[1]).float() \
-            * kept.unsqueeze(1)
-        sampled[name] = torch.where(kept, choice, -1)
-    return Run(weights, sampled=sampled)
+                left_out = [edges[i] for i in torch.randperm(len(edges))[keep:].tolist()]
+                columns[left_out] = -1
+        chosen[name] = columns
+    return path_run(net, chosen)
