@@ -43,13 +43,25 @@ def derive_cell(kind: CellKind, weights: Sequence[Sequence[float]]) -> DerivedCe
     Excluded ops are never chosen; ties go to the earlier candidate, then the earlier edge.
     Fixed edges are kept as they are, besides the `top` derived ones.
     """
+    return cell_of(kind, _strongest(kind, weights), limit=True)
+
+
+def derived_columns(kind: CellKind, weights: Sequence[Sequence[float]]) -> list[int]:
+    """Per searchable edge, the column of the candidate `derive_cell` keeps on it, or -1
+    where it leaves the edge out: the derived cell as a path through the supernet."""
+    columns = [-1] * len(kind.edges)
+    for index, name in _kept(kind, _strongest(kind, weights), limit=True):
+        columns[index] = kind.edges[index][2].index(name)
+    return columns
+
+
+def _strongest(kind: CellKind, weights: Sequence[Sequence[float]]):
     def strongest(index: int, names: tuple[str, ...]) -> tuple[float, str]:
         allowed = [(float(weights[index][k]), -k, name) for k, name in enumerate(names)
                    if kind.derivable(name)]
         strength, _, name = max(allowed)
         return strength, name
-
-    return cell_of(kind, strongest, limit=True)
+    return strongest
 
 
 def cell_of(kind: CellKind, pick: Callable[[int, tuple[str, ...]], tuple[float, str] | None],
@@ -59,20 +71,30 @@ def cell_of(kind: CellKind, pick: Callable[[int, tuple[str, ...]], tuple[float, 
     leave the edge out): per node in edge order where the kind derives every edge, else
     strongest first (ties to the earlier edge), and with `limit` at most as many as the
     kind's rule keeps of the node."""
+    kept = dict(_kept(kind, pick, limit))
     chosen = []
     for node in kind.intermediate:
         chosen += kind.fixed_into(node)
+        chosen += [(kind.edges[index][0], node, kept[index]) for index in kept
+                   if kind.edges[index][1] == node]
+    return DerivedCell(kind.name, tuple(chosen))
+
+
+def _kept(kind: CellKind, pick, limit: bool) -> list[tuple[int, str]]:
+    """(edge index, op) of the searchable edges `cell_of` keeps, node by node, in its order."""
+    kept = []
+    for node in kind.intermediate:
         ranked = []
         for index, (src, dst, names) in enumerate(kind.edges):
             picked = pick(index, names) if dst == node else None
             if picked is not None:
-                ranked.append((picked[0], -index, src, picked[1]))
+                ranked.append((picked[0], -index, picked[1]))
         if kind.derive.top is None:
             ranked.sort(key=lambda item: -item[1])
         else:
             ranked = sorted(ranked, reverse=True)[:kind.keeps(node) if limit else None]
-        chosen += [(src, node, name) for _, _, src, name in ranked]
-    return DerivedCell(kind.name, tuple(chosen))
+        kept += [(-minus_index, name) for _, minus_index, name in ranked]
+    return kept
 
 
 def stand_in_op(kind: CellKind, index: int, strengths: Sequence[float],

@@ -5,10 +5,11 @@ DARTS with an auxiliary skip connection on every edge, outside the search (Eq. 3
 
     o_bar(x) = beta * x + sum_o softmax(alpha)_o * o(x)
 
-Its coefficient beta decays from `skip-beta` to zero over the search (the reference code's
-linear schedule beta * (1 - epoch / epochs), or a cosine one): early on the skip carries the
-gradient that otherwise makes the searched skip_connect win unfairly (the paper's account of
-collapse), and at the end the supernet is DARTS's. Derivation and the logged weights use
+Its coefficient beta decays from `skip-beta` towards zero over the search (the reference
+code's linear schedule beta * (1 - epoch / epochs), which ends at beta / epochs, or a cosine
+one): early on the skip carries the gradient that otherwise makes the searched skip_connect
+win unfairly (the paper's account of collapse), and at the end the supernet is nearly
+DARTS's. Derivation and the logged weights use
 softmax(alpha) alone, as in DARTS.
 
 The skip is the edge's identity candidate (`KindView.identity`) whose mixing weight gains
@@ -16,9 +17,9 @@ beta, which is beta * x exactly. Where an edge changes the shape (the reduction 
 stride-2 edges), the skip is the candidate of the same column (DARTS's skip_connect, there a
 factorized reduce): the reference code gives those edges a factorized reduce of their own,
 here it shares skip_connect's weights. A kind with no identity candidate has no auxiliary
-skip. Simplification composes as with DARTS: the skip is a candidate without modules, which
-no rewrite shares, so a plan exact at a vertex of the simplex is exact at a vertex plus beta
-on the skip.
+skip. Simplification composes as with DARTS: the skip is a candidate that shares no module
+with another (the identity has none; skip_connect's factorized reduce is its own), so a plan
+exact at a vertex of the simplex is exact at a vertex plus beta on the skip.
 """
 
 from __future__ import annotations
@@ -63,9 +64,15 @@ class DartsMinus(Darts):
 
 def skip_columns(view) -> torch.Tensor:
     """(edges, candidates) one-hot: the candidate that carries each edge's auxiliary skip,
-    its identity candidate or, where it has none, the column that is the identity on the
-    kind's other edges; a row of zeros where there is neither."""
-    identity = view.identity
-    columns = identity.any(0)
-    chosen = torch.where(identity.any(1, keepdim=True), identity, columns & view.mask)
-    return chosen & (chosen.cumsum(1) == 1)  # the first, should there be several
+    its identity candidate or, where it has none, the candidate of the name that is the
+    identity on the kind's other edges (skip_connect at stride 2); a row of zeros where there
+    is neither."""
+    identity = view.identity.cpu()
+    names = {view.edges[row][2][column] for row, column in identity.nonzero().tolist()}
+    chosen = torch.zeros_like(identity)
+    for row, (_, _, candidates) in enumerate(view.edges):
+        columns = identity[row].nonzero().flatten().tolist() or \
+            [column for column, name in enumerate(candidates) if name in names]
+        if columns:
+            chosen[row, columns[0]] = True
+    return chosen.to(view.identity.device)

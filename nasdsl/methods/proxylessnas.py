@@ -10,14 +10,16 @@ g = 0), and alpha gets the paper's estimate (Eq. 4)
 
     dL/dalpha_i = sum_j dL/dg_j * p'_j * (delta_ij - p'_i),  dL/dg_j = <o_j(x), dL/dy>,
 
-where the inactive candidate's output is what gives its gate a gradient. After the step the
-two alphas are shifted by one offset so that their exp-sum is what it was: the path weights
-of the candidates that were not drawn stay unchanged (the paper's rescaling). An optional
-latency loss, lambda_2 times the expected cost of the cells (Eq. 5-6, the additive form),
-takes each candidate's cost from the cost model (`--resource time`: modelled time, or FLOPs)
-in place of a measured latency predictor; it is off (lambda_2 = 0) by default. Derivation
-reads softmax(alpha) by the space's rule, as in ProxylessNAS (the most probable path);
-evaluation runs that path.
+where the inactive candidate's output is what gives its gate a gradient. After the step only
+the two drawn alphas keep what the optimizer made of them, shifted by one offset so that
+their exp-sum is what it was: the path weights of the candidates that were not drawn stay
+unchanged (the paper's rescaling; the others are restored, since the loop's Adam, with
+momentum and weight decay, would move them). An optional latency loss, lambda_2 times the
+expected cost of the cells (Eq. 5-6, the additive form), takes each candidate's cost from
+the cost model (`--resource time`: modelled time, or FLOPs) in place of a measured latency
+predictor; it is off (lambda_2 = 0) by default, and it too reaches only the drawn pair.
+Derivation reads softmax(alpha) by the space's rule, as in ProxylessNAS (the most probable
+path); evaluation runs the derived path.
 
 The architecture optimizer is the loop's (Adam), not the paper's own settings. Only the drawn
 candidates run, so the supernet keeps the naive mix (`single_path`).
@@ -28,6 +30,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from nasdsl.architecture.derive import derived_columns
 from nasdsl.arguments import Range
 from nasdsl.backends.torch.contract import Run, softmax_weights
 from nasdsl.methods import register
@@ -51,9 +54,11 @@ class ProxylessNas(Method):
                               for name, p in softmax_weights(net.views).items()})
 
     def eval_run(self, net) -> Run:
-        """The most probable path."""
-        return path_run(net, {name: p.argmax(-1)
-                              for name, p in softmax_weights(net.views).items()})
+        """The path derivation takes: the most probable allowed candidates on the edges the
+        space's rule keeps."""
+        return path_run(net, {name: torch.tensor(
+            derived_columns(net.views[name].kind, p.detach().cpu().tolist()),
+            device=p.device) for name, p in softmax_weights(net.views).items()})
 
     def arch_step(self, net, train_batch, valid_batch, arch_optimizer, weight_optimizer):
         pairs = {name: torch.multinomial(p.detach(), 2) for name, p in
@@ -62,15 +67,17 @@ class ProxylessNas(Method):
         loss = F.cross_entropy(net(valid_batch[0], two_path_run(net, pairs)), valid_batch[1]) \
             + self.regularizer(net)
         loss.backward()
-        before = {name: net.views[name]["alpha"].detach().gather(1, pair)
-                  for name, pair in pairs.items()}
+        before = {name: net.views[name]["alpha"].detach().clone() for name in pairs}
         arch_optimizer.step()
         with torch.no_grad():
             for name, pair in pairs.items():
-                alpha = net.views[name]["alpha"]
-                offset = alpha.gather(1, pair).logsumexp(1, keepdim=True) \
-                    - before[name].logsumexp(1, keepdim=True)
-                alpha.scatter_(1, pair, alpha.gather(1, pair) - offset)
+                alpha, old = net.views[name]["alpha"], before[name]
+                # Only the drawn pair moves: the optimizer's momentum, weight decay or the
+                # latency term would move the others too.
+                moved = alpha.gather(1, pair)
+                offset = moved.logsumexp(1, keepdim=True) \
+                    - old.gather(1, pair).logsumexp(1, keepdim=True)
+                alpha.copy_(old.scatter(1, pair, moved - offset))
         return loss.item()
 
     def regularizer(self, net) -> torch.Tensor:

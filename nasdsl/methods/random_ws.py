@@ -27,6 +27,7 @@ import torch
 from nasdsl.architecture.derive import derive
 from nasdsl.arguments import Range
 from nasdsl.backends.torch.contract import Run
+from nasdsl.errors import NasError
 from nasdsl.methods import register
 from nasdsl.methods.base import Method, Option, path_run
 
@@ -60,6 +61,11 @@ class RandomWs(Method):
         choose."""
         return {name: view.derivable.float() / view.derivable.sum(-1, keepdim=True)
                 for name, view in net.views.items()}
+
+    def derive(self, net, space):
+        raise NasError("random-ws has no architecture before the end of its search",
+                       hint="its architecture is chosen once, by `select`, after the last "
+                            "epoch")
 
     def select(self, net, space, score):
         best = None

@@ -79,6 +79,9 @@ class Search:
                 "weight_optimizer": self.weight_optimizer.state_dict(),
                 "arch_optimizer": self.arch_optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": torch.get_rng_state(),
+                # sampling methods draw on the device's generator too
+                **({"cuda_rng": torch.cuda.get_rng_state(self.device)}
+                   if self.device.type == "cuda" else {}),
                 "log": self.log}
 
     def _restore(self) -> None:
@@ -90,6 +93,8 @@ class Search:
         self.arch_optimizer.load_state_dict(state["arch_optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.log = list(state["log"])
         self.start_epoch = state["epoch"] + 1
 

@@ -134,7 +134,9 @@ class Supernet(nn.Module):
         self.architecture = nn.ModuleDict({spec.name: ByKind({
             kind.name: tensor for kind in searched
             if (tensor := spec.tensor(kind)) is not None}) for spec in parameters})
-        # Where the supernet is, for the views' tables, with or without parameters to ask.
+        # Where the supernet is, for the views' tables, with or without parameters to ask;
+        # the views read it from the buffers, not the module, so that no cycle keeps a
+        # supernet (and its device memory) alive after its last use.
         self.register_buffer("_anchor", torch.zeros(0), persistent=False)
         self.to(device=device, dtype=options.dtype)
         self.views = {kind.name: KindView(
@@ -142,7 +144,7 @@ class Supernet(nn.Module):
                           for spec in parameters if kind.name in self.architecture[spec.name]},
             tuple(index for index, stage in enumerate(network.stages)
                   if isinstance(stage, IR.Cell) and stage.kind.name == kind.name),
-            lambda: self._anchor.device)
+            lambda buffers=self._buffers: buffers["_anchor"].device)
             for kind in searched}
 
     def weight_parameters(self):
