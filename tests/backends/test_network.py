@@ -241,3 +241,21 @@ def test_no_activation_sized_temporaries_beyond_the_mix():
     with Arithmetic() as seen:
         cell(x, CellRun(weights))
     assert seen.by_constant == []
+
+
+def test_a_supernet_is_freed_without_the_cycle_collector():
+    """Nothing a supernet holds (its views) refers back to it, so its memory, on a device
+    too, goes with its last reference, not when Python's cycle collector happens to run;
+    the views still find its device after it is moved."""
+    import gc
+    import weakref
+    net = Supernet(load(SPACES / "nb201.nas", overrides={"C": 4, "N": 1}), BuildOptions())
+    net.to(torch.float64)
+    assert net.views["cell"].mask.device == net.views["cell"]["alpha"].device
+    gone = weakref.ref(net)
+    gc.disable()
+    try:
+        del net
+        assert gone() is None
+    finally:
+        gc.enable()
