@@ -9,15 +9,15 @@ Its coefficient beta decays from `skip-beta` towards zero over the search (the r
 code's linear schedule beta * (1 - epoch / epochs), which ends at beta / epochs, or a cosine
 one): early on the skip carries the gradient that otherwise makes the searched skip_connect
 win unfairly (the paper's account of collapse), and at the end the supernet is nearly
-DARTS's. Derivation and the logged weights use
-softmax(alpha) alone, as in DARTS.
+DARTS's. Derivation and the logged weights use softmax(alpha) alone, as in DARTS.
 
 The skip is the edge's identity candidate (`KindView.identity`) whose mixing weight gains
 beta, which is beta * x exactly. Where an edge changes the shape (the reduction cell's
-stride-2 edges), the skip is the candidate of the same column (DARTS's skip_connect, there a
-factorized reduce): the reference code gives those edges a factorized reduce of their own,
-here it shares skip_connect's weights. A kind with no identity candidate has no auxiliary
-skip. Simplification composes as with DARTS: the skip is a candidate that shares no module
+stride-2 edges), the skip is the candidate of the name that is the identity on the kind's
+other edges (DARTS's skip_connect, there a factorized reduce): the reference code gives
+those edges a factorized reduce of their own, here it shares skip_connect's weights. An edge
+with neither (nb101's vertex ops), and every edge of a kind with no identity candidate, has
+no auxiliary skip. Simplification composes as with DARTS: the skip is a candidate that shares no module
 with another (the identity has none; skip_connect's factorized reduce is its own), so a plan
 exact at a vertex of the simplex is exact at a vertex plus beta on the skip.
 """
@@ -25,6 +25,7 @@ exact at a vertex of the simplex is exact at a vertex plus beta on the skip.
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 
@@ -52,10 +53,20 @@ class DartsMinus(Darts):
             else (1 + math.cos(math.pi * progress)) / 2
         self.beta = self.option("skip-beta") * shape
 
+    def __init__(self, config):
+        # Each view's skip columns, found once: they depend on the space only.
+        self._skips: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        super().__init__(config)
+
     def mixing_weights(self, net):
         weights = super().mixing_weights(net)
-        return {name: w + self.beta * skip_columns(net.views[name]).to(w.dtype)
+        return {name: w + self.beta * self._skip(net.views[name]).to(w)
                 for name, w in weights.items()}
+
+    def _skip(self, view) -> torch.Tensor:
+        if view not in self._skips:
+            self._skips[view] = skip_columns(view)
+        return self._skips[view]
 
     def eval_run(self, net) -> Run:
         """The supernet is evaluated as it trains, auxiliary skip included."""

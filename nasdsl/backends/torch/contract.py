@@ -71,8 +71,8 @@ def candidate_masks(kind: CellKind, space: Space) -> dict[str, torch.Tensor]:
     `identity` those that pass their input through unchanged."""
     first = next(cell for cell in space.network.cells if cell.kind.name == kind.name)
     shape = (len(kind.edges), widest(kind))
-    masks = {name: torch.zeros(shape, dtype=torch.bool) for name in ("mask", "derivable", "zero",
-                                                                          "identity")}
+    masks = {name: torch.zeros(shape, dtype=torch.bool)
+             for name in ("mask", "derivable", "zero", "identity")}
     for index, ((_, _, names), edge) in enumerate(zip(kind.edges, first.edges)):
         for column, (name, op) in enumerate(zip(names, edge.candidates)):
             masks["mask"][index, column] = True
