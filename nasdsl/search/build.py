@@ -63,7 +63,7 @@ def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
     weight_optimizer = torch.optim.SGD(
         net.weight_parameters(), config.lr, momentum=config.momentum,
         weight_decay=config.resolved_weight_decay(nb201_shaped(space)))
-    # One group, perhaps empty: a method may declare no architecture parameters (random-ws).
+    # One group, perhaps empty: a method may declare no architecture parameters.
     arch_optimizer = torch.optim.Adam(
         [{"params": net.arch_parameters()}], config.arch_lr, betas=config.arch_betas,
         weight_decay=config.arch_weight_decay)
