@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Protocol
 
 import attrs
 
 from nasdsl.errors import NasError
+
+
+class ValueType(Protocol):
+    """What a setting's type offers beyond a plain str or int: `Range`, or a method's own."""
+
+    def describe(self) -> str:
+        """What it accepts, in --help and in errors."""
+
+    def check(self, name: str, value):
+        """`value`, or a NasError naming the setting `name` and what it accepts."""
+
+    def parse(self, text: str):
+        """The command line's text as a value (an argparse type)."""
 
 
 @attrs.frozen

@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from nasdsl.architecture.derive import Architecture, derive
-from nasdsl.arguments import Range
+from nasdsl.architecture.prune import Mask
+from nasdsl.arguments import ValueType
 from nasdsl.backends.torch.contract import ALPHA, ArchParameter, Run, softmax_weights
 from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.space import Space
@@ -33,11 +34,12 @@ Score = Callable[[Callable[[], Run], "int | None"], tuple[float, float]]
 @attrs.frozen
 class Option:
     """A setting of one method, offered by `nasdsl run` and `nasdsl bench` as --NAME: a
-    string, a whole number or a number of a declared `Range`, perhaps among `choices`; one
-    check (`check`) applies to the command line's value and to a configuration's alike."""
+    string, a whole number, or a value of a declared type such as a `Range` of numbers,
+    perhaps among `choices`; one check (`check`) applies to the command line's value and to
+    a configuration's alike."""
 
     name: str  # e.g. "rome-version"
-    kind: type | Range  # str, int, or the Range of a number
+    kind: type | ValueType  # str, int, or a value type (a Range of numbers, ...)
     default: Any
     help: str
     choices: tuple | None = None
@@ -45,7 +47,7 @@ class Option:
     def parse(self, text: str):
         """The command line's text as this option's value (an argparse type; a flag, for a
         boolean option, is added with BooleanOptionalAction instead)."""
-        if isinstance(self.kind, Range):
+        if not isinstance(self.kind, type):
             return self.kind.parse(text)
         try:
             return self.kind(text)
@@ -55,7 +57,7 @@ class Option:
 
     def check(self, value):
         """`value`, or a NasError saying what --NAME takes."""
-        if isinstance(self.kind, Range):
+        if not isinstance(self.kind, type):
             self.kind.check(f"--{self.name}", value)
         if self.choices is not None and value not in self.choices:
             raise NasError(f"--{self.name} is one of {', '.join(map(str, self.choices))}, "
@@ -64,7 +66,7 @@ class Option:
 
     def describe(self) -> str:
         """The help text with the valid values and the default."""
-        valid = f"{self.kind.describe()}; " if isinstance(self.kind, Range) else \
+        valid = f"{self.kind.describe()}; " if not isinstance(self.kind, type) else \
             f"one of {', '.join(map(str, self.choices))}; " if self.choices else ""
         return f"{self.help} ({valid}default {self.default})"
 
@@ -122,12 +124,31 @@ class Method:
         initialization); files the method writes go to `run_dir` when there is one."""
         return space
 
+    # --- stages: a progressive search rebuilds its supernet between them ------------------------
+
+    def stage_starts(self) -> tuple[int, ...]:
+        """The epochs at which a new stage begins (none: the search is one stage). Before
+        each, the loop calls `start_epoch` with it, builds the supernet of the space that
+        `stage_mask` leaves (as `build_options` now says: a stage may change the partial
+        channels), and carries the weights, architecture parameters and optimizer states
+        over by name (`backends.torch.carry`)."""
+        return ()
+
+    def stage_mask(self, net: Supernet, space: Space) -> Mask:
+        """The candidates the beginning stage keeps on each edge of each cell kind, given the
+        supernet and the space of the stage that ends."""
+        raise NotImplementedError(f"{self.name} declares stages but no stage_mask")
+
     # --- hooks the loop calls ----------------------------------------------------------------
 
     @property
     def warmup_epochs(self) -> int:
         """Epochs of weight training before the architecture steps begin."""
         return 0
+
+    def arch_steps_in(self, epoch: int) -> bool:
+        """Whether epoch `epoch` takes architecture steps: after the warm-up."""
+        return epoch >= self.warmup_epochs
 
     def start_epoch(self, epoch: int) -> None:
         """Set per-epoch schedules (temperatures, regularization strength)."""

@@ -60,6 +60,13 @@ def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
     loaded = loaded_space(config, classes, image)
     space = prepared or method.prepare_space(loaded, batches, device, run_dir)
     net = method.supernet(space, build_options(config, device))
+    return SearchParts(method, space, net, *optimizers(config, net, space), device,
+                       space_digest(loaded))
+
+
+def optimizers(config: SearchConfig, net: Supernet,
+               space: Space) -> tuple[torch.optim.SGD, torch.optim.Adam]:
+    """The weight optimizer (SGD) and the architecture optimizer (Adam) of a supernet."""
     weight_optimizer = torch.optim.SGD(
         net.weight_parameters(), config.lr, momentum=config.momentum,
         weight_decay=config.resolved_weight_decay(nb201_shaped(space)))
@@ -67,8 +74,7 @@ def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
     arch_optimizer = torch.optim.Adam(
         [{"params": net.arch_parameters()}], config.arch_lr, betas=config.arch_betas,
         weight_decay=config.arch_weight_decay)
-    return SearchParts(method, space, net, weight_optimizer, arch_optimizer, device,
-                       space_digest(loaded))
+    return weight_optimizer, arch_optimizer
 
 
 def loaded_space(config: SearchConfig, classes: int, image: tuple[int, int]) -> Space:

@@ -13,14 +13,16 @@ import attrs
 import torch
 
 from nasdsl.architecture.derive import Architecture, derived_text, to_genotype, to_nb201
+from nasdsl.architecture.prune import check_mask, restricted
 from nasdsl.architecture.layers import layers_form, to_layers
 from nasdsl.architecture.vertices import to_vertices, vertices_form
+from nasdsl.backends.torch.carry import Carry
 from nasdsl.backends.torch.measure import saved_bytes
 from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
 from nasdsl.files import write_json, write_text
 from nasdsl.search import data_feed
-from nasdsl.search.build import assemble, nb201_shaped
+from nasdsl.search.build import assemble, build_options, nb201_shaped, optimizers
 from nasdsl.search.config import SearchConfig, flag, options
 from nasdsl.search.run_dir import (CONFIG, DERIVED, RESULT, config_to_json, load_checkpoint,
                                    made_by, save_checkpoint, write_log)
@@ -67,10 +69,43 @@ class Search:
         self.device = parts.device
         self.made_by = made_by(config, parts.space_digest)
         self.weight_optimizer, self.arch_optimizer = parts.weight_optimizer, parts.arch_optimizer
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.weight_optimizer, config.epochs, eta_min=config.lr_min)
+        self.scheduler = self._scheduler()
+        # A progressive search's stage after the first searches the space restricted to
+        # `stage_mask` (None: the whole space).
+        self.first_space, self.stage_mask = self.space, None
         self.log: list[dict] = []
         self.start_epoch = 0
+
+    def _scheduler(self):
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.weight_optimizer, self.config.epochs, eta_min=self.config.lr_min)
+
+    # --- stages -------------------------------------------------------------------------------
+
+    def _build_stage(self, mask) -> None:
+        """The supernet, optimizers and schedule of the stage that searches the first stage's
+        space restricted to `mask` (as the method's `build_options` now says)."""
+        self.stage_mask = mask
+        self.space = restricted(self.first_space, mask)
+        self.net = self.method.supernet(self.space, build_options(self.config, self.device))
+        self.weight_optimizer, self.arch_optimizer = optimizers(self.config, self.net, self.space)
+        self.scheduler = self._scheduler()
+
+    def _next_stage(self) -> None:
+        """Rebuild the supernet for the stage beginning now, carrying the state over: the
+        weights and architecture parameters, both optimizers' states, the schedule."""
+        mask = self.method.stage_mask(self.net, self.space)
+        check_mask(self.space, mask)
+        old = (self.net, self.weight_optimizer, self.arch_optimizer, self.scheduler)
+        self._build_stage(mask)
+        carry = Carry(old[0], self.net)
+        carry.load(old[0], self.net)
+        carry.optimizer(old[0], self.net, old[1], self.weight_optimizer)
+        carry.optimizer(old[0], self.net, old[2], self.arch_optimizer)
+        self.scheduler.load_state_dict(old[3].state_dict())
+        for group, before in zip(self.weight_optimizer.param_groups, old[1].param_groups):
+            group["lr"] = before["lr"]  # where the schedule has brought it
+        self.activation_mb = self._activation_mb()
 
     # --- checkpoints ----------------------------------------------------------------------------
 
@@ -79,6 +114,7 @@ class Search:
                 "weight_optimizer": self.weight_optimizer.state_dict(),
                 "arch_optimizer": self.arch_optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": torch.get_rng_state(),
+                "stage_mask": self.stage_mask,
                 # sampling methods draw on the device's generator too
                 **({"cuda_rng": torch.cuda.get_rng_state(self.device)}
                    if self.device.type == "cuda" else {}),
@@ -88,6 +124,9 @@ class Search:
         state = load_checkpoint(self.run_dir, self.made_by)
         if state is None:
             return
+        if state.get("stage_mask") is not None:  # a later stage's supernet
+            self.method.start_epoch(state["epoch"])
+            self._build_stage(state["stage_mask"])
         self.net.load_state_dict(state["net"])
         self.weight_optimizer.load_state_dict(state["weight_optimizer"])
         self.arch_optimizer.load_state_dict(state["arch_optimizer"])
@@ -107,13 +146,15 @@ class Search:
         if not (self.run_dir / CONFIG).exists():  # written once: it describes the whole run
             write_json(self.run_dir / CONFIG, config_to_json(self.config))
         self._restore()
-        activation_mb = self.log[-1]["activation_mb"] if self.log else self._activation_mb()
+        self.activation_mb = self.log[-1]["activation_mb"] if self.log else self._activation_mb()
         last = self.config.epochs if stop_after is None else min(stop_after + 1, self.config.epochs)
         for epoch in range(self.start_epoch, last):
             started = time.perf_counter()
             if self.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(self.device)
             self.method.start_epoch(epoch)
+            if epoch in self.method.stage_starts():
+                self._next_stage()
             figures = self._train_epoch(epoch)
             figures.update(self._evaluate())
             arch = self.method.derive(self.net, self.space) \
@@ -123,7 +164,7 @@ class Search:
                 "weights": {name: [[round(v, 4) for v in row] for row in w.detach().cpu().tolist()]
                             for name, w in self.method.eval_weights(self.net).items()},
                 "arch": None if arch is None else arch_text(self.space, arch),
-                "activation_mb": activation_mb,
+                "activation_mb": self.activation_mb,
                 **self._peak_cuda(), "seconds": round(time.perf_counter() - started, 3)})
             self.scheduler.step()
             self._check_state(epoch)
@@ -140,7 +181,7 @@ class Search:
         for (x, y), (xa, ya) in self.feed.progress(batches, epoch, self.progress):
             x, y, xa, ya = (t.to(self.device) for t in (x, y, xa, ya))
             result = search_step(self.method, self.net, (x, y), (xa, ya), optimizers,
-                                 arch=epoch >= self.method.warmup_epochs)
+                                 arch=self.method.arch_steps_in(epoch))
             if result.arch_loss is not None:
                 self._check(result.arch_loss, epoch, steps, "architecture")
                 totals["arch_loss"] += result.arch_loss

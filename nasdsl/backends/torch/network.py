@@ -12,6 +12,7 @@ import attrs
 import torch
 from torch import nn
 
+from nasdsl.architecture.prune import full_mask, restricted
 from nasdsl.backends.torch.cells import Cell, CellBase
 from nasdsl.backends.torch.contract import ALPHA, ArchParameter, KindView, Run
 from nasdsl.backends.torch.fits import check_fits
@@ -63,6 +64,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _narrowed(space: IR.Space, divisor: int) -> IR.Space:
+    """`narrowed`, keeping the candidates `space` was restricted to (a stage of a progressive
+    search): narrowing elaborates the space again from its files."""
+    narrow = narrowed(space, divisor)
+    kept = full_mask(space)
+    return narrow if full_mask(narrow) == kept else restricted(narrow, kept)
+
+
 class ByKind(nn.Module):
     """Parameters keyed by cell-kind name, as a dict. A kind may have any name the language
     allows, `to` and `train` included, so each is stored under a prefix that no module
@@ -111,7 +120,7 @@ class Supernet(nn.Module):
         partial = options.partial_channels
         if partial != 1 and options.share_source_features:
             raise ValueError("feature sharing does not combine with partial channels")
-        space = narrowed(space, partial)
+        space = _narrowed(space, partial)
         network = space.network
         self.options = options
         device = resolve_device(options.device)
@@ -131,6 +140,7 @@ class Supernet(nn.Module):
                 self.stages.append(Cell(stage, cell_plans, options.normalize_kernels))
         # The kinds the search has parameters for: those with searchable edges.
         searched = [kind for kind in space.cell_kinds if kind.edges]
+        self.arch_specs = tuple(parameters)
         self.architecture = nn.ModuleDict({spec.name: ByKind({
             kind.name: tensor for kind in searched
             if (tensor := spec.tensor(kind)) is not None}) for spec in parameters})
