@@ -29,13 +29,16 @@ from nasdsl.search.loop import Search
 # at one batch per candidate set, PC-DARTS's warm-up would take every epoch here.
 OPTIONS = {"pc-darts": (("arch-warmup", 0),), "zero-one-shot": (("arch-warmup", 0),),
            "zero-one-shot-rnd": (("arch-warmup", 0),)}
+# Rows of a method with other options: DrNAS's progressive scheme, the reference code's
+# NAS-Bench-201 stages (their 10-epoch warm-up per stage would leave no architecture step).
+VARIANTS = {"drnas-progressive": ("drnas", (("stages", "4:all,2:3"),))}
 
 
 def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--data-dir", type=Path, help="CIFAR-10's files (not with --quick)")
     parser.add_argument("--benchmark", type=Path, help="a NAS-Bench-201 table or file")
-    parser.add_argument("--methods", default=",".join(method_names()))
+    parser.add_argument("--methods", default=",".join([*method_names(), *VARIANTS]))
     parser.add_argument("--subset", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--channels", type=int, default=8, help="the space's C")
@@ -50,21 +53,24 @@ def main() -> None:
     benchmark = open_benchmark(args.benchmark) if args.benchmark else None
     rows = []
     with tempfile.TemporaryDirectory() as runs:
-        for method in args.methods.split(","):
+        for row in args.methods.split(","):
+            method, method_options = VARIANTS.get(row, (row, OPTIONS.get(row, ())))
             config = SearchConfig(space=str(SPACES / "nb201.nas"), method=method,
                                   epochs=epochs, seed=args.seed, overrides=overrides,
-                                  method_options=OPTIONS.get(method, ()), **data)
+                                  method_options=method_options, **data)
             started = time.perf_counter()
-            result = Search(config, Path(runs) / method, progress=False).run()
+            result = Search(config, Path(runs) / row, progress=False).run()
             seconds = time.perf_counter() - started
             figures = benchmark.lookup(result.arch_text)["cifar10"] if benchmark else {}
-            rows.append([f"`{method}`", "`" + result.arch_text.replace("|", "\\|") + "`",
+            rows.append([f"`{row}`", "`" + result.arch_text.replace("|", "\\|") + "`",
                          *(f"{figures[k]:.2f}" if k in figures else "-"
                            for k in ("valid", "test")),
                          f"{100 * result.log[-1]['valid_acc']:.1f}", f"{seconds:.0f}"])
             print(" | ".join(rows[-1]), flush=True)
     text = header("CPU proxy searches on nb201.nas, every method")
     extra = "; ".join(f"{m} " + " ".join(f"--{k} {v}" for k, v in o) for m, o in OPTIONS.items())
+    extra += "; " + "; ".join(f"{row} is {m} " + " ".join(f"--{k} {v}" for k, v in o)
+                              for row, (m, o) in VARIANTS.items())
     best = benchmark.optimum()["cifar10"] if benchmark else None
     text += (f"Settings: {data['dataset']}, {data['subset']} training images (half train the "
              f"weights, half the architecture), {epochs} epochs, batch 64, seed {args.seed}, "
