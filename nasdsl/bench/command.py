@@ -7,7 +7,9 @@ from pathlib import Path
 
 from nasdsl.arguments import add_plan_choice, add_set, add_space, positive
 from nasdsl.bench.measure import Settings, machine, measure
+from nasdsl.backends.torch.network import PRECISIONS
 from nasdsl.bench.report import table, to_csv, to_json
+from nasdsl.errors import NasError
 from nasdsl.files import write_text
 from nasdsl.methods import get_method
 from nasdsl.search.command import method_options, parse_override
@@ -28,6 +30,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--kernel-norm", choices=("auto", "off", "both"), default="auto",
                         help="rows with kernel normalization (Eq. 28): auto adds a simplified "
                              "one, both adds naive and simplified ones, off none")
+    parser.add_argument("--precision", default="fp32", metavar="LIST",
+                        help="comma-separated precisions of the rows: fp32, bf16, fp16 "
+                             "(default fp32; each adds the supernets' rows in it)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="activations and convolution weights in NHWC")
     add_set(parser)
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     parser.add_argument("--csv", metavar="FILE", help="also write the rows as CSV")
@@ -37,12 +44,18 @@ def settings_from_args(args) -> Settings:
     methods = tuple(name.strip() for name in args.methods.split(",") if name.strip())
     for name in methods:
         get_method(name)  # an unknown name fails here, with a suggestion
+    precisions = tuple(name.strip() for name in args.precision.split(",") if name.strip())
+    unknown = [name for name in precisions if name not in PRECISIONS]
+    if unknown or not precisions:
+        raise NasError(f"--precision takes fp32, bf16 or fp16, not {args.precision!r}",
+                       hint="e.g. --precision fp32,bf16")
     return Settings(space=args.file, methods=methods, batch=args.batch,
                     device=args.device, repeats=args.repeats,
                     rewrites=args.rewrites, objective=args.objective,
                     kernel_norm=args.kernel_norm, count_flops=args.count_flops,
                     overrides=tuple(parse_override(item) for item in args.set),
-                    method_options=method_options(args, list(methods)))
+                    method_options=method_options(args, list(methods)),
+                    precisions=precisions, channels_last=args.channels_last)
 
 
 def bench_command(args) -> int:

@@ -27,6 +27,7 @@ class Variant:
     label: str
     simplify: bool
     kernel_norm: bool
+    precision: str = "fp32"
 
 
 NAIVE = Variant("naive", simplify=False, kernel_norm=False)
@@ -53,10 +54,15 @@ class Settings:
     # FlopCounterMode sends every op through Python, which is slow on merged-kernel plans
     # (many small kernel-building ops): scripts that report no FLOPs leave it out.
     count_flops: bool = True
+    precisions: tuple[str, ...] = ("fp32",)  # each adds its rows, labelled but for fp32
+    channels_last: bool = False
 
     def variants(self) -> tuple[Variant, ...]:
-        return {"off": (NAIVE, SIMPLIFIED), "auto": (NAIVE, SIMPLIFIED, SIMPLIFIED_KN),
+        base = {"off": (NAIVE, SIMPLIFIED), "auto": (NAIVE, SIMPLIFIED, SIMPLIFIED_KN),
                 "both": (NAIVE, NAIVE_KN, SIMPLIFIED, SIMPLIFIED_KN)}[self.kernel_norm]
+        return tuple(variant if precision == "fp32" else attrs.evolve(
+            variant, label=f"{variant.label} {precision}", precision=precision)
+            for precision in self.precisions for variant in base)
 
 
 @attrs.frozen
@@ -84,7 +90,8 @@ def measure(settings: Settings, method: str, variant: Variant,
         simplify=variant.simplify, rewrites=settings.rewrites if variant.simplify else None,
         kernel_norm=variant.kernel_norm, objective=settings.objective,
         overrides=settings.overrides, device=settings.device,
-        method_options=settings.method_options)
+        method_options=settings.method_options, precision=variant.precision,
+        channels_last=settings.channels_last)
     torch.manual_seed(settings.seed)
     channels, size = settings.image
 

@@ -70,15 +70,16 @@ def to_csv(rows: list[Row]) -> str:
 
 def table(settings: Settings, machine: str, rows: list[Row]) -> str:
     cuda = any(row.peak_cuda_bytes is not None for row in rows)
+    width = max(14, *(len(row.variant) + 1 for row in rows))  # "simplified+kn bf16*"
     lines = [f"{settings.space}: one search step at batch {settings.batch}, "
              f"{settings.image[0]}x{settings.image[1]}x{settings.image[1]} input, "
              f"median of {settings.repeats} on {settings.device} ({machine})",
-             f"{'method':<16} {'supernet':<14} {'weights':>10} {'activations MiB':>17} "
+             f"{'method':<16} {'supernet':<{width}} {'weights':>10} {'activations MiB':>17} "
              f"{'GFLOP':>15} {'step s':>14}" + (f" {'CUDA peak MiB':>17} {'CUDA s':>14}"
                                                   if cuda else "") + f" {'cost':>6}"]
     for record in records(rows):
         variant = record["variant"] + ("*" if _kept_naive(record) else "")
-        line = (f"{record['method']:<16} {variant:<14} {record['weights']:>10,} "
+        line = (f"{record['method']:<16} {variant:<{width}} {record['weights']:>10,} "
                 f"{_cell(record, 'activation_mib', ',.1f', 'activation_ratio', 17)} "
                 f"{_cell(record, 'gflops', ',.2f', 'flops_ratio', 15)} "
                 f"{_cell(record, 'step_seconds', '.3f', 'time_ratio', 14)}")

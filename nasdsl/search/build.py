@@ -74,6 +74,9 @@ def optimizers(config: SearchConfig, net: Supernet,
     arch_optimizer = torch.optim.Adam(
         [{"params": net.arch_parameters()}], config.arch_lr, betas=config.arch_betas,
         weight_decay=config.arch_weight_decay)
+    if net.grad_scale is not None:  # fp16: a step whose gradients overflowed is skipped
+        net.grad_scale.guard(weight_optimizer)
+        net.grad_scale.guard(arch_optimizer)
     return weight_optimizer, arch_optimizer
 
 
@@ -96,4 +99,5 @@ def build_options(config: SearchConfig, device: torch.device) -> BuildOptions:
     rewrites = parse_rewrites(config.rewrites) if config.rewrites is not None else None
     return BuildOptions(simplify=config.simplify is not False, setting=setting,
                         rewrites=rewrites, normalize_kernels=config.kernel_norm,
-                        device=str(device))
+                        device=str(device), precision=config.precision,
+                        channels_last=config.channels_last, compile=config.compile)

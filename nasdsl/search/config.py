@@ -71,6 +71,13 @@ class SearchConfig:
     # network and machine
     overrides: tuple[tuple[str, int | float], ...] = ()
     device: str = setting("cpu", "cpu, cuda, cuda:N or auto")
+    precision: str = setting("fp32", "the supernet's forward in fp32, or under autocast in bf16 "
+                                     "or fp16 (with a dynamic gradient scale); weights and "
+                                     "architecture parameters stay fp32",
+                             choices=("fp32", "bf16", "fp16"))
+    channels_last: bool = setting(False, "activations and convolution weights in NHWC")
+    compile: bool = setting(False, "the supernet's forward through torch.compile (eager, with a "
+                                   "warning, where compilation fails)")
     benchmark: str | None = setting(None, "NAS-Bench-201 table (.csv) or official file, for "
                                           "NB201-shaped spaces (or set NASDSL_NB201_BENCHMARK)")
 

@@ -8,6 +8,8 @@ the cells run.
 
 from __future__ import annotations
 
+import warnings
+
 import attrs
 import torch
 from torch import nn
@@ -17,6 +19,7 @@ from nasdsl.backends.torch.cells import Cell, CellBase
 from nasdsl.backends.torch.contract import ALPHA, ArchParameter, KindView, Run
 from nasdsl.backends.torch.fits import check_fits
 from nasdsl.backends.torch.layers import build_layer
+from nasdsl.backends.torch.precision import GradScale
 from nasdsl.backends.torch.sharing import SharedSourceCell
 from nasdsl.dsl import space as IR
 from nasdsl.dsl.elaborate import narrowed
@@ -43,6 +46,15 @@ class BuildOptions:
     # Feature sharing: one set of candidate layers per source node, not per edge
     # (`sharing.SharedSourceCell`).
     share_source_features: bool = False
+    # Mixed precision: the forward under autocast in bf16 or fp16 (the weights, the
+    # architecture parameters and whatever a method computes from them outside the forward
+    # stay in `dtype`; the logits come back in it). fp16 needs a gradient scale (`AmpScale`).
+    precision: str = "fp32"
+    channels_last: bool = False  # activations and convolution weights in NHWC
+    compile: bool = False  # the forward through torch.compile, eager where it fails
+
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -148,7 +160,19 @@ class Supernet(nn.Module):
         # the views read it from the buffers, not the module, so that no cycle keeps a
         # supernet (and its device memory) alive after its last use.
         self.register_buffer("_anchor", torch.zeros(0), persistent=False)
+        if options.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision '{options.precision}': {', '.join(PRECISIONS)}")
+        self.grad_scale = GradScale() if options.precision == "fp16" else None
+        if self.grad_scale is not None:
+            self.grad_scale.watch(self.weight_parameters())
         self.to(device=device, dtype=options.dtype)
+        if options.channels_last:
+            self.to(memory_format=torch.channels_last)
+        # Each stage compiled on its own: the loop over stages, which turns a Run into each
+        # cell's CellRun, stays in Python (torch.compile cannot trace frozen attrs classes
+        # being made). Not registered as modules: the compiled ones hold the same stages.
+        self._runners = [torch.compile(stage) for stage in self.stages] if options.compile \
+            else list(self.stages)
         self.views = {kind.name: KindView(
             kind, space, {spec.name: self.architecture[spec.name][kind.name]
                           for spec in parameters if kind.name in self.architecture[spec.name]},
@@ -166,17 +190,42 @@ class Supernet(nn.Module):
         return list(self.architecture.parameters())
 
     def forward(self, x: torch.Tensor, run: Run = Run()) -> torch.Tensor:
-        """The logits, every cell run as `run` says."""
-        return self.features(x, run)[-1]
+        """The logits, every cell run as `run` says, in the precision and memory format the
+        options say (the logits in `dtype`)."""
+        if self.options.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.grad_scale is not None:
+            x, run = self.grad_scale.out_of(x), self.grad_scale.run_out_of(run)
+        lower = PRECISIONS[self.options.precision]
+        with torch.autocast(x.device.type, dtype=lower, enabled=lower is not None):
+            logits = self._logits(x, run)
+        logits = logits.to(self.options.dtype)
+        return logits if self.grad_scale is None else self.grad_scale.into(logits)
+
+    def _logits(self, x: torch.Tensor, run: Run) -> torch.Tensor:
+        """The last stage's output; where torch.compile fails (an op or a construct it cannot
+        trace, no C++ compiler on the machine), a warning saying so, and the eager stages
+        from then on: the run goes on, slower, never with other results."""
+        try:
+            return self.features(x, run)[-1]
+        except torch._dynamo.exc.TorchDynamoException as error:
+            if self._runners == list(self.stages):
+                raise
+            lines = str(error).strip().splitlines()
+            warnings.warn(f"--compile: torch.compile failed ({type(error).__name__}: "
+                          f"{lines[0][:200] if lines else ''}); the supernet runs eagerly",
+                          stacklevel=3)
+            self._runners = list(self.stages)
+            return self.features(x, run)[-1]
 
     def features(self, x: torch.Tensor, run: Run = Run()) -> list[torch.Tensor]:
         """The output of every stage, the last being the logits."""
         outputs: list[torch.Tensor] = []
-        for index, stage in enumerate(self.stages):
+        for index, (stage, runner) in enumerate(zip(self.stages, self._runners)):
             if isinstance(stage, CellBase):
                 start = outputs or [x]
                 inputs = ([start[0]] * stage.kind.inputs + start)[-stage.kind.inputs:]
-                outputs.append(stage(inputs, run.cell(index, stage.kind.name)))
+                outputs.append(runner(inputs, run.cell(index, stage.kind.name)))
             else:
-                outputs.append(stage(outputs[-1] if outputs else x))
+                outputs.append(runner(outputs[-1] if outputs else x))
         return outputs
