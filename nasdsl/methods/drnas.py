@@ -22,7 +22,8 @@ to its smaller K, the new channels' weights copies of old ones (the reference co
 `wider`, Net2Net's random mapping), momentum, Adam's moments and the schedule carried along.
 The reference code's settings: `6:all,4:4` on the DARTS space (searched with C=36 and 20
 cells, `--set C=36 --set N=6`), `4:all,2:3` on NAS-Bench-201, each stage starting with 10
-epochs of weight training (`--stage-warmup 10`). The default is one stage at full width,
+epochs of weight training (`--stage-warmup 10`). The reference's DARTS space has no `none`;
+darts.nas has, and pruning ranks it like any candidate. The default is one stage at full width,
 the single-stage DrNAS.
 """
 
@@ -38,6 +39,7 @@ from torch.distributions import Dirichlet, kl_divergence
 
 from nasdsl.architecture.prune import MIN_KEPT
 from nasdsl.arguments import Range
+from nasdsl.dsl.elaborate import narrowed
 from nasdsl.errors import NasError
 from nasdsl.methods import register
 from nasdsl.methods.base import Method, Option
@@ -116,6 +118,13 @@ class DrNas(Method):
 
     def _stage(self, epoch: int) -> int:
         return sum(start <= epoch for start in self.stage_starts())
+
+    def prepare_space(self, space, batches, device, run_dir):
+        """The space as it is; but every stage's K is checked now, not when its stage would
+        begin after hours of the ones before."""
+        for k in sorted({k for k, _ in self._stages()}):
+            narrowed(space, k)
+        return space
 
     def build_options(self, options):
         return attrs.evolve(options, partial_channels=self._stages()[self._stage(self.epoch)][0])

@@ -8,7 +8,7 @@ from nasdsl.architecture.prune import full_mask, restricted
 from nasdsl.backends.torch.carry import Carry
 from nasdsl.backends.torch.network import BuildOptions, Supernet
 from nasdsl.dsl.elaborate import load
-from nasdsl.errors import NasError
+from nasdsl.errors import NasError, NasErrors
 from nasdsl.methods.drnas import Stages
 from nasdsl.search.loop import Search
 from nasdsl.search.run_dir import read_log
@@ -115,17 +115,37 @@ def test_drnas_second_stage_keeps_the_top_candidates_at_full_width(tmp_path):
     assert resumed.net.views["cell"].mask.shape == (6, 3)
 
 
-@pytest.mark.parametrize("stop_after", [0, 1])
+@pytest.mark.parametrize("stop_after", [0, 1, 2])
 def test_drnas_kill_and_resume_across_stages_gives_the_same_run(tmp_path, stop_after):
-    """A progressive run stopped in its first stage (at the boundary) or in its second and
-    resumed ends with the log and architecture of an uninterrupted run."""
-    config = progressive()
+    """A progressive run stopped in its first stage, at the boundary (epoch 1 of 0-1 | 2-3)
+    or in its second and resumed ends with the log and architecture of an uninterrupted
+    run."""
+    config = progressive(epochs=4)
     whole = Search(config, tmp_path / "whole", progress=False).run()
     assert Search(config, tmp_path / "split", progress=False).run(stop_after=stop_after) is None
     resumed = Search(config, tmp_path / "split", progress=False).run()
     strip = lambda log: [{k: v for k, v in e.items() if k != "seconds"} for e in log]  # noqa: E731
     assert resumed.arch_text == whole.arch_text
     assert strip(read_log(tmp_path / "split")) == strip(read_log(tmp_path / "whole"))
+
+
+@pytest.mark.parametrize("space", ["nb201", "darts"])
+def test_carry_to_full_width_covers_every_tensor(space):
+    """From K=2 to K=1 (no partial-channel wrapper any more) every tensor of the new
+    supernet has its source, weights and batch-norm statistics alike."""
+    whole = load(SPACES / f"{space}.nas", overrides={"C": 8, "N": 1})
+    old = Supernet(whole, BuildOptions(partial_channels=2))
+    new = Supernet(restricted(whole, {kind: tuple(names[:3] for names in sets)
+                                      for kind, sets in full_mask(whole).items()}),
+                   BuildOptions())
+    assert len(Carry(old, new).sources) == len(new.state_dict())
+
+
+def test_every_stage_k_is_checked_before_the_search(tmp_path):
+    """A later stage's K that does not divide the channels is refused when the search is
+    built, not when its stage would begin."""
+    with pytest.raises(NasErrors, match="cannot send 1/3"):
+        Search(progressive(stages="4:all,3:3"), tmp_path / "run", progress=False)
 
 
 def test_drnas_stage_warmup_restarts_at_every_stage():

@@ -5,8 +5,8 @@ Each tensor of the new supernet comes from the old one's tensor of the same role
 has one:
 - a candidate's layers from the same candidate (by name) of the same edge of the same stage;
   every other layer from the one of the same name;
-- a tensor that grew along some dimensions (a candidate's layers placed at 1/K of the
-  channels for a smaller K) keeps its old entries and fills the new ones with copies of
+- a tensor that grew along its channel dimensions (a candidate's layers placed at 1/K of
+  the channels for a smaller K) keeps its old entries and fills the new ones with copies of
   entries drawn at random (Net2Net's random mapping, as DrNAS's `wider`). One candidate's
   layers draw one mapping per old and new size, so that a conv's new output channels, the
   batch norm after it and the next conv's new input channels copy the same channels;
@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from nasdsl.backends.torch.edge import NaiveEdge
+from nasdsl.backends.torch.sharing import SharedSourceCell
 
 Take = Callable[[torch.Tensor], torch.Tensor]  # the old tensor (or a state of it) -> the new
 
@@ -52,9 +53,11 @@ class Carry:
     # --- what each tensor takes -----------------------------------------------------------------
 
     def _take(self, before: torch.Size, after: torch.Size, owner: str) -> Take | None:
-        """Copy, or widen along the grown dimensions with `owner`'s mappings; None where a
-        dimension shrank or the rank differs (no counterpart)."""
-        if len(before) != len(after) or any(b > a for b, a in zip(before, after)):
+        """Copy, or widen along the grown channel dimensions (the first two) with `owner`'s
+        mappings; None where the rank differs or another dimension changed (no
+        counterpart)."""
+        if len(before) != len(after) or any(b > a for b, a in zip(before, after)) or \
+                before[2:] != after[2:]:
             return None
         grown = [(dim, b, a) for dim, (b, a) in enumerate(zip(before, after)) if a != b]
         indices = [(dim, self._mapping(owner, b, a)) for dim, b, a in grown]
@@ -109,24 +112,37 @@ class Carry:
             if not state:
                 continue
             new_optimizer.state[parameter] = {
-                name: take(value) if torch.is_tensor(value) and
-                value.shape == old_parameters[source].shape else value
+                name: (take(value) if value.shape == old_parameters[source].shape
+                       else value.clone()) if torch.is_tensor(value) else value
                 for name, value in state.items()}
 
 
 def _candidate_prefixes(old: nn.Module, new: nn.Module) -> dict[str, str]:
     """New module name -> old module name, for each candidate's layers of every edge that
-    both supernets have, matched by the candidate's name."""
-    old_edges = {name: module for name, module in old.named_modules()
-                 if isinstance(module, NaiveEdge)}
+    both supernets have (by its place: `stages.S.edges.I`, inside a partial-channel wrapper
+    or not), matched by the candidate's name."""
+    old_edges = dict(_edges(old))
     renamed = {}
-    for name, module in new.named_modules():
-        if isinstance(module, NaiveEdge) and name in old_edges:
-            before = old_edges[name].names
-            for index, candidate in enumerate(module.names):
-                if candidate in before:
-                    renamed[f"{name}.ops.{index}"] = f"{name}.ops.{before.index(candidate)}"
+    for place, (name, module) in _edges(new):
+        if place not in old_edges:
+            continue
+        old_name, before = old_edges[place][0], old_edges[place][1].names
+        for index, candidate in enumerate(module.names):
+            if candidate in before:
+                renamed[f"{name}.ops.{index}"] = f"{old_name}.ops.{before.index(candidate)}"
     return renamed
+
+
+def _edges(net: nn.Module):
+    """(place, (module name, edge)) of every searchable edge's candidates; feature-sharing
+    cells, whose layers are indexed by the distinct candidates of a source node, cannot be
+    matched by place and are refused."""
+    for name, module in net.named_modules():
+        if isinstance(module, SharedSourceCell):
+            raise ValueError("a feature-sharing supernet's state cannot be carried to another "
+                             "space: its layers are indexed by each source's distinct ops")
+        if isinstance(module, NaiveEdge):
+            yield name.removesuffix(".edge"), (name, module)
 
 
 def _column_map(before, after) -> tuple[torch.Tensor, torch.Tensor]:
