@@ -87,9 +87,20 @@ class Method:
     has_arch_step: ClassVar[bool] = True
     derives_each_epoch: ClassVar[bool] = True
 
+    # Under torchrun, the mean over the processes of a list of tensors (set by the search);
+    # None: one process.
+    averager: Callable[[list], list] | None = None
+
     def __init__(self, config):
         self.config = config
         self.start_epoch(0)
+
+    def average(self, tensors) -> list:
+        """The tensors (None entries kept) averaged over the search's processes: what a
+        method applies to the gradients it computes with `autograd.grad`, and to any number
+        it decides on from a batch, so that every process takes the same step (each sees
+        its slice of the batch). The loop averages the gradients of `backward` itself."""
+        return list(tensors) if self.averager is None else self.averager(tensors)
 
     def option(self, name: str):
         """The value of one of this method's options: the configuration's (checked), or the

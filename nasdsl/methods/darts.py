@@ -33,8 +33,8 @@ class Darts(Method):
         original = [w.detach().clone() for w in weights]
 
         # w' = w - lr * (momentum buffer + grad + decay * w): one virtual SGD step.
-        grads = torch.autograd.grad(self.weight_loss(net, *train_batch), weights,
-                                    allow_unused=True)
+        grads = self.average(torch.autograd.grad(self.weight_loss(net, *train_batch), weights,
+                                                 allow_unused=True))
         with torch.no_grad():
             for w, g in zip(weights, grads):
                 state = weight_optimizer.state.get(w, {})
@@ -46,7 +46,7 @@ class Darts(Method):
 
         arch_optimizer.zero_grad(set_to_none=True)
         loss = self.arch_loss(net, *valid_batch)
-        grads = torch.autograd.grad(loss, [*arch, *weights], allow_unused=True)
+        grads = self.average(torch.autograd.grad(loss, [*arch, *weights], allow_unused=True))
         arch_grads, weight_grads = grads[:len(arch)], grads[len(arch):]
         weight_grads = [torch.zeros_like(w) if g is None else g
                         for w, g in zip(weights, weight_grads)]
@@ -59,8 +59,8 @@ class Darts(Method):
             with torch.no_grad():
                 for w, w0, g in zip(weights, original, weight_grads):
                     w.copy_(w0 + sign * radius * g)
-            hessian.append(torch.autograd.grad(self.weight_loss(net, *train_batch), arch,
-                                               allow_unused=True))
+            hessian.append(self.average(torch.autograd.grad(
+                self.weight_loss(net, *train_batch), arch, allow_unused=True)))
         with torch.no_grad():
             for w, w0 in zip(weights, original):
                 w.copy_(w0)

@@ -93,7 +93,7 @@ class SdartsAdv(Smoothed):
                 moved = {name: w.requires_grad_() for name, w in
                          clipped(net, weights, delta).items()}
                 loss = F.cross_entropy(net(x, Run(moved)), y)
-                grads = torch.autograd.grad(loss, list(moved.values()))
+                grads = self.average(torch.autograd.grad(loss, list(moved.values())))
                 with torch.no_grad():
                     for (name, w), g in zip(moved.items(), grads):
                         step = w + 2 * epsilon / steps * g.sign()
@@ -101,6 +101,7 @@ class SdartsAdv(Smoothed):
                             net.views[name].mask
             with torch.no_grad():
                 after = F.cross_entropy(net(x, Run(clipped(net, weights, delta))), y)
+            before, after = self.average([before, after])
             if before > after:
                 delta = {name: torch.zeros_like(d) for name, d in delta.items()}
         finally:

@@ -19,6 +19,7 @@ from nasdsl.errors import NasError
 from nasdsl.methods import get_method
 from nasdsl.methods.base import Method
 from nasdsl.search.config import SearchConfig
+from nasdsl.search.distributed import World
 from nasdsl.simplify.compiler import parse_rewrites
 from nasdsl.simplify.cost import Setting
 
@@ -51,22 +52,26 @@ def space_digest(space: Space) -> str:
 
 def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
              batches: Callable[[], Iterable], run_dir: Path | None,
-             prepared: Space | None = None) -> SearchParts:
+             prepared: Space | None = None, world: World = World()) -> SearchParts:
     """The parts of a search on images of `image` = (channels, size) in `classes` classes;
     `batches()` gives training batches to methods that look at data before the search.
     `prepared`: the space as this method prepared it before (pruning is done once)."""
     method = get_method(config.method)(config)
+    if world.size > 1:
+        method.averager = world.average
     device = resolve_device(config.device)
     loaded = loaded_space(config, classes, image)
     space = prepared or method.prepare_space(loaded, batches, device, run_dir)
     net = method.supernet(space, build_options(config, device))
-    return SearchParts(method, space, net, *optimizers(config, net, space), device,
+    return SearchParts(method, space, net, *optimizers(config, net, space, world), device,
                        space_digest(loaded))
 
 
-def optimizers(config: SearchConfig, net: Supernet,
-               space: Space) -> tuple[torch.optim.SGD, torch.optim.Adam]:
-    """The weight optimizer (SGD) and the architecture optimizer (Adam) of a supernet."""
+def optimizers(config: SearchConfig, net: Supernet, space: Space,
+               world: World = World()) -> tuple[torch.optim.SGD, torch.optim.Adam]:
+    """The weight optimizer (SGD) and the architecture optimizer (Adam) of a supernet; on
+    several processes the architecture step averages its gradients first (the method takes
+    it; the weights' are averaged by the search step, before clipping)."""
     weight_optimizer = torch.optim.SGD(
         net.weight_parameters(), config.lr, momentum=config.momentum,
         weight_decay=config.resolved_weight_decay(nb201_shaped(space)))
@@ -74,6 +79,10 @@ def optimizers(config: SearchConfig, net: Supernet,
     arch_optimizer = torch.optim.Adam(
         [{"params": net.arch_parameters()}], config.arch_lr, betas=config.arch_betas,
         weight_decay=config.arch_weight_decay)
+    if world.size > 1:
+        arch_optimizer.register_step_pre_hook(lambda optimizer, args, kwargs: (
+            world.average_gradients(p for group in optimizer.param_groups
+                                    for p in group["params"])))
     if net.grad_scale is not None:  # fp16: a step whose gradients overflowed is skipped
         net.grad_scale.guard(weight_optimizer)
         net.grad_scale.guard(arch_optimizer)

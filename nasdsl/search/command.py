@@ -138,28 +138,44 @@ def run_command(args) -> int:
     """Check everything the command line names (settings, device, method, run directory)
     before any work, take the run directory, search, report."""
     from nasdsl.backends.torch.network import resolve_device
-    from nasdsl.methods import get_method
-    if args.resume:
-        run_dir, config = _resume(args)
-    else:
-        config = config_from_args(args)
-        name = f"{Path(config.space).stem}-{config.method}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run_dir = RunDirectory.for_new_run(
-            Path(args.out or Path("runs") / name), config, overwrite=args.overwrite,
-            break_lock=args.break_lock, run_files=get_method(config.method).run_files)
+    from nasdsl.search.distributed import from_environment, local_device
+    world = from_environment(getattr(args, "device", "cpu"))
+    # Under torchrun the main process takes the run directory; the others learn its path
+    # (and its configuration) from it, and write nothing.
+    taken = _take_run_directory(args) if world.main else None
+    path, config = world.broadcast_object(
+        (taken[0].path, taken[1]) if taken else None)
+    config = attrs.evolve(config, device=local_device(config.device, world))
     try:
         resolve_device(config.device)
-        search = Search(config, run_dir.path, progress=not args.no_progress)
-        for note in search.feed.notes:
-            print(f"note: {note}", file=sys.stderr)
-        benchmark = _benchmark(config, search.space)  # before training: a wrong one fails now
+        search = Search(config, path, progress=not args.no_progress, world=world)
+        benchmark = None
+        if world.main:
+            for note in search.feed.notes:
+                print(f"note: {note}", file=sys.stderr)
+            benchmark = _benchmark(config, search.space)  # before training: fails now
         result = search.run()
     finally:
-        run_dir.release()
-    print(_summary(result))
-    if benchmark is not None:
-        _report_benchmark(benchmark, result)
+        if taken:
+            taken[0].release()
+    if world.main:
+        print(_summary(result))
+        if benchmark is not None:
+            _report_benchmark(benchmark, result)
+    world.close()
     return 0
+
+
+def _take_run_directory(args) -> tuple[RunDirectory, SearchConfig]:
+    """The run directory (a new one, or --resume's) taken, and the configuration it holds."""
+    from nasdsl.methods import get_method
+    if args.resume:
+        return _resume(args)
+    config = config_from_args(args)
+    name = f"{Path(config.space).stem}-{config.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return RunDirectory.for_new_run(
+        Path(args.out or Path("runs") / name), config, overwrite=args.overwrite,
+        break_lock=args.break_lock, run_files=get_method(config.method).run_files), config
 
 
 def _resume(args) -> tuple[RunDirectory, SearchConfig]:

@@ -13,8 +13,8 @@ import attrs
 import torch
 
 from nasdsl.architecture.derive import Architecture, derived_text, to_genotype, to_nb201
-from nasdsl.architecture.prune import check_mask, restricted
 from nasdsl.architecture.layers import layers_form, to_layers
+from nasdsl.architecture.prune import check_mask, restricted
 from nasdsl.architecture.vertices import to_vertices, vertices_form
 from nasdsl.backends.torch.carry import Carry
 from nasdsl.backends.torch.measure import saved_bytes
@@ -24,6 +24,7 @@ from nasdsl.files import write_json, write_text
 from nasdsl.search import data_feed
 from nasdsl.search.build import assemble, build_options, nb201_shaped, optimizers
 from nasdsl.search.config import SearchConfig, flag, options
+from nasdsl.search.distributed import World
 from nasdsl.search.run_dir import (CONFIG, DERIVED, RESULT, config_to_json, load_checkpoint,
                                    made_by, save_checkpoint, write_log)
 from nasdsl.search.step import Optimizers, search_step
@@ -55,16 +56,23 @@ def arch_text(space: Space, arch: Architecture) -> str:
 class Search:
     """One search run in a run directory; `run()` continues from its checkpoint if any."""
 
-    def __init__(self, config: SearchConfig, run_dir: Path, progress: bool = True):
+    def __init__(self, config: SearchConfig, run_dir: Path, progress: bool = True,
+                 world: World = World()):
         self.config = config
         self.run_dir = Path(run_dir)
-        self.progress = progress
+        self.world = world  # the processes of the search; only the main one writes
+        self.progress = progress and world.main
         torch.manual_seed(config.seed)
         self.feed = data_feed.DataFeed(config)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        batch = self.feed.weight_batches.batch_size
+        if batch % world.size:
+            raise NasError(f"the global batch of {batch} does not split evenly over "
+                           f"{world.size} processes", hint=f"a --batch divisible by {world.size}")
+        if world.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         parts = assemble(config, self.feed.classes, (self.feed.channels, self.feed.size),
                          lambda: (batch for batch, _ in self.feed.search_batches(0)),
-                         self.run_dir)
+                         self.run_dir if world.main else None, world=world)
         self.method, self.space, self.net = parts.method, parts.space, parts.net
         self.device = parts.device
         self.made_by = made_by(config, parts.space_digest)
@@ -88,7 +96,8 @@ class Search:
         self.stage_mask = mask
         self.space = restricted(self.first_space, mask)
         self.net = self.method.supernet(self.space, build_options(self.config, self.device))
-        self.weight_optimizer, self.arch_optimizer = optimizers(self.config, self.net, self.space)
+        self.weight_optimizer, self.arch_optimizer = optimizers(self.config, self.net, self.space,
+                                                                self.world)
         self.scheduler = self._scheduler()
 
     def _next_stage(self) -> None:
@@ -142,9 +151,10 @@ class Search:
     def run(self, stop_after: int | None = None) -> SearchResult | None:
         """Search to the last epoch, or only through epoch `stop_after` (as a run killed then
         would have: its checkpoint and log written, no result), and return the result."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if not (self.run_dir / CONFIG).exists():  # written once: it describes the whole run
-            write_json(self.run_dir / CONFIG, config_to_json(self.config))
+        if self.world.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if not (self.run_dir / CONFIG).exists():  # written once: it describes the whole run
+                write_json(self.run_dir / CONFIG, config_to_json(self.config))
         self._restore()
         self.activation_mb = self.log[-1]["activation_mb"] if self.log else self._activation_mb()
         last = self.config.epochs if stop_after is None else min(stop_after + 1, self.config.epochs)
@@ -168,8 +178,11 @@ class Search:
                 **self._peak_cuda(), "seconds": round(time.perf_counter() - started, 3)})
             self.scheduler.step()
             self._check_state(epoch)
-            save_checkpoint(self.run_dir, self._state(epoch))
-            write_log(self.run_dir, self.log)
+            self.world.check_same(self.net.arch_parameters(), "architecture parameters", epoch)
+            if self.world.main:
+                save_checkpoint(self.run_dir, self._state(epoch))
+                write_log(self.run_dir, self.log)
+            self.world.barrier()  # the checkpoint exists before any process goes on
         return self._finish() if last == self.config.epochs else None
 
     def _train_epoch(self, epoch: int) -> dict:
@@ -177,9 +190,10 @@ class Search:
         totals = {"train_loss": 0.0, "train_acc": 0.0, "arch_loss": 0.0}
         steps = arch_steps = 0
         batches = self.feed.search_batches(epoch)
-        optimizers = Optimizers(self.weight_optimizer, self.arch_optimizer, self.config.grad_clip)
+        optimizers = Optimizers(self.weight_optimizer, self.arch_optimizer, self.config.grad_clip,
+                                self.world)
         for (x, y), (xa, ya) in self.feed.progress(batches, epoch, self.progress):
-            x, y, xa, ya = (t.to(self.device) for t in (x, y, xa, ya))
+            x, y, xa, ya = (self.world.shard(t).to(self.device) for t in (x, y, xa, ya))
             result = search_step(self.method, self.net, (x, y), (xa, ya), optimizers,
                                  arch=self.method.arch_steps_in(epoch))
             if result.arch_loss is not None:
@@ -196,7 +210,9 @@ class Search:
         return figures
 
     def _evaluate(self) -> dict:
-        """Accuracy of the supernet (the method's evaluation run) on the held-out half."""
+        """Accuracy of the supernet (the method's evaluation run) on the held-out half, with
+        rank 0's batch-norm statistics on every process."""
+        self.world.broadcast_buffers(self.net)
         accuracy, loss = self._score(lambda: self.method.eval_run(self.net))
         return {"valid_loss": round(loss, 6), "valid_acc": round(accuracy, 6)}
 
@@ -210,18 +226,19 @@ class Search:
         for index, (x, y) in enumerate(self.feed.valid_batches()):
             if batches is not None and index == batches:
                 break
-            x, y = x.to(self.device), y.to(self.device)
+            x, y = self.world.shard(x).to(self.device), self.world.shard(y).to(self.device)
             logits = self.net(x, run())
             loss += torch.nn.functional.cross_entropy(logits, y, reduction="sum").item()
             correct += (logits.argmax(1) == y).sum().item()
             total += len(y)
+        correct, total, loss = self.world.sum([correct, total, loss])
         return correct / max(total, 1), loss / max(total, 1)
 
     def _activation_mb(self) -> float:
         """Bytes saved for backward in one training forward of a batch, in MiB; measured
         without side effects (random state, BN statistics), so that a run is the same with
         or without it."""
-        x, _ = next(iter(self.feed.valid_batches()))
+        x = self.world.shard(next(iter(self.feed.valid_batches()))[0])  # this process's
         before = {name: value.clone() for name, value in self.net.state_dict().items()}
         self.net.train()
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
@@ -271,8 +288,9 @@ class Search:
     def _finish(self) -> SearchResult:
         arch = self.method.select(self.net, self.space, self._score)
         text = arch_text(self.space, arch)
-        write_text(self.run_dir / DERIVED, derived_text(self.space, arch))
-        write_json(self.run_dir / RESULT, {"arch": text, "epochs": len(self.log),
-                                           "method": self.config.method,
-                                           "space": self.config.space})
+        if self.world.main:
+            write_text(self.run_dir / DERIVED, derived_text(self.space, arch))
+            write_json(self.run_dir / RESULT, {"arch": text, "epochs": len(self.log),
+                                               "method": self.config.method,
+                                               "space": self.config.space})
         return SearchResult(self.run_dir, arch, text, nb201_shaped(self.space), tuple(self.log))

@@ -11,6 +11,8 @@ import attrs
 import torch
 from torch.nn.utils import clip_grad_norm_
 
+from nasdsl.search.distributed import World
+
 
 @attrs.frozen
 class StepResult:
@@ -24,19 +26,25 @@ class Optimizers:
     weights: torch.optim.Optimizer
     arch: torch.optim.Optimizer
     grad_clip: float
+    world: World = World()  # the processes whose gradients and losses are averaged
 
 
 def search_step(method, net, train_batch, arch_batch, optimizers: Optimizers,
                 arch: bool = True) -> StepResult:
-    """Both steps on batches already on the network's device; `arch=False` during warm-up
-    (a method without an architecture step takes only the weight step)."""
+    """Both steps on batches already on the network's device (this process's slices of
+    them); `arch=False` during warm-up (a method without an architecture step takes only the
+    weight step). The losses are the means over the processes; the weights' gradients are
+    averaged before they are clipped."""
+    world = optimizers.world
     arch_loss = None
     if arch and method.has_arch_step:
         arch_loss = method.arch_step(net, train_batch, arch_batch, optimizers.arch,
                                      optimizers.weights)
+        arch_loss = world.mean([arch_loss])[0]
     optimizers.weights.zero_grad(set_to_none=True)
-    loss, accuracy = method.weight_backward(net, *train_batch)
-    if math.isfinite(loss):
+    loss, accuracy = world.mean(method.weight_backward(net, *train_batch))
+    if math.isfinite(loss):  # alike on every process: the mean
+        world.average_gradients(net.weight_parameters())
         clip_grad_norm_(net.weight_parameters(), optimizers.grad_clip)
         optimizers.weights.step()
     return StepResult(loss, accuracy, arch_loss)
