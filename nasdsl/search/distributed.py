@@ -105,6 +105,19 @@ class World:
                                              "processes, or computed a gradient it did not "
                                              "average (Method.average)")
 
+    def check_same_object(self, value, what: str) -> None:
+        """Every process holds an equal `value` (a picklable object), or a NasError on every
+        process naming the first that does not."""
+        if self.size == 1:
+            return
+        values = [None] * self.size
+        dist.all_gather_object(values, value)
+        differing = [rank for rank, other in enumerate(values) if other != values[0]]
+        if differing:
+            raise NasError(f"process {differing[0]} has another {what} than process 0; the "
+                           "run stops", hint="the method's preparation depends on something "
+                                             "that differs between processes")
+
     def broadcast_object(self, value):
         """Rank 0's `value` (any picklable object) on every process."""
         if self.size == 1:

@@ -14,7 +14,7 @@ import torch
 
 from nasdsl.architecture.derive import Architecture, derived_text, to_genotype, to_nb201
 from nasdsl.architecture.layers import layers_form, to_layers
-from nasdsl.architecture.prune import check_mask, restricted
+from nasdsl.architecture.prune import check_mask, full_mask, restricted
 from nasdsl.architecture.vertices import to_vertices, vertices_form
 from nasdsl.backends.torch.carry import Carry
 from nasdsl.backends.torch.measure import saved_bytes
@@ -74,6 +74,8 @@ class Search:
                          lambda: (batch for batch, _ in self.feed.search_batches(0)),
                          self.run_dir if world.main else None, world=world)
         self.method, self.space, self.net = parts.method, parts.space, parts.net
+        # Each process prepares (prunes) the space alike, from the same batches.
+        world.check_same_object(full_mask(self.space), "pruned space")
         self.device = parts.device
         self.made_by = made_by(config, parts.space_digest)
         self.weight_optimizer, self.arch_optimizer = parts.weight_optimizer, parts.arch_optimizer

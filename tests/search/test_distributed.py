@@ -128,6 +128,10 @@ def _world_checks(rank: int, port: int, results) -> None:
             error = None
         except NasError as caught:
             error = caught.message
+        try:
+            world.check_same_object({"cell": (("a", "b"),) if rank else (("a",),)}, "pruned space")
+        except NasError as caught:
+            error += " | " + caught.message
         results[rank] = (shard, [None if m is None else m.tolist() for m in means], error)
     finally:
         dist.destroy_process_group()
@@ -135,7 +139,8 @@ def _world_checks(rank: int, port: int, results) -> None:
 
 def test_world_shards_averages_and_catches_processes_that_differ():
     """Two gloo processes: each takes its half of a batch, averages (None kept), and both
-    stop when one holds other architecture parameters, naming it and the difference."""
+    stop when one holds other architecture parameters (naming it and the difference) or
+    another pruned space."""
     results = mp.Manager().dict()
     mp.spawn(_world_checks, args=(free_port(), results), nprocs=2)
     assert results[0][0] == [0, 1, 2, 3, 4] and results[1][0] == [5, 6, 7, 8, 9]
@@ -143,3 +148,4 @@ def test_world_shards_averages_and_catches_processes_that_differ():
     for rank in (0, 1):
         assert "after epoch 4, process 1 holds other architecture parameters than process 0 " \
                "(largest difference 1)" in results[rank][2]
+        assert "process 1 has another pruned space than process 0" in results[rank][2]
