@@ -1,4 +1,5 @@
-"""Fit the cost model's CPU throughputs (nasdsl/simplify/cost.py DEVICES["cpu"]) to this machine:
+"""Fit the cost model's throughputs (nasdsl/simplify/cost.py DEVICES["cpu"], or "cuda" with
+--device cuda) to this machine:
 time forward + backward of every alternative plan of every distinct edge of the shipped
 spaces, and solve by least squares on relative error for the five figures the model's time
 is linear in (seconds per dense FLOP, per depthwise FLOP, per byte of elementwise traffic,
@@ -7,6 +8,7 @@ model's median error with them and with the ones in cost.py, and how often each 
 fastest plan of an edge.
 
     python experiments/calibrate.py           # about a minute on 2 cores
+    python experiments/calibrate.py --device cuda   # the GPU's figures
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from common import SPACES, arguments, header, markdown_table, write
 
 from nasdsl.backends.torch.edge import PlanEdge
+from nasdsl.backends.torch.network import resolve_device
 from nasdsl.dsl.elaborate import load
 from nasdsl.simplify.compiler import alternatives, edge_site
 from nasdsl.simplify.cost import DEVICES, Device, Setting, plan_cost
@@ -36,15 +39,20 @@ def unit_device(figure: int) -> Device:
 
 
 def seconds(edge: PlanEdge, x: torch.Tensor, w: torch.Tensor, repeats: int) -> float:
+    cuda = x.device.type == "cuda"
     times = []
     for _ in range(repeats + 1):  # the first run warms up
+        if cuda:
+            torch.cuda.synchronize(x.device)
         began = time.perf_counter()
         edge(x, w).sum().backward()
+        if cuda:
+            torch.cuda.synchronize(x.device)
         times.append(time.perf_counter() - began)
     return statistics.median(times[1:])
 
 
-def measure(quick: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def measure(quick: bool, device: torch.device) -> tuple[np.ndarray, np.ndarray, list[str]]:
     features, measured, edges = [], [], []
     for name, batch in SPACES_AND_BATCHES[:1] if quick else SPACES_AND_BATCHES:
         overrides = {"classes": 10, **({"C": 4, "N": 1} if quick else {})}
@@ -60,14 +68,15 @@ def measure(quick: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
                 channels, size = site.channels, site.size
                 print(f"timing {name}, {channels} channels at {size}x{size}, "
                       f"stride {edge.stride} ...", flush=True)
-                setting = Setting(batch=batch, size=size)
-                x = torch.randn(batch, channels, size, size, requires_grad=True)
-                w = torch.softmax(torch.randn(len(edge.candidates)), 0).requires_grad_()
+                setting = Setting(batch=batch, size=size, target=device.type)
+                x = torch.randn(batch, channels, size, size, device=device, requires_grad=True)
+                w = torch.softmax(torch.randn(len(edge.candidates), device=device),
+                                  0).requires_grad_()
                 for plan in alternatives(edge.candidates):
                     features.append([plan_cost(plan, channels, setting,
                                                unit_device(figure)).seconds
                                      for figure in range(5)])
-                    measured.append(seconds(PlanEdge(edge.candidates, plan), x, w,
+                    measured.append(seconds(PlanEdge(edge.candidates, plan).to(device), x, w,
                                             1 if quick else 3))
                     edges.append(f"{name} {channels}x{size} s{edge.stride}")
     return np.array(features), np.array(measured), edges
@@ -100,10 +109,13 @@ def quality(coefficients, features, measured, edges) -> tuple[float, float]:
 
 
 def main() -> None:
-    args = arguments(__doc__).parse_args()
-    features, measured, edges = measure(args.quick)
+    parser = arguments(__doc__)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    features, measured, edges = measure(args.quick, device)
     fitted = fit(features, measured)
-    shipped = as_coefficients(DEVICES["cpu"])
+    shipped = as_coefficients(DEVICES[device.type])
     rows = []
     for label, coefficients in (("in cost.py", shipped), ("fitted here", fitted)):
         error, regret = quality(coefficients, features, measured, edges)
@@ -111,7 +123,7 @@ def main() -> None:
         rows.append([label, _rate(dense, 1e9), _rate(depthwise, 1e9), _rate(bandwidth, 1e9),
                      f"{overhead * 1e6:.0f}", f"{recompute * 1e3:.2f}", f"{error:.0%}",
                      f"x{regret:.3f}"])
-    text = header("Calibration of the cost model's CPU throughputs")
+    text = header(f"Calibration of the cost model's {device.type.upper()} throughputs")
     text += (f"Forward + backward of {len(measured)} plans ({len(set(edges))} distinct edges), "
              "median of 3 runs each (1 with --quick); plans are every alternative the chooser "
              "compares. "

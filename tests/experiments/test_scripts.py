@@ -34,12 +34,13 @@ def test_table2_script_reproduces_the_paper_row_for_the_normal_edge(tmp_path):
 @pytest.mark.parametrize("name, extra", [
     ("ablation", ()), ("scaling", ()), ("single_path", ()), ("parity", ()), ("contributions", ()),
     ("spaces", ("--methods", "darts,gdas")), ("methods", ()), ("calibrate", ()), ("macro", ()),
-    ("proxy_nb201", ("--methods", "darts,random-ws")), ("compile_cpu", ())])
+    ("proxy_nb201", ("--methods", "darts,random-ws")), ("compile_cpu", ()),
+    ("gpu_check", ("--device", "cpu"))])
 def test_script_runs(tmp_path, name, extra):
     """Each benchmark script runs in its quick mode and writes its markdown (with the machine
     and the command) and, where it plots, a PNG."""
     text = run_script(name, tmp_path, "--quick", *extra)
     assert text.startswith("# ") and "Made by `python" in text and "|---|" in text
     if name not in ("parity", "contributions", "methods", "calibrate", "macro", "proxy_nb201",
-                    "compile_cpu"):
+                    "compile_cpu", "gpu_check"):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
