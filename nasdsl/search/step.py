@@ -38,13 +38,28 @@ def search_step(method, net, train_batch, arch_batch, optimizers: Optimizers,
     world = optimizers.world
     arch_loss = None
     if arch and method.has_arch_step:
-        arch_loss = method.arch_step(net, train_batch, arch_batch, optimizers.arch,
-                                     optimizers.weights)
+        arch_loss = _eager_on_failure(net, optimizers, lambda: method.arch_step(
+            net, train_batch, arch_batch, optimizers.arch, optimizers.weights))
         arch_loss = world.mean([arch_loss])[0]
     optimizers.weights.zero_grad(set_to_none=True)
-    loss, accuracy = world.mean(method.weight_backward(net, *train_batch))
+    loss, accuracy = world.mean(_eager_on_failure(
+        net, optimizers, lambda: method.weight_backward(net, *train_batch)))
     if math.isfinite(loss):  # alike on every process: the mean
         world.average_gradients(net.weight_parameters())
         clip_grad_norm_(net.weight_parameters(), optimizers.grad_clip)
         optimizers.weights.step()
     return StepResult(loss, accuracy, arch_loss)
+
+
+def _eager_on_failure(net, optimizers: Optimizers, phase):
+    """`phase()`; where a compiled supernet's backward fails to compile, the supernet runs
+    eagerly from then on and the phase is taken again, its gradients cleared first (the
+    compiled forward's batch-norm statistics and random draws stay spent)."""
+    try:
+        return phase()
+    except torch._dynamo.exc.TorchDynamoException as error:
+        if not net.fall_back_to_eager(error):
+            raise
+        optimizers.weights.zero_grad(set_to_none=True)
+        optimizers.arch.zero_grad(set_to_none=True)
+        return phase()

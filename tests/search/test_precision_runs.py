@@ -39,3 +39,33 @@ def test_every_method_searches_in_bf16(tmp_path, method):
     """Every registered method searches nb201 in bf16 on the CPU: a valid architecture,
     finite losses, its architecture parameters moved."""
     searches(tmp_path, method, "bf16")
+
+
+class _FailsInBackward(torch.autograd.Function):
+    """The identity, whose backward fails as a compiled backward that cannot compile."""
+
+    @staticmethod
+    def forward(ctx, tensor):
+        return tensor.view_as(tensor)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise torch._dynamo.exc.TorchDynamoException("Cannot convert expression to float")
+
+
+def test_a_backward_that_fails_to_compile_falls_back_to_eager(tmp_path, monkeypatch):
+    """Compiled stages whose backward fails (torch.compile compiles it when it first runs):
+    the step warns, the supernet runs eagerly from then on, and the search finishes with the
+    architecture an eager search derives."""
+    def compile(stage, **options):
+        def call(*args):
+            return _FailsInBackward.apply(stage(*args))
+        return call
+    eager = Search(tiny(epochs=1), tmp_path / "eager", progress=False).run()
+    monkeypatch.setattr(torch, "compile", compile)
+    search = Search(tiny(epochs=1, compile=True), tmp_path / "compiled", progress=False)
+    with pytest.warns(UserWarning, match="torch.compile failed .TorchDynamoException: Cannot "
+                                         "convert expression to float.; the supernet runs eagerly"):
+        result = search.run()
+    assert search.net._runners == list(search.net.stages)
+    assert result.arch_text == eager.arch_text

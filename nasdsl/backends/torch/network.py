@@ -171,8 +171,10 @@ class Supernet(nn.Module):
         # Each stage compiled on its own: the loop over stages, which turns a Run into each
         # cell's CellRun, stays in Python (torch.compile cannot trace frozen attrs classes
         # being made). Not registered as modules: the compiled ones hold the same stages.
-        self._runners = [torch.compile(stage) for stage in self.stages] if options.compile \
-            else list(self.stages)
+        # Static shapes: a cell's code serves cells of other shapes, and dynamic shapes
+        # there fail in inductor's backward ("Cannot convert expression to float").
+        self._runners = [torch.compile(stage, dynamic=False) for stage in self.stages] \
+            if options.compile else list(self.stages)
         self.views = {kind.name: KindView(
             kind, space, {spec.name: self.architecture[spec.name][kind.name]
                           for spec in parameters if kind.name in self.architecture[spec.name]},
@@ -203,20 +205,28 @@ class Supernet(nn.Module):
         return logits if self.grad_scale is None else self.grad_scale.into(logits)
 
     def _logits(self, x: torch.Tensor, run: Run) -> torch.Tensor:
-        """The last stage's output; where torch.compile fails (an op or a construct it cannot
-        trace, no C++ compiler on the machine), a warning saying so, and the eager stages
-        from then on: the run goes on, slower, never with other results."""
+        """The last stage's output; where torch.compile fails in the forward, the eager one
+        (`fall_back_to_eager`)."""
         try:
             return self.features(x, run)[-1]
         except torch._dynamo.exc.TorchDynamoException as error:
-            if self._runners == list(self.stages):
+            if not self.fall_back_to_eager(error):
                 raise
-            lines = str(error).strip().splitlines()
-            warnings.warn(f"--compile: torch.compile failed ({type(error).__name__}: "
-                          f"{lines[0][:200] if lines else ''}); the supernet runs eagerly",
-                          stacklevel=3)
-            self._runners = list(self.stages)
             return self.features(x, run)[-1]
+
+    def fall_back_to_eager(self, error: Exception) -> bool:
+        """After torch.compile failed (an op or a construct it cannot trace, no C++
+        compiler on the machine; in the forward, or in a backward, which compiles when it
+        first runs): a warning saying so, and the eager stages from then on. False where
+        the stages were not compiled (the error is another's)."""
+        if self._runners == list(self.stages):
+            return False
+        lines = str(error).strip().splitlines()
+        warnings.warn(f"--compile: torch.compile failed ({type(error).__name__}: "
+                      f"{lines[0][:200] if lines else ''}); the supernet runs eagerly",
+                      stacklevel=3)
+        self._runners = list(self.stages)
+        return True
 
     def features(self, x: torch.Tensor, run: Run = Run()) -> list[torch.Tensor]:
         """The output of every stage, the last being the logits."""
