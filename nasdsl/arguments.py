@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from typing import Protocol
 
 import attrs
@@ -82,6 +83,50 @@ def _show(bound: float) -> str:
 
 
 POSITIVE = Range(int, low=1)  # a batch, a count of epochs or repeats
+
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "kib": 2**10, "kb": 10**3, "m": 2**20, "mib": 2**20,
+          "mb": 10**6, "g": 2**30, "gib": 2**30, "gb": 10**9, "t": 2**40, "tib": 2**40,
+          "tb": 10**12}
+
+
+def format_bytes(count: int) -> str:
+    """A byte count as people read it: 512.0 MiB, 2.00 GiB."""
+    if abs(count) >= 2**30:
+        return f"{count / 2**30:,.2f} GiB"
+    return f"{count / 2**20:,.1f} MiB"
+
+
+@attrs.frozen
+class Bytes:
+    """An amount of memory: a whole number of bytes, written with a unit as people write it
+    (2GiB, 1.5G, 512MiB, 800MB; K, M, G and T are binary, KB, MB, GB and TB decimal)."""
+
+    def describe(self) -> str:
+        return "an amount of memory such as 2GiB or 512MiB"
+
+    def problem(self, value) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            return f"must be {self.describe()}"
+        return None
+
+    def check(self, name: str, value):
+        problem = self.problem(value)
+        if problem:
+            raise NasError(f"{name} {problem}, not {value!r}")
+        return value
+
+    def parse(self, text: str) -> int:
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+        unit = match and match.group(2).lower()
+        if not match or unit not in _UNITS:
+            raise argparse.ArgumentTypeError(
+                f"must be {self.describe()} (units B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB), "
+                f"not {text}")
+        count = int(float(match.group(1)) * _UNITS[unit])
+        if count < 1:
+            raise argparse.ArgumentTypeError(f"must be at least one byte, not {text}")
+        return count
 
 
 def positive(text: str) -> int:

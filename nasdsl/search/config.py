@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import attrs
 
-from nasdsl.arguments import POSITIVE, Range
+from nasdsl.arguments import POSITIVE, Bytes, Range
 from nasdsl.errors import NasError
 
 _POSITIVE_REAL = Range(float, low=0, low_open=True)
@@ -78,6 +78,12 @@ class SearchConfig:
     channels_last: bool = setting(False, "activations and convolution weights in NHWC")
     compile: bool = setting(False, "the supernet's forward through torch.compile (eager, with a "
                                    "warning, where compilation fails)")
+    memory_budget: int | None = setting(
+        None, "the most activation memory a training step may keep for backward (e.g. 2GiB): "
+              "plans and recomputed cells chosen by the cost model to fit it at the least "
+              "modelled time", range=Bytes())
+    sync_bn: bool = setting(False, "under torchrun, batch norm's statistics over the global "
+                                   "batch (synchronized over the processes)")
     benchmark: str | None = setting(None, "NAS-Bench-201 table (.csv) or official file, for "
                                           "NB201-shaped spaces (or set NASDSL_NB201_BENCHMARK)")
 
