@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-from nasdsl.arguments import add_plan_choice, add_set, add_space, positive
+from nasdsl.arguments import Bytes, add_plan_choice, add_set, add_space, positive
 from nasdsl.bench.measure import Settings, machine, measure
 from nasdsl.backends.torch.network import PRECISIONS
 from nasdsl.bench.report import table, to_csv, to_json
@@ -33,6 +34,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--precision", default="fp32", metavar="LIST",
                         help="comma-separated precisions of the rows: fp32, bf16, fp16 "
                              "(default fp32; each adds the supernets' rows in it)")
+    parser.add_argument("--memory-budget", default="", metavar="LIST",
+                        help="comma-separated amounts of activation memory (e.g. 1GiB,512MiB): "
+                             "each adds a row of the supernet fitted to it (plans and "
+                             "recomputed cells), its recomputation's peak counted")
     parser.add_argument("--channels-last", action="store_true",
                         help="activations and convolution weights in NHWC")
     add_set(parser)
@@ -49,13 +54,20 @@ def settings_from_args(args) -> Settings:
     if unknown or not precisions:
         raise NasError(f"--precision takes fp32, bf16 or fp16, not {args.precision!r}",
                        hint="e.g. --precision fp32,bf16")
+    budgets = []
+    for text in (part for part in args.memory_budget.split(",") if part.strip()):
+        try:
+            budgets.append(Bytes().parse(text))
+        except argparse.ArgumentTypeError as error:
+            raise NasError(f"--memory-budget {error}", hint="e.g. --memory-budget 1GiB,512MiB")
     return Settings(space=args.file, methods=methods, batch=args.batch,
                     device=args.device, repeats=args.repeats,
                     rewrites=args.rewrites, objective=args.objective,
                     kernel_norm=args.kernel_norm, count_flops=args.count_flops,
                     overrides=tuple(parse_override(item) for item in args.set),
                     method_options=method_options(args, list(methods)),
-                    precisions=precisions, channels_last=args.channels_last)
+                    precisions=precisions, channels_last=args.channels_last,
+                    memory_budgets=tuple(budgets))
 
 
 def bench_command(args) -> int:

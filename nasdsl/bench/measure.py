@@ -13,6 +13,9 @@ from collections.abc import Callable
 import attrs
 import torch
 
+from nasdsl.arguments import format_bytes
+
+from nasdsl.backends.torch.budget import recomputation_peak
 from nasdsl.backends.torch.measure import flops, parameter_count, saved_bytes
 from nasdsl.dsl.space import Space
 from nasdsl.search.build import assemble
@@ -28,6 +31,7 @@ class Variant:
     simplify: bool
     kernel_norm: bool
     precision: str = "fp32"
+    memory_budget: int | None = None
 
 
 NAIVE = Variant("naive", simplify=False, kernel_norm=False)
@@ -56,10 +60,14 @@ class Settings:
     count_flops: bool = True
     precisions: tuple[str, ...] = ("fp32",)  # each adds its rows, labelled but for fp32
     channels_last: bool = False
+    memory_budgets: tuple[int, ...] = ()  # each adds a row of the supernet fitted to it
 
     def variants(self) -> tuple[Variant, ...]:
         base = {"off": (NAIVE, SIMPLIFIED), "auto": (NAIVE, SIMPLIFIED, SIMPLIFIED_KN),
                 "both": (NAIVE, NAIVE_KN, SIMPLIFIED, SIMPLIFIED_KN)}[self.kernel_norm]
+        base += tuple(Variant(f"budget {format_bytes(budget)}", simplify=True,
+                              kernel_norm=False, memory_budget=budget)
+                      for budget in self.memory_budgets)
         return tuple(variant if precision == "fp32" else attrs.evolve(
             variant, label=f"{variant.label} {precision}", precision=precision)
             for precision in self.precisions for variant in base)
@@ -91,7 +99,7 @@ def measure(settings: Settings, method: str, variant: Variant,
         kernel_norm=variant.kernel_norm, objective=settings.objective,
         overrides=settings.overrides, device=settings.device,
         method_options=settings.method_options, precision=variant.precision,
-        channels_last=settings.channels_last)
+        channels_last=settings.channels_last, memory_budget=variant.memory_budget)
     torch.manual_seed(settings.seed)
     channels, size = settings.image
 
@@ -109,7 +117,10 @@ def measure(settings: Settings, method: str, variant: Variant,
     def step():
         search_step(parts.method, net, train, arch, optimizers)
 
-    activation = saved_bytes(step, exclude=net)  # the first step also warms up
+    # The first step also warms up. Recomputed stages' backward brings their insides back,
+    # which the saved bytes do not see: the largest of them counts on top.
+    activation = saved_bytes(step, exclude=net) + recomputation_peak(
+        net, lambda: net(train[0], parts.method.run(net)))
     counted = flops(step) if settings.count_flops else None
     seconds, cuda_seconds, peak = _time_steps(step, settings.repeats, device)
     arch_count = sum(p.numel() for p in net.arch_parameters())

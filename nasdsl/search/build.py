@@ -109,4 +109,5 @@ def build_options(config: SearchConfig, device: torch.device) -> BuildOptions:
     return BuildOptions(simplify=config.simplify is not False, setting=setting,
                         rewrites=rewrites, normalize_kernels=config.kernel_norm,
                         device=str(device), precision=config.precision,
-                        channels_last=config.channels_last, compile=config.compile)
+                        channels_last=config.channels_last, compile=config.compile,
+                        memory_budget=config.memory_budget)

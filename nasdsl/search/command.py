@@ -151,8 +151,9 @@ def run_command(args) -> int:
         search = Search(config, path, progress=not args.no_progress, world=world)
         benchmark = None
         if world.main:
-            for note in search.feed.notes:
-                print(f"note: {note}", file=sys.stderr)
+            for note in (*search.feed.notes, search.net.budget_note):
+                if note:
+                    print(f"note: {note}", file=sys.stderr)
             benchmark = _benchmark(config, search.space)  # before training: fails now
         result = search.run()
     finally:

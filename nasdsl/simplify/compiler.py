@@ -151,12 +151,13 @@ RULE_SETS = ((), ("pms",), ("fms",), ("pms", "fms"), ("reparam",), ("pms", "repa
              ("pms", "fms", "reparam"))
 
 
-def alternatives(ops: tuple[Op, ...], tie_params: bool = False) -> list[Plan]:
+def alternatives(ops: tuple[Op, ...], tie_params: bool = False,
+                 rule_sets: Iterable[tuple[str, ...]] = RULE_SETS) -> list[Plan]:
     """Every distinct plan the rule sets give, merging kernels up to each extent present,
     with its recomputable branches recomputed in backward and, where it has any, kept."""
     extents = sorted({m.extent for op in ops for m in op.modules if isinstance(m, Conv)})
     plans: dict[Node, Plan] = {}
-    for rules in RULE_SETS:
+    for rules in rule_sets:
         limits = [*extents, None] if "reparam" in rules else [None]
         for limit in limits:
             plan = simplify(ops, rules, Options(tie_params=tie_params, max_extent=limit))

@@ -62,6 +62,13 @@ class _Held:
         self.tracker.release(self.key, self.nbytes)
 
 
+def _storages(module: torch.nn.Module | None) -> set[int]:
+    """The storages of a module's parameters and buffers (none for None)."""
+    if module is None:
+        return set()
+    return {t.untyped_storage().data_ptr() for t in (*module.parameters(), *module.buffers())}
+
+
 def _unpack(saved):
     return saved.tensor if isinstance(saved, _Held) else saved
 
@@ -70,14 +77,42 @@ def saved_bytes(run: Callable[[], object], exclude: torch.nn.Module | None = Non
     """The peak bytes saved for backward while `run()` executes: a forward pass (then all it
     saved), or a whole search step with its backward passes (then the largest set alive at
     once). Storages of `exclude`'s parameters and buffers are not counted."""
-    skip = set()
-    if exclude is not None:
-        skip = {t.untyped_storage().data_ptr()
-                for t in (*exclude.parameters(), *exclude.buffers())}
-    tracker = _SavedTensors(skip)
+    tracker = _SavedTensors(_storages(exclude))
     with torch.autograd.graph.saved_tensors_hooks(tracker.pack, _unpack):
         run()
     return tracker.peak
+
+
+def saved_bytes_per_module(run: Callable[[], object], modules: list[torch.nn.Module],
+                           exclude: torch.nn.Module | None = None
+                           ) -> tuple[list[int], list[int]]:
+    """While `run()` executes a forward through `modules` in turn: the bytes each of them
+    saves for backward (a storage counted where it is first saved), and the bytes of the
+    tensors each takes in (each storage once)."""
+    tracker = _SavedTensors(_storages(exclude))
+    saved, taken = [0] * len(modules), [0] * len(modules)
+    before = {}
+
+    def enter(index, args):
+        tensors = [t for a in args for t in (a if isinstance(a, (list, tuple)) else [a])
+                   if isinstance(t, torch.Tensor)]
+        storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+        taken[index] = sum(storages.values())
+        before[index] = tracker.live
+
+    def leave(index):
+        saved[index] = tracker.live - before[index]
+
+    handles = [hook for index, module in enumerate(modules) for hook in (
+        module.register_forward_pre_hook(lambda _, args, index=index: enter(index, args)),
+        module.register_forward_hook(lambda *_, index=index: leave(index)))]
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(tracker.pack, _unpack):
+            run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return saved, taken
 
 
 def flops(step: Callable[[], None]) -> int:

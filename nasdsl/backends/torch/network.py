@@ -15,16 +15,19 @@ import torch
 from torch import nn
 
 from nasdsl.architecture.prune import full_mask, restricted
+from nasdsl.backends.torch import budget
 from nasdsl.backends.torch.cells import Cell, CellBase
 from nasdsl.backends.torch.contract import ALPHA, ArchParameter, KindView, Run
 from nasdsl.backends.torch.fits import check_fits
 from nasdsl.backends.torch.layers import build_layer
 from nasdsl.backends.torch.precision import GradScale
+from nasdsl.backends.torch.recompute import recomputed
 from nasdsl.backends.torch.sharing import SharedSourceCell
 from nasdsl.dsl import space as IR
 from nasdsl.dsl.elaborate import narrowed
 from nasdsl.errors import NasError
-from nasdsl.simplify.compiler import compile_network, edge_site
+from nasdsl.simplify import budget as choose
+from nasdsl.simplify.compiler import RULE_SETS, compile_network, edge_site, network_sites
 from nasdsl.simplify.cost import Setting
 
 
@@ -52,6 +55,9 @@ class BuildOptions:
     precision: str = "fp32"
     channels_last: bool = False  # activations and convolution weights in NHWC
     compile: bool = False  # the forward through torch.compile, eager where it fails
+    # The most bytes a training step may keep for backward: plans and recomputed stages
+    # chosen to fit (`simplify.budget`); None: the plans as `simplify` and `rewrites` say.
+    memory_budget: int | None = None
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -132,13 +138,19 @@ class Supernet(nn.Module):
         partial = options.partial_channels
         if partial != 1 and options.share_source_features:
             raise ValueError("feature sharing does not combine with partial channels")
-        space = _narrowed(space, partial)
+        given, space = space, _narrowed(space, partial)
         network = space.network
         self.options = options
         device = resolve_device(options.device)
         check_fits(network, options.setting, torch.finfo(options.dtype).bits // 8, device)
-        self.plans = compile_network(network, options.setting, options.rewrites,
-                                     options.tie_params) if options.simplify else None
+        # Stages run again in backward (the memory budget's choice), and what was chosen.
+        self.recomputed: frozenset[int] = frozenset()
+        self.budget_note: str | None = None
+        if options.memory_budget is not None:
+            self.plans = self._fit_budget(given, network, options)
+        else:
+            self.plans = compile_network(network, options.setting, options.rewrites,
+                                         options.tie_params) if options.simplify else None
         self.stages = nn.ModuleList()
         for stage in network.stages:
             if isinstance(stage, IR.Layer):
@@ -182,6 +194,30 @@ class Supernet(nn.Module):
                   if isinstance(stage, IR.Cell) and stage.kind.name == kind.name),
             lambda buffers=self._buffers: buffers["_anchor"].device)
             for kind in searched}
+
+    def _fit_budget(self, given: IR.Space, network: IR.Network,
+                    options: BuildOptions) -> dict:
+        """The plans, and the stages recomputed in backward, that fit `options.memory_budget`
+        at the least modelled time (`simplify.budget`), the stages' unmodelled memory
+        measured on the naive supernet at a small batch; a NasError where nothing fits."""
+        if options.share_source_features:
+            raise NasError("a memory budget needs a supernet whose edges hold their own "
+                           "candidates; this method shares them between edges",
+                           hint="leave out --memory-budget for this method")
+        probe = Supernet(given, attrs.evolve(
+            options, simplify=False, memory_budget=None, compile=False,
+            setting=attrs.evolve(options.setting, batch=budget.PROBE_BATCH)))
+        lower = PRECISIONS[options.precision] or options.dtype
+        setting = attrs.evolve(options.setting, dtype_bytes=torch.finfo(lower).bits // 8)
+        stages = budget.stages(probe, network, setting)
+        del probe
+        rule_sets = RULE_SETS if options.simplify and options.rewrites is None else \
+            (tuple(sorted(options.rewrites or ())) if options.simplify else (),)
+        costs = choose.costed(stages, setting, rule_sets, options.tie_params)
+        choice = choose.fit(costs, options.memory_budget)
+        self.recomputed = choice.recomputed
+        self.budget_note = choose.describe(choice, stages, options.memory_budget)
+        return {site: choice.plans[site] for site in network_sites(network)}
 
     def weight_parameters(self):
         """The network's weights: every parameter but the architecture parameters."""
@@ -235,7 +271,9 @@ class Supernet(nn.Module):
             if isinstance(stage, CellBase):
                 start = outputs or [x]
                 inputs = ([start[0]] * stage.kind.inputs + start)[-stage.kind.inputs:]
-                outputs.append(runner(inputs, run.cell(index, stage.kind.name)))
+                cell_run = run.cell(index, stage.kind.name)
+                outputs.append(recomputed(stage, runner, inputs, cell_run)
+                               if index in self.recomputed else runner(inputs, cell_run))
             else:
                 outputs.append(runner(outputs[-1] if outputs else x))
         return outputs
