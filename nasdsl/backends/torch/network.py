@@ -198,25 +198,11 @@ class Supernet(nn.Module):
     def _fit_budget(self, given: IR.Space, network: IR.Network,
                     options: BuildOptions) -> dict:
         """The plans, and the stages recomputed in backward, that fit `options.memory_budget`
-        at the least modelled time (`simplify.budget`), the stages' unmodelled memory
-        measured on the naive supernet at a small batch; a NasError where nothing fits."""
-        if options.share_source_features:
-            raise NasError("a memory budget needs a supernet whose edges hold their own "
-                           "candidates; this method shares them between edges",
-                           hint="leave out --memory-budget for this method")
-        probe = Supernet(given, attrs.evolve(
-            options, simplify=False, memory_budget=None, compile=False,
-            setting=attrs.evolve(options.setting, batch=budget.PROBE_BATCH)))
-        lower = PRECISIONS[options.precision] or options.dtype
-        setting = attrs.evolve(options.setting, dtype_bytes=torch.finfo(lower).bits // 8)
-        stages = budget.stages(probe, network, setting)
-        del probe
-        rule_sets = RULE_SETS if options.simplify and options.rewrites is None else \
-            (tuple(sorted(options.rewrites or ())) if options.simplify else (),)
-        costs = choose.costed(stages, setting, rule_sets, options.tie_params)
+        at the least modelled time (`simplify.budget`); a NasError where nothing fits."""
+        costs = budget_costs(given, options)
         choice = choose.fit(costs, options.memory_budget)
         self.recomputed = choice.recomputed
-        self.budget_note = choose.describe(choice, stages, options.memory_budget)
+        self.budget_note = choose.describe(choice, costs.stages, options.memory_budget)
         return {site: choice.plans[site] for site in network_sites(network)}
 
     def weight_parameters(self):
@@ -277,3 +263,28 @@ class Supernet(nn.Module):
             else:
                 outputs.append(runner(outputs[-1] if outputs else x))
         return outputs
+
+
+def budget_costs(space: IR.Space, options: BuildOptions) -> choose.Costed:
+    """What the memory budget chooses from, for the supernet `options` build of `space`:
+    every stage, with the memory the cost model does not model measured on the naive
+    supernet at a small batch, and every edge site's plans (all the simplifier offers, the
+    forced rewrites' or the naive mix alone, as `options` say) with their modelled costs."""
+    if options.share_source_features:
+        raise NasError("a memory budget needs a supernet whose edges hold their own "
+                       "candidates; this method shares them between edges",
+                       hint="leave out --memory-budget for this method")
+    lower = PRECISIONS[options.precision] or options.dtype
+    setting = attrs.evolve(options.setting, dtype_bytes=torch.finfo(lower).bits // 8)
+    device = resolve_device(options.device)
+    # The probe draws its weights and input from generators of its own: a budget leaves the
+    # search's random stream as it was.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        probe = Supernet(space, attrs.evolve(
+            options, simplify=False, memory_budget=None, compile=False,
+            setting=attrs.evolve(options.setting, batch=budget.PROBE_BATCH)))
+        stages = budget.stages(probe, _narrowed(space, options.partial_channels).network,
+                               setting)
+    rule_sets = RULE_SETS if options.simplify and options.rewrites is None else \
+        (tuple(sorted(options.rewrites or ())) if options.simplify else (),)
+    return choose.costed(stages, setting, rule_sets, options.tie_params)
