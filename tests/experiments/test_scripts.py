@@ -34,7 +34,7 @@ def test_table2_script_reproduces_the_paper_row_for_the_normal_edge(tmp_path):
 @pytest.mark.parametrize("name, extra", [
     ("ablation", ()), ("scaling", ()), ("single_path", ()), ("parity", ()), ("contributions", ()),
     ("spaces", ("--methods", "darts,gdas")), ("methods", ()), ("calibrate", ()), ("macro", ()),
-    ("proxy_nb201", ("--methods", "darts,random-ws")), ("compile_cpu", ()),
+    ("proxy_nb201", ("--methods", "darts,random-ws")), ("compile_cpu", ()), ("frontier", ()),
     ("gpu_check", ("--device", "cpu"))])
 def test_script_runs(tmp_path, name, extra):
     """Each benchmark script runs in its quick mode and writes its markdown (with the machine
