@@ -12,6 +12,7 @@ import attrs
 import torch
 
 from nasdsl.backends.torch.network import BuildOptions, Supernet, resolve_device
+from nasdsl.backends.torch.sync_bn import synchronize_batch_norm
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.printer import print_program
 from nasdsl.dsl.space import Space
@@ -62,9 +63,20 @@ def assemble(config: SearchConfig, classes: int, image: tuple[int, int],
     device = resolve_device(config.device)
     loaded = loaded_space(config, classes, image)
     space = prepared or method.prepare_space(loaded, batches, device, run_dir)
-    net = method.supernet(space, build_options(config, device))
+    net = supernet(config, method, space, device, world)
     return SearchParts(method, space, net, *optimizers(config, net, space, world), device,
                        space_digest(loaded))
+
+
+def supernet(config: SearchConfig, method: Method, space: Space, device: torch.device,
+             world: World = World()) -> Supernet:
+    """The method's supernet of `space` as the configuration asks; with --sync-bn on several
+    processes, its batch norm normalizes over the global batch (on one process, plain batch
+    norm does already)."""
+    net = method.supernet(space, build_options(config, device))
+    if config.sync_bn and world.size > 1:
+        synchronize_batch_norm(net)
+    return net
 
 
 def optimizers(config: SearchConfig, net: Supernet, space: Space,

@@ -7,10 +7,12 @@ augmentation come from generators seeded by the epoch alone) and computes on its
 weights' before clipping, the architecture parameters' before their optimizer steps, and
 those a method computes with `autograd.grad` where it says so (`Method.average`), so the
 processes stay identical and a run on N processes computes what one process computes on
-the same global batch, wherever no module depends on the batch (batch norm's statistics are
-per slice; rank 0's running statistics are handed to all after every epoch). The learning
-rates are those of the global batch: nothing is rescaled. Every process seeds the global
-generator alike, so sampling methods draw the same samples everywhere.
+the same global batch, wherever no module depends on the batch. Batch norm's statistics
+are per slice (rank 0's running statistics are handed to all after every epoch), or, with
+`--sync-bn`, over the global batch (backends.torch.sync_bn): then the N-process run is the
+1-process run with batch norm too. The learning rates are those of the global batch:
+nothing is rescaled. Every process seeds the global generator alike, so sampling methods
+draw the same samples everywhere.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from nasdsl.dsl.space import Space
 from nasdsl.errors import NasError
 from nasdsl.files import write_json, write_text
 from nasdsl.search import data_feed
-from nasdsl.search.build import assemble, build_options, nb201_shaped, optimizers
+from nasdsl.search.build import assemble, nb201_shaped, optimizers, supernet
 from nasdsl.search.config import SearchConfig, flag, options
 from nasdsl.search.distributed import World
 from nasdsl.search.run_dir import (CONFIG, DERIVED, RESULT, config_to_json, load_checkpoint,
@@ -97,7 +97,7 @@ class Search:
         space restricted to `mask` (as the method's `build_options` now says)."""
         self.stage_mask = mask
         self.space = restricted(self.first_space, mask)
-        self.net = self.method.supernet(self.space, build_options(self.config, self.device))
+        self.net = supernet(self.config, self.method, self.space, self.device, self.world)
         self.weight_optimizer, self.arch_optimizer = optimizers(self.config, self.net, self.space,
                                                                 self.world)
         self.scheduler = self._scheduler()

@@ -1,7 +1,8 @@
 """Searches on several processes (torchrun, gloo on the CPU): every method family keeps its
 processes identical and writes its run directory once; a 2-process run equals the
-1-process run on the same global batch where no module depends on the batch; kill and
-resume under torchrun, with the same or another number of processes."""
+1-process run on the same global batch where no module depends on the batch, and with batch
+norm under --sync-bn; kill and resume under torchrun, with the same or another number of
+processes."""
 
 import json
 import os
@@ -72,12 +73,29 @@ def test_two_processes_equal_one_on_a_space_without_batch_norm(tmp_path, method)
     args = ("run", NO_BATCH_NORM, "--method", method, "--epochs", "2", *TINY[4:])
     torchrun(1, *args, "--out", tmp_path / "one")
     torchrun(2, *args, "--out", tmp_path / "two")
-    one, two = log(tmp_path / "one"), log(tmp_path / "two")
-    assert [e["arch"] for e in one] == [e["arch"] for e in two]
-    for a, b in zip(one, two):
+    assert_same_runs(tmp_path / "one", tmp_path / "two")
+
+
+def test_two_processes_equal_one_with_batch_norm_under_sync_bn(tmp_path):
+    """With --sync-bn, NB201's batch norm (with running statistics in the stem, the
+    residual reductions and the head; without, in the cells) normalizes over the global
+    batch: a 2-process DARTS search logs the 1-process run's losses and architectures and
+    ends with its parameters and running statistics (without --sync-bn they differ)."""
+    args = ("run", SPACES / "nb201.nas", "--method", "darts", "--epochs", "2", *TINY)
+    torchrun(1, *args, "--out", tmp_path / "one")
+    torchrun(2, *args, "--sync-bn", "--out", tmp_path / "two")
+    assert_same_runs(tmp_path / "one", tmp_path / "two")
+
+
+def assert_same_runs(one: Path, two: Path) -> None:
+    """Two runs logged the same architectures and figures and ended with the same state
+    (float tolerance)."""
+    first_log, second_log = log(one), log(two)
+    assert [e["arch"] for e in first_log] == [e["arch"] for e in second_log]
+    for a, b in zip(first_log, second_log):
         for key in ("train_loss", "train_acc", "valid_loss", "valid_acc"):
             assert a[key] == pytest.approx(b[key], abs=1e-5), key
-    first, second = state(tmp_path / "one"), state(tmp_path / "two")
+    first, second = state(one), state(two)
     for key in first:
         torch.testing.assert_close(second[key], first[key], rtol=1e-4, atol=1e-6)
 
