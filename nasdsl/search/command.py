@@ -27,9 +27,7 @@ def add_arguments(parser) -> None:
     from nasdsl.methods import method_names
     parser.add_argument("file", metavar="FILE", nargs="?",
                         help="a .nas path or a shipped space name (not needed with --resume)")
-    for field in options():
-        parser.add_argument(flag(field), dest=field.name, default=argparse.SUPPRESS,
-                            **_argument(field, method_names()))
+    add_settings(parser, SearchConfig, method_names())
     add_set(parser)
     parser.add_argument("--out", metavar="DIR", help="the run directory (default runs/NAME)")
     parser.add_argument("--resume", metavar="RUN_DIR",
@@ -42,6 +40,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_method_options(parser)
     parser.set_defaults(command=run_command)
+
+
+def add_settings(parser, cls: type, methods: list[str] = ()) -> None:
+    """An option for each setting that the configuration class `cls` declares; one left
+    out is not in the namespace, so that --resume can tell what was given."""
+    for field in options(cls):
+        parser.add_argument(flag(field), dest=field.name, default=argparse.SUPPRESS,
+                            **_argument(field, methods))
 
 
 def _argument(field, methods: list[str]) -> dict:
@@ -64,9 +70,9 @@ def _argument(field, methods: list[str]) -> dict:
     return keywords
 
 
-def given_settings(args) -> dict:
-    """The declared settings the command line gave, by field name."""
-    return {field.name: getattr(args, field.name) for field in options()
+def given_settings(args, cls: type = SearchConfig) -> dict:
+    """The declared settings of `cls` the command line gave, by field name."""
+    return {field.name: getattr(args, field.name) for field in options(cls)
             if hasattr(args, field.name)}
 
 

@@ -89,6 +89,8 @@ class SearchConfig:
 
     def __attrs_post_init__(self) -> None:
         check(self)
+        if self.lr_min > self.lr:
+            raise NasError(f"--lr-min {self.lr_min} is above --lr {self.lr}")
 
     def resolved_weight_decay(self, nb201_shaped: bool) -> float:
         if self.weight_decay is not None:
@@ -96,19 +98,20 @@ class SearchConfig:
         return 5e-4 if nb201_shaped else 3e-4
 
 
-def options() -> list[attrs.Attribute]:
-    """The settings `nasdsl run` offers, in declaration order."""
-    return [field for field in attrs.fields(SearchConfig) if "help" in field.metadata]
+def options(cls: type = None) -> list[attrs.Attribute]:
+    """The settings a configuration class (`nasdsl run`'s, by default) offers on the command
+    line, in declaration order."""
+    return [field for field in attrs.fields(cls or SearchConfig) if "help" in field.metadata]
 
 
 def flag(field: attrs.Attribute) -> str:
     return field.metadata["flag"] or "--" + field.name.replace("_", "-")
 
 
-def check(config: SearchConfig) -> None:
-    """Every number of `config` in its declared range, every choice among its choices, and
-    the settings that bound each other in order; a NasError naming the first that is not."""
-    for field in options():
+def check(config) -> None:
+    """Every number of `config` (a configuration declared with `setting`) in its declared
+    range and every choice among its choices; a NasError naming the first that is not."""
+    for field in options(type(config)):
         value = getattr(config, field.name)
         if value is None:
             continue
@@ -117,5 +120,3 @@ def check(config: SearchConfig) -> None:
         if field.metadata["choices"] and value not in field.metadata["choices"]:
             raise NasError(f"{flag(field)} is one of {', '.join(field.metadata['choices'])}, "
                            f"not {value!r}")
-    if config.lr_min > config.lr:
-        raise NasError(f"--lr-min {config.lr_min} is above --lr {config.lr}")

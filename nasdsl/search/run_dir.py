@@ -41,7 +41,7 @@ RUN_FILES = (CONFIG, LOG, CHECKPOINT, RESULT, DERIVED)
 
 # --- configuration ------------------------------------------------------------------------------
 
-def config_to_json(config: SearchConfig) -> dict:
+def config_to_json(config) -> dict:
     return attrs.asdict(config, recurse=True)
 
 
@@ -54,12 +54,13 @@ RETIRED_SETTINGS = {"second_order": "second-order", "beta_decay_max": "beta-deca
 OLDER_ARCHITECTURE_KEYS = ("arch", "edge_arch", "node_arch", "set_arch")
 
 
-def config_from_json(fields, where: str) -> SearchConfig:
-    """A configuration from its JSON form, or a NasError saying what is wrong with it."""
+def config_from_json(fields, where: str, cls: type = SearchConfig):
+    """A configuration of class `cls` from its JSON form, or a NasError saying what is wrong
+    with it."""
     if not isinstance(fields, dict):
         raise NasError(f"{where} is not a run configuration: it holds a JSON "
                        f"{type(fields).__name__}, not an object")
-    known = {field.name: field for field in attrs.fields(SearchConfig)}
+    known = {field.name: field for field in attrs.fields(cls)}
     unknown = sorted(set(fields) - set(known))
     retired = [name for name in unknown if name in RETIRED_SETTINGS]
     if retired:
@@ -77,36 +78,40 @@ def config_from_json(fields, where: str) -> SearchConfig:
         raise NasError(f"{where} lacks the setting '{missing[0]}'")
     fields = dict(fields)
     try:
+        # JSON has no tuples: the fields that hold them get them back.
         for name in ("overrides", "method_options"):
-            fields[name] = tuple(tuple(pair) for pair in fields.get(name, ()))
-        fields["arch_betas"] = tuple(fields.get("arch_betas", known["arch_betas"].default))
-        return SearchConfig(**fields)
+            if name in known:
+                fields[name] = tuple(tuple(pair) for pair in fields.get(name, ()))
+        if "arch_betas" in known:
+            fields["arch_betas"] = tuple(fields.get("arch_betas", known["arch_betas"].default))
+        return cls(**fields)
     except NasError as error:
         raise NasError(f"{where}: {error.message}", hint=error.hint) from None
     except (TypeError, ValueError) as error:
         raise NasError(f"{where} is not a run configuration: {error}") from None
 
 
-def read_config(run_dir: Path) -> SearchConfig:
+def read_config(run_dir: Path, cls: type = SearchConfig):
+    """The configuration (of class `cls`) a run directory holds."""
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise NasError(f"{run_dir} is not a run directory: it has no {CONFIG}",
-                       hint="--resume takes a directory that `nasdsl run` wrote")
+                       hint="--resume takes a directory that nasdsl wrote")
     try:
         fields = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise NasError(f"{path} is not valid JSON ({error}): it was cut short or edited",
                        hint="a run directory's files are written whole; was it copied "
                             "while a run wrote it?") from None
-    return config_from_json(fields, str(path))
+    return config_from_json(fields, str(path), cls)
 
 
-def differences(recorded: SearchConfig, given: dict) -> list[str]:
+def differences(recorded, given: dict) -> list[str]:
     """The settings of `given` (field name -> value) that differ from `recorded`, as text."""
     shown = []
     for name, value in given.items():
         if getattr(recorded, name) != value:
-            field = next((f for f in options() if f.name == name), None)
+            field = next((f for f in options(type(recorded)) if f.name == name), None)
             label = flag(field) if field is not None else name
             shown.append(f"{label} {getattr(recorded, name)!r} there, {value!r} here")
     return shown
@@ -126,7 +131,7 @@ def read_log(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def made_by(config: SearchConfig, space_digest: str) -> dict:
+def made_by(config, space_digest: str) -> dict:
     """What a checkpoint records of what made it."""
     return {"config": config_to_json(config), "space": space_digest, "nasdsl": __version__}
 
@@ -195,19 +200,20 @@ class RunDirectory:
         self.wrote_config = wrote_config
 
     @classmethod
-    def for_new_run(cls, path: Path, config: SearchConfig, *, overwrite: bool = False,
+    def for_new_run(cls, path: Path, config, *, overwrite: bool = False,
                     break_lock: bool = False, run_files: tuple[str, ...] = ()) -> RunDirectory:
-        """`path` ready for a search of `config`: new or empty, a run of this very
-        configuration (which then continues), or, with `overwrite`, cleared of an old run's
-        files. `run_files`: the files the method writes there too."""
+        """`path` ready for a run of `config` (a search's or a training's configuration):
+        new or empty, a run of this very configuration (which then continues), or, with
+        `overwrite`, cleared of an old run's files. `run_files`: the files the method writes
+        there too."""
         path = Path(path)
         _check_writable(path)
         existing = path.is_dir() and any(path.iterdir())
         if existing and (path / CONFIG).exists():
-            recorded = read_config(path) if not overwrite else None
+            recorded = read_config(path, type(config)) if not overwrite else None
             if recorded is not None and recorded != config:
                 changed = differences(recorded, {f.name: getattr(config, f.name)
-                                                 for f in attrs.fields(SearchConfig)})
+                                                 for f in attrs.fields(type(config))})
                 raise NasError(f"{path} holds a run of another configuration ("
                                + "; ".join(changed) + ")",
                                hint=f"--resume {path} continues that run, a new --out starts "
@@ -238,13 +244,15 @@ class RunDirectory:
 
     @classmethod
     def for_resume(cls, path: Path, given: dict, *, break_lock: bool = False,
-                   run_files: tuple[str, ...] = ()) -> tuple[RunDirectory, SearchConfig]:
-        """The run at `path` and its configuration; a setting in `given` (field name ->
-        value, from the command line) with another value than the run's is an error."""
+                   run_files: tuple[str, ...] = (), kind: type = SearchConfig
+                   ) -> tuple[RunDirectory, object]:
+        """The run at `path` and its configuration (of class `kind`); a setting in `given`
+        (field name -> value, from the command line) with another value than the run's is
+        an error."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise NasError(f"--resume {path}: not a directory")
-        config = read_config(path)
+        config = read_config(path, kind)
         changed = differences(config, given)
         if changed:
             raise NasError(f"--resume {path} continues the run with its own settings, and "
