@@ -1,7 +1,7 @@
 """The standard training augmentation of DARTS and NAS-Bench-201, on uint8 tensors in torch:
 a random crop of the image zero-padded on every side, a random horizontal flip; then
-per-channel normalization. The random draws are the caller's, so a batch is reproducible
-from them alone."""
+per-channel normalization; and for training derived networks, DARTS's cutout. The random
+draws are the caller's, so a batch is reproducible from them alone."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from nasdsl.data.images import ImageData
 class Augment:
     padding: int = attrs.field(default=4, validator=attrs.validators.ge(0))
     flip: bool = True
+    cutout: int = attrs.field(default=0, validator=attrs.validators.ge(0))  # 0: none
 
     @classmethod
     def standard(cls, data: ImageData) -> Augment:
@@ -49,3 +50,16 @@ def normalize(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, .
     mean_ = torch.tensor(mean, dtype=torch.float32)[:, None, None]
     std_ = torch.tensor(std, dtype=torch.float32)[:, None, None]
     return (images.float() / 255 - mean_) / std_
+
+
+def cutout(images: torch.Tensor, centers: torch.Tensor, length: int) -> torch.Tensor:
+    """DARTS's cutout (DeVries & Taylor 2017, as the DARTS reference code applies it after
+    normalization): a `length` x `length` square around `centers[i]` = (row, column) set to
+    zero, clipped where it crosses the border."""
+    _, _, h, w = images.shape
+    rows = torch.arange(h)[None, :, None]
+    cols = torch.arange(w)[None, None, :]
+    top, left = (centers[:, 0] - length // 2)[:, None, None], \
+        (centers[:, 1] - length // 2)[:, None, None]
+    inside = (rows >= top) & (rows < top + length) & (cols >= left) & (cols < left + length)
+    return images * (~inside)[:, None].to(images.dtype)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import attrs
 import torch
 
-from nasdsl.data.augment import Augment, normalize, random_crop, random_flip
+from nasdsl.data.augment import Augment, cutout, normalize, random_crop, random_flip
 from nasdsl.data.images import ImageData
 from nasdsl.data.seeding import generator
 from nasdsl.errors import NasError
@@ -90,6 +90,10 @@ class Batches:
         if self.augment is not None:
             offsets = torch.randint(0, 2 * self.augment.padding + 1, (count, 2), generator=rng)
             flips = torch.rand(count, generator=rng) < 0.5
+            if self.augment.cutout:  # drawn last: searches without cutout draw as before
+                h, w = self.images.shape[2:]
+                centers = torch.stack([torch.randint(0, h, (count,), generator=rng),
+                                       torch.randint(0, w, (count,), generator=rng)], 1)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             chosen = order[start:start + self.batch_size]
             images = self.images[chosen]
@@ -98,4 +102,7 @@ class Batches:
                 images = random_crop(images, offsets[part], self.augment.padding)
                 if self.augment.flip:
                     images = random_flip(images, flips[part])
-            yield normalize(images, self.mean, self.std), self.labels[chosen]
+            images = normalize(images, self.mean, self.std)
+            if self.augment is not None and self.augment.cutout:
+                images = cutout(images, centers[start:start + len(chosen)], self.augment.cutout)
+            yield images, self.labels[chosen]
