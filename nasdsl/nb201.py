@@ -1,8 +1,8 @@
 """NAS-Bench-201 figures of a derived architecture, which `nasdsl run` prints after a search
 on an NB201-shaped space.
 
-The benchmark is the file given by `--benchmark PATH` or, without it, by the environment
-variable NASDSL_NB201_BENCHMARK; with neither there is no lookup. Two formats:
+The benchmark is the file or directory given by `--benchmark PATH` or, without it, by the
+environment variable NASDSL_NB201_BENCHMARK; with neither there is no lookup. Three formats:
 
 - A CSV table (suffix `.csv`), a row an architecture: an `arch` column holding the official
   arch string `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|` and any of the accuracy columns
@@ -20,6 +20,13 @@ variable NASDSL_NB201_BENCHMARK; with neither there is no lookup. Two formats:
   hp='200', is_random=False)`) into a table like the CSV's, about half a minute for the
   15,625 (2 ms each on a synthetic file of the official shape), and the package's objects are
   let go, so the process keeps only the table and `optimum` costs nothing more.
+- The NATS-Bench topology archive, a directory (NATS-tss-v1_0-3ffb9-simple, unpacked from its
+  .tar): NAS-Bench-201's architectures with a file each, read through the `nats_bench` package
+  (the `nats` extra) one architecture at a time, at its first lookup (nasdsl/nats.py). Opening
+  it reads the list of architectures only (0.2 s for a synthetic one of 15,625), and a lookup
+  reads one file (45 ms for a synthetic one of the official shape, 3 seeds by 200 epochs). It
+  has no optimum: finding one would read every file (minutes). Its single-file form
+  (NATS-tss-v1_0-3ffb9.pickle.pbz2) is refused: the package unpickles it whole.
 
 Figures are the 200-epoch accuracies averaged over seeds: cifar10 valid is the official
 'cifar10-valid' x-valid figure (trained on the train split), cifar10 test is 'cifar10'
@@ -27,8 +34,8 @@ ori-test (trained on train + valid); cifar100 and imagenet16-120 (the API's 'Ima
 valid and test are x-valid and x-test. Arch strings match exactly as the benchmark writes
 them: isomorphic architectures are distinct rows with their own figures.
 
-Each file is read once per process; opening it again, by any spelling of its path, returns
-the same `Benchmark`.
+Each benchmark is opened once per process; opening it again, by any spelling of its path,
+returns the same `Benchmark`.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ import csv
 import io
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import attrs
@@ -74,11 +81,12 @@ _UNREADABLE = (AssertionError, AttributeError, EOFError, IndexError, KeyError, T
 
 @attrs.frozen(eq=False)
 class Benchmark:
-    """An opened benchmark: every architecture's figures and the best of each figure."""
+    """An opened benchmark: every architecture's figures and the best of each figure (given
+    where finding it would read a lazy table whole)."""
 
     path: Path
     table: Mapping[str, Figures] = attrs.field(repr=False)
-    best: Figures = attrs.field(init=False, repr=False)
+    best: Figures = attrs.field(repr=False)
 
     @best.default
     def _best(self) -> Figures:
@@ -97,7 +105,8 @@ class Benchmark:
         return _copy(self.table[arch])
 
     def optimum(self) -> Figures:
-        """The best value of each figure over all architectures of the benchmark."""
+        """The best value of each figure over all architectures of the benchmark; none for a
+        NATS-Bench archive."""
         return _copy(self.best)
 
     def check_cell(self, kind: CellKind) -> None:
@@ -154,16 +163,26 @@ def open_benchmark(source: str | Path | None) -> Benchmark | None:
         if source is None:
             return None
         origin = f" (from {ENV_VAR})"
+    from nasdsl import nats  # nats imports this module: its figures come from here
+
     path = Path(source).expanduser()
     if path.is_dir():
-        raise NasError(f"the benchmark is a directory, not a file: {source}{origin}")
-    if not path.is_file():
+        if not nats.is_archive(path):
+            raise NasError(f"the benchmark is a directory, not a NATS-Bench archive: "
+                           f"{source}{origin}", hint=nats.ARCHIVE_HINT)
+    elif not path.is_file():
         raise NasError(f"benchmark file not found: {source}{origin}",
-                       hint="a NAS-Bench-201 CSV table or the official .pth file")
+                       hint="a NAS-Bench-201 CSV table, the official .pth file or the NATS-Bench "
+                            "archive directory")
     key = path.resolve()
     if key not in _OPENED:
-        table = _read_csv(path) if path.suffix.lower() == ".csv" else _read_official(path)
-        _OPENED[key] = Benchmark(key, table)
+        if path.is_dir():
+            _OPENED[key] = Benchmark(key, nats.open_archive(path), {})
+        elif path.suffix.lower() == ".pbz2":
+            raise nats.single_file_error(path)
+        else:
+            table = _read_csv(path) if path.suffix.lower() == ".csv" else _read_official(path)
+            _OPENED[key] = Benchmark(key, table)
     return _OPENED[key]
 
 
@@ -294,16 +313,20 @@ def _load_api(path: Path):
 
 def _official_table(api) -> dict[str, Figures]:
     """Every evaluated architecture's figures, queried through the package's API."""
-    table: dict[str, Figures] = {}
-    for index in api.evaluated_indexes:
-        # get_more_info fails with a bare KeyError on a dataset the arch was not trained on
-        trained = api.arch2infos_dict[index]["200"].get_dataset_names()
-        infos = {name: api.get_more_info(index, name, hp="200", is_random=False)
-                 for name in {name for name, _ in _OFFICIAL_QUERIES.values()} if name in trained}
-        figures: Figures = {}
-        for (dataset, figure), (name, key) in _OFFICIAL_QUERIES.items():
-            value = infos.get(name, {}).get(key)
-            if value is not None:
-                figures.setdefault(dataset, {})[figure] = float(value)
-        table[api.meta_archs[index]] = figures
-    return table
+    return {api.meta_archs[index]: queried_figures(
+                api, index, api.arch2infos_dict[index]["200"].get_dataset_names())
+            for index in api.evaluated_indexes}
+
+
+def queried_figures(api, index: int, trained: Collection[str]) -> Figures:
+    """One architecture's figures through the API that nas-bench-201 and nats_bench share,
+    from the datasets it was `trained` on (get_more_info fails with a bare KeyError on
+    another)."""
+    infos = {name: api.get_more_info(index, name, hp="200", is_random=False)
+             for name in {name for name, _ in _OFFICIAL_QUERIES.values()} if name in trained}
+    figures: Figures = {}
+    for (dataset, figure), (name, key) in _OFFICIAL_QUERIES.items():
+        value = infos.get(name, {}).get(key)
+        if value is not None:
+            figures.setdefault(dataset, {})[figure] = float(value)
+    return figures
