@@ -12,6 +12,7 @@ from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.summary import summarize
 from nasdsl.errors import NasError
 from nasdsl.search.command import add_arguments as add_run_arguments
+from nasdsl.train.command import add_arguments as add_train_arguments
 from nasdsl.search.command import add_method_options, parse_override
 from nasdsl.simplify.compiler import parse_rewrites
 from nasdsl.simplify.cost import Setting
@@ -73,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="search a space with a one-shot method")
     add_run_arguments(run)
+
+    train = commands.add_parser(
+        "train", help="train a derived architecture from scratch under a protocol's preset")
+    add_train_arguments(train)
 
     bench = commands.add_parser(
         "bench", help="measure one search step per method, naive against simplified")
