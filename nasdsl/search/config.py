@@ -84,8 +84,9 @@ class SearchConfig:
               "modelled time", range=Bytes())
     sync_bn: bool = setting(False, "under torchrun, batch norm's statistics over the global "
                                    "batch (synchronized over the processes)")
-    benchmark: str | None = setting(None, "NAS-Bench-201 table (.csv) or official file, for "
-                                          "NB201-shaped spaces (or set NASDSL_NB201_BENCHMARK)")
+    benchmark: str | None = setting(None, "NAS-Bench-201 table (.csv), official file or "
+                                          "NATS-Bench topology archive, for NB201-shaped "
+                                          "spaces (or set NASDSL_NB201_BENCHMARK)")
 
     def __attrs_post_init__(self) -> None:
         check(self)
