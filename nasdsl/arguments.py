@@ -91,10 +91,14 @@ _UNITS = {"": 1, "b": 1, "k": 2**10, "kib": 2**10, "kb": 10**3, "m": 2**20, "mib
 
 
 def format_bytes(count: int) -> str:
-    """A byte count as people read it: 512.0 MiB, 2.00 GiB."""
+    """A byte count as people read it: 2.00 GiB, 512.0 MiB, 1.5 KiB, 100 bytes."""
     if abs(count) >= 2**30:
         return f"{count / 2**30:,.2f} GiB"
-    return f"{count / 2**20:,.1f} MiB"
+    if abs(count) >= 2**20:
+        return f"{count / 2**20:,.1f} MiB"
+    if abs(count) >= 2**10:
+        return f"{count / 2**10:,.1f} KiB"
+    return f"{count} bytes"
 
 
 @attrs.frozen
