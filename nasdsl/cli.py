@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from nasdsl.arguments import add_plan_choice, add_set, add_space, positive
 from nasdsl.bench.command import add_arguments as add_bench_arguments
@@ -11,6 +12,7 @@ from nasdsl.bench.command import bench_command
 from nasdsl.dsl.elaborate import load
 from nasdsl.dsl.summary import summarize
 from nasdsl.errors import NasError
+from nasdsl.plots import plot_run, report
 from nasdsl.search.command import add_arguments as add_run_arguments
 from nasdsl.train.command import add_arguments as add_train_arguments
 from nasdsl.search.command import add_method_options, parse_override
@@ -84,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     add_bench_arguments(bench)
     add_method_options(bench)
     bench.set_defaults(command=bench_command)
+
+    plot = commands.add_parser("plot", help="draw a run directory's plots again: losses and "
+                                            "accuracies, architecture weights, benchmark")
+    plot.add_argument("run_dir", metavar="RUN_DIR", help="a directory that `nasdsl run` wrote")
+    plot.set_defaults(command=_plot)
     return parser
 
 
@@ -123,6 +130,11 @@ def _simplify(args) -> int:
     rewrites = parse_rewrites(args.rewrites) if args.rewrites is not None else None
     setting = Setting(batch=args.batch, target=args.target, objective=args.objective)
     print(explain(space, setting, rewrites, args.tie_params, args.explain), end="")
+    return 0
+
+
+def _plot(args) -> int:
+    report(plot_run(Path(args.run_dir)))
     return 0
 
 

@@ -13,6 +13,7 @@ import attrs
 from nasdsl.arguments import add_set
 from nasdsl.errors import NasError
 from nasdsl.grammar import number
+from nasdsl.plots import plot_run, report
 from nasdsl.search.build import nb201_shaped
 from nasdsl.files import write_json
 from nasdsl.search.config import SearchConfig, flag, options
@@ -162,13 +163,14 @@ def run_command(args) -> int:
                     print(f"note: {note}", file=sys.stderr)
             benchmark = _benchmark(config, search.space)  # before training: fails now
         result = search.run()
+        if world.main:  # while the run directory is still this run's
+            print(_summary(result))
+            if benchmark is not None:
+                _report_benchmark(benchmark, result)
+            report(plot_run(result.run_dir))
     finally:
         if taken:
             taken[0].release()
-    if world.main:
-        print(_summary(result))
-        if benchmark is not None:
-            _report_benchmark(benchmark, result)
     world.close()
     return 0
 
