@@ -38,6 +38,7 @@ from nasdsl.search.config import SearchConfig, flag, options
 CONFIG, LOG, CHECKPOINT, RESULT, DERIVED, LOCK = ("config.json", "log.jsonl", "checkpoint.pt",
                                                   "result.json", "derived.nas", ".lock")
 RUN_FILES = (CONFIG, LOG, CHECKPOINT, RESULT, DERIVED)
+PLOTS = "plot-*.png"  # the plots drawn at the end (nasdsl.plots), named by what they show
 
 # --- configuration ------------------------------------------------------------------------------
 
@@ -233,7 +234,9 @@ class RunDirectory:
             if overwrite:
                 for name in (*RUN_FILES, *run_files):
                     (path / name).unlink(missing_ok=True)
-            _remove_temporaries(path, (*RUN_FILES, *run_files))
+                for plot in path.glob(PLOTS):
+                    plot.unlink()
+            _remove_temporaries(path, (*RUN_FILES, *run_files, PLOTS))
             wrote = not (path / CONFIG).exists()
             if wrote:
                 write_json(path / CONFIG, config_to_json(config))
@@ -260,7 +263,7 @@ class RunDirectory:
                            hint="leave them out to resume, or start a new run with a new --out")
         _check_writable(path)
         _lock(path, break_lock)
-        _remove_temporaries(path, (*RUN_FILES, *run_files))
+        _remove_temporaries(path, (*RUN_FILES, *run_files, PLOTS))
         return cls(path, False, False), config
 
     def release(self) -> None:

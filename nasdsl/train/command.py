@@ -14,6 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from nasdsl.arguments import add_set
 from nasdsl.errors import NasError
+from nasdsl.plots import plot_run, report
 from nasdsl.search.command import add_settings, given_settings, parse_override
 from nasdsl.search.run_dir import RunDirectory
 from nasdsl.train.architecture import ARCH_HINT
@@ -58,11 +59,12 @@ def train_command(args) -> int:
     config = attrs.evolve(config, device=local_device(config.device, world))
     try:
         result = Training(config, path, progress=not args.no_progress, world=world).run()
+        if world.main:
+            print(summary(result))
+            report(plot_run(result.run_dir))
     finally:
         if taken:
             taken[0].release()
-    if world.main:
-        print(summary(result))
     world.close()
     return 0
 

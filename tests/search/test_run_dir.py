@@ -229,3 +229,14 @@ def test_run_files_get_the_users_umask(finished):
     mask = os.umask(0)
     os.umask(mask)
     assert (finished / CONFIG).stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_overwrite_removes_the_old_runs_plots(finished, capsys):
+    """--overwrite with another configuration removes the old run's plots (a kind the new
+    run may not draw would otherwise stay as if it were the new run's), and the new run draws
+    its own."""
+    stale = finished / "plot-weights-gone.png"
+    stale.write_bytes(b"old")
+    assert run(capsys, "nb201", *RUN, "--epochs", "1", "--lr", "0.05", "--out", str(finished),
+               "--overwrite")[0] == 0
+    assert not stale.exists() and (finished / "plot-curves.png").is_file()

@@ -119,11 +119,12 @@ def test_an_unknown_architecture_is_a_clear_error(capsys):
 
 
 def test_training_resumes_from_the_command_line(tmp_path, capsys):
-    """`nasdsl train --resume RUN_DIR` continues a stopped run with its recorded settings;
-    a setting given with another value is refused."""
+    """`nasdsl train --resume RUN_DIR` continues a stopped run with its recorded settings
+    and draws its curves at the end; a setting given with another value is refused."""
     config = resolve(TrainConfig(arch=NB201_ARCH, **{**TINY, "epochs": 2}))
     Training(config, tmp_path / "run", progress=False).run(stop_after=0)
     assert main(["train", "--resume", str(tmp_path / "run"), "--epochs", "5"]) == 2
     assert "these differ" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "run"), "--no-progress"]) == 0
     assert "test accuracy:" in capsys.readouterr().out
+    assert (tmp_path / "run" / "plot-curves.png").stat().st_size > 10_000
