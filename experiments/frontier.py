@@ -120,6 +120,7 @@ def main() -> None:
     for ax, (name, batch, overrides) in zip(axes.flat, spaces):
         print(f"measuring {name} ...", flush=True)
         rows = measure_space(name, batch, overrides, repeats)
+        print(rows, flush=True)  # a long run's figures survive a later space's failure
         naive = rows[0]
         text += f"## {name}.nas, batch {batch}\n\n" + markdown_table(
             ["supernet", "cells recomputed", "modelled MiB", "measured MiB", "step s"],

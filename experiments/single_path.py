@@ -41,9 +41,9 @@ def costliest_path(space, batch: int) -> tuple[dict, dict]:
             costs.append(cost)
             choice.append(index)
         keep = set()
-        for node in kind.intermediate:
+        for position, node in enumerate(kind.intermediate):
             incoming = kind.incoming(node)
-            top = kind.derive.top or len(incoming)
+            top = kind.derive.top_of(position) or len(incoming)
             keep |= set(sorted(incoming, key=lambda i: -costs[i])[:top])
         width = max(len(names) for *_, names in kind.edges)
         one_hot = torch.zeros(len(kind.edges), width)
