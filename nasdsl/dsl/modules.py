@@ -101,6 +101,11 @@ class Module(metaclass=_Interned):
         return 1
 
     @property
+    def strides(self) -> KernelSize:
+        """The stride on each axis, (height, width): a conv may stride them apart (1x2)."""
+        return KernelSize(self.stride)
+
+    @property
     def extent(self) -> int:
         """Side of the dense kernel of a kernel-expressible module (1: pointwise)."""
         return 1
@@ -109,7 +114,17 @@ class Module(metaclass=_Interned):
         return c_in
 
     def out_size(self, size: int) -> int:
-        return -(-size // self.stride)  # 'same' padding: ceil(size / stride)
+        """The side of its output maps from square maps of side `size` ('same' padding:
+        ceil(size / stride)); a module striding its axes apart has no square output, and
+        `out_shape` gives its output's sides."""
+        return -(-size // self.stride)
+
+    def out_shape(self, height: int, width: int) -> tuple[int, int]:
+        """The (height, width) of its output maps from maps of (height, width)."""
+        if self.strides.square:
+            return self.out_size(height), self.out_size(width)
+        along, across = self.strides
+        return -(-height // along), -(-width // across)
 
     def __reduce__(self):  # unpickling goes through the constructor, so it stays interned
         return (type(self), attrs.astuple(self, recurse=False))
@@ -125,16 +140,50 @@ def _show(value) -> str:
 
 
 class KernelSize(tuple):
-    """A kernel's (height, width): `KernelSize(3)` is 3x3, `KernelSize(1, 7)` one row of 7
-    (written `1x7` in a .nas file)."""
+    """A (height, width) pair, written `1x7` in a .nas file: a kernel's size (`KernelSize(3)`
+    is 3x3, `KernelSize(1, 7)` one row of 7) or a conv's stride on each axis (`1x2` strides
+    the width only)."""
 
     def __new__(cls, height: int, width: int | None = None):
         if isinstance(height, KernelSize):
             return height
         return super().__new__(cls, (height, height if width is None else width))
 
+    @property
+    def square(self) -> bool:
+        return self[0] == self[1]
+
     def __str__(self) -> str:
         return "{}x{}".format(*self)
+
+
+def shown_stride(strides: KernelSize) -> str:
+    """A stride as a message says it: `2` where both axes take it, else `1x2`."""
+    return str(strides[0]) if strides.square else str(strides)
+
+
+def strides_apart(modules) -> Module | None:
+    """The first module of a chain (inside its groups too) that strides its axes apart, or
+    None."""
+    for module in modules:
+        if not module.strides.square:
+            return module
+        if isinstance(module, Branches):
+            found = strides_apart([inner for branch in module.branches for inner in branch])
+            if found is not None:
+                return found
+    return None
+
+
+def chain_out_size(modules, size: int) -> int:
+    """The side of the maps a chain gives from square maps of side `size`, its modules
+    perhaps striding the axes apart (1x2 then 2x1): the checker has seen to it that the
+    chain's strides multiply alike on both axes, so its output is square."""
+    height = width = size
+    for module in modules:
+        height, width = module.out_shape(height, width)
+    assert height == width, "a chain striding its axes apart reached a stage's output"
+    return height
 
 
 @attrs.frozen
@@ -187,6 +236,10 @@ def _non_negative(value: float) -> str | None:
 
 def _stride(value: int) -> str | None:
     return None if value in (1, 2) else "must be 1 or 2"
+
+
+def _axis_strides(value: KernelSize) -> str | None:
+    return None if set(value) <= {1, 2} else "must be 1 or 2 on each axis"
 
 
 _AFFINE = Attr(bool, True, follows="bn")
@@ -336,18 +389,20 @@ class Zero(Module):
 class Conv(Module):
     """A 2-d convolution with 'same' padding (dilation * (kernel - 1) / 2 on each axis), with
     a bias only where asked (NAS-Bench-201's search convs have one: bias = not affine). A
-    square kernel is a number, another a `KernelSize` (1x7)."""
+    square kernel is a number, another a `KernelSize` (1x7); so is a stride, which may
+    differ between the axes (`stride=1x2`: NASNet's conv 1x7 then 7x1 at stride 2 strides
+    each along its own axis)."""
 
     c_in: int
     c_out: int
     kernel: int | KernelSize
-    stride: int = 1
+    stride: int | KernelSize = 1
     dilation: int = 1
     groups: int = 1
     bias: bool = False
     attributes = {
         "kernel": Attr(KernelSize, REQUIRED, _odd_kernel),
-        "stride": Attr(int, 1, _stride),
+        "stride": Attr(KernelSize, 1, _axis_strides),
         "dilation": Attr(int, 1, _at_least_one),
         "groups": Attr(int, 1, _at_least_one),
         "depthwise": Attr(bool, False),
@@ -407,10 +462,15 @@ class Conv(Module):
         if c_in % groups or c_out % groups:
             raise AttributeProblem("groups", f"{groups} groups do not divide {c_in} input and "
                                    f"{c_out} output channels")
-        height, width = values["kernel"]
-        kernel = height if height == width else values["kernel"]  # square ones as a number
-        return cls(c_in, c_out, kernel, values["stride"], values["dilation"], groups,
+        return cls(c_in, c_out, _number_if_square(values["kernel"]),
+                   _number_if_square(values["stride"]), values["dilation"], groups,
                    values["bias"])
+
+
+def _number_if_square(size: int | KernelSize) -> int | KernelSize:
+    """A pair of equal sides as the number (so that kernel=3 and kernel=3x3 intern alike)."""
+    size = KernelSize(size)
+    return size[0] if size.square else size
 
 
 @module_kind("bn")
@@ -713,19 +773,26 @@ class Branches(Module):
         return max((m.extent for m in self._modules), default=1)
 
     @property
-    def stride(self) -> int:
-        stride = 1
+    def stride(self) -> int | KernelSize:
+        return _number_if_square(self.strides)
+
+    @property
+    def strides(self) -> KernelSize:
+        along = across = 1
         for module in self.branches[0]:
-            stride *= module.stride
-        return stride
+            along, across = along * module.strides[0], across * module.strides[1]
+        return KernelSize(along, across)
 
     def out_channels(self, c_in: int) -> int:
         return self.c_out
 
     def out_size(self, size: int) -> int:
+        return chain_out_size(self.branches[0], size)
+
+    def out_shape(self, height: int, width: int) -> tuple[int, int]:
         for module in self.branches[0]:
-            size = module.out_size(size)
-        return size
+            height, width = module.out_shape(height, width)
+        return height, width
 
     def __str__(self) -> str:
         sign = f" {COMBINE_SIGNS[self.combine]} "

@@ -10,7 +10,8 @@ from nasdsl.dsl.elaborate.chains import ChainExpander
 from nasdsl.dsl.elaborate.ops import OpPlacer
 from nasdsl.dsl.elaborate.scope import Scope, keyword_of, names_hint
 from nasdsl.dsl.limits import MAX_CANDIDATES, MAX_EDGES, MAX_INPUTS, MAX_NODES
-from nasdsl.dsl.space import Cell, CellKind, DeriveRule, Edge
+from nasdsl.dsl.modules import KernelSize, strides_apart
+from nasdsl.dsl.space import Cell, CellKind, DeriveRule, Edge, Op
 from nasdsl.errors import Location, did_you_mean
 
 COMBINE_RULES = ("sum",)
@@ -328,10 +329,11 @@ class CellBuilder:
             state = self.expander.chain_state(c_in, channels, in_cell=True)
             if not self.expander.expand(stmt.body, {}, state):
                 return None
-            if state.stride_done != s_in // size:
+            if state.stride_done != KernelSize(s_in // size):
+                reached = KernelSize(*(-(-s_in // done) for done in state.stride_done))
                 self.error(f"'{keyword_of(stmt)}' of cell '{kind.name}' brings input {index} from "
-                           f"resolution {s_in} to {s_in // state.stride_done} where the cell "
-                           f"works at {size}", stmt.at)
+                           f"resolution {s_in} to {reached[0] if reached.square else reached} "
+                           f"where the cell works at {size}", stmt.at)
                 return None
             if state.placement.channels != channels:
                 self.error(f"'{keyword_of(stmt)}' of cell '{kind.name}' turns {c_in} channels into "
@@ -365,11 +367,25 @@ class CellBuilder:
                 ops = [self.placer.place_op(self.scope.ops[name], stride, takes,
                                             _ref_at(definition, name), gives,
                                             kind.place(src, dst)) for name in names]
-                if any(op is None for op in ops):
+                if any(op is None for op in ops) or searched and not all(
+                        self.searchable(op, f"{kind.place(src, dst)} of cell '{kind.name}'",
+                                        _ref_at(definition, op.name)) for op in ops):
                     return None
                 placed[searched].append(Edge(src, dst, stride, tuple(ops)))
         return Cell(kind, channels, size, tuple(preprocess), tuple(placed[True]),
                     tuple(placed[False]), channels // divisor, c_in)
+
+    def searchable(self, op: Op, place: str, at) -> bool:
+        """Whether `op` may be a candidate of a searchable edge at `place`, else False after
+        saying why: the simplifier and its cost model reason on square feature maps, which a
+        module striding its axes apart does not give."""
+        module = strides_apart(op.modules)
+        if module is None:
+            return True
+        self.error(f"op '{op.name}' strides its axes apart ({module}) on {place}, a searchable "
+                   "edge", at, "per-axis strides go on fixed edges (one op), stems and layers: "
+                   "the simplifier reasons on square feature maps")
+        return False
 
     @staticmethod
     def edge_width(kind: CellKind, dst: int, src: int, width: int) -> int:

@@ -10,7 +10,7 @@ from nasdsl.dsl.elaborate.scope import Scope, is_whole, names_hint, show_value
 from nasdsl.dsl.limits import MAX_CALLS, MAX_CHAIN_DEPTH, MAX_MODULES
 from nasdsl.dsl.modules import (BROKEN_KINDS, KINDS, MAPS, REQUIRED, VECTORS,
                                 Attr, AttributeProblem, Branches, KernelSize,
-                                Placement)
+                                Placement, shown_stride)
 from nasdsl.errors import Location, did_you_mean
 
 # Any module may be marked search_only=true: it exists in the supernet, not in a derived
@@ -25,13 +25,13 @@ PLACE_NAMES = ("in", "out")
 
 @attrs.define
 class ChainState:
-    """What flows along a chain being expanded: channels, resolution factor, the form of the
-    tensor (feature maps or vectors), modules so far."""
+    """What flows along a chain being expanded: channels, resolution factor on each axis, the
+    form of the tensor (feature maps or vectors), modules so far."""
 
     placement: Placement
     searching: bool = False  # inside a cell while searching: `search` settings apply
     stride_wanted: int = 1
-    stride_done: int = 1
+    stride_done: KernelSize = KernelSize(1)  # (height, width): a conv may stride one axis
     form: str = MAPS
     head: bool = False  # only the head may turn feature maps into vectors
     modules: list = attrs.Factory(list)
@@ -129,7 +129,7 @@ class ChainExpander:
         # A call that failed once fails again where the same values reach it, with the errors
         # reported already: chains that call a failing chain twice would double at each level.
         key = (chain.name, tuple(sorted(inner.items())), state.placement, state.form,
-               state.searching, state.head, state.stride_wanted // state.stride_done,
+               state.searching, state.head, state.stride_wanted, state.stride_done,
                tuple(sorted(state.place.items())))
         if key in self.scope.failed_chains:
             return False
@@ -160,7 +160,8 @@ class ChainExpander:
             branches.append(inner)
         sign = S.COMBINE_SIGNS[group.combine]
         hint = f"each branch of (a {sign} b) starts from the group's input"
-        strides = [b.stride_done // state.stride_done for b in branches]
+        strides = [shown_stride(KernelSize(*(done // before for done, before in zip(
+            b.stride_done, state.stride_done)))) for b in branches]
         if len(set(strides)) > 1:
             self.error(f"the branches of this group stride by {_listed(strides)}: they must "
                        "stride alike", group.at,
@@ -207,9 +208,10 @@ class ChainExpander:
         values = {name: given[name] if name in given else self.default(kind, name, state)
                   for name in kind.attributes}
         # The stride of an op's place goes to its first module that can take one.
-        if (kind.stride_capable and "stride" not in given
-                and state.stride_done < state.stride_wanted):
-            values["stride"] = state.stride_wanted // state.stride_done
+        done = state.stride_done
+        if (kind.stride_capable and "stride" not in given and done.square
+                and done[0] < state.stride_wanted):
+            values["stride"] = state.stride_wanted // done[0]
         try:
             module = kind.build(values, state.placement)
         except AttributeProblem as problem:
@@ -217,7 +219,8 @@ class ChainExpander:
                        where.get(problem.attribute, call.at))
             return False
         state.modules.append(module)
-        state.stride_done *= module.stride
+        state.stride_done = KernelSize(*(so_far * step for so_far, step in
+                                         zip(state.stride_done, module.strides)))
         state.placement = attrs.evolve(state.placement,
                                        channels=module.out_channels(state.placement.channels))
         return True

@@ -110,7 +110,8 @@ class LayersBuilder:
                            if ref is not None and ref.name == ref_name), stmt.at)
                 op = self.placer.place_op(self.scope.ops[ref_name], stride, takes, at, gives,
                                           f"layer '{name}'")
-                if op is None:
+                if op is None or len(choice) > 1 and not self.cell_builder.searchable(
+                        op, f"layer '{name}'", at):
                     return None
                 placed.append(op)
             edge = ((0, 1, choice),)

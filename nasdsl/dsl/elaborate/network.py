@@ -8,7 +8,7 @@ from nasdsl.dsl.elaborate.chains import ChainExpander, ChainState
 from nasdsl.dsl.elaborate.layers import LayersBuilder
 from nasdsl.dsl.elaborate.scope import Scope, is_whole, keyword_of, names_hint, show_value
 from nasdsl.dsl.limits import MAX_NETWORK_EDGES, MAX_STAGES
-from nasdsl.dsl.modules import KINDS, VECTORS
+from nasdsl.dsl.modules import KINDS, VECTORS, chain_out_size
 from nasdsl.dsl.space import Cell, CellKind, Layer, Network
 from nasdsl.errors import did_you_mean
 
@@ -71,13 +71,11 @@ class NetworkBuilder:
                 state = self.expander.chain_state(current[0], current[0], in_cell=False)
                 state.head = isinstance(stmt, S.Head)
                 if self.expander.expand(stmt.body, env, state) and \
-                        self.head_output(stmt, state, lets):
+                        self.head_output(stmt, state, lets) and self.square(stmt, state):
                     modules = tuple(state.modules)
-                    size = current[1]
-                    for module in modules:
-                        size = module.out_size(size)
                     stages.append(Layer(keyword_of(stmt), modules))
-                    history.append((state.placement.channels, size))
+                    history.append((state.placement.channels,
+                                    chain_out_size(modules, current[1])))
                 else:
                     ok = flowing = False
             elif isinstance(stmt, (S.Cells, S.Layers)):
@@ -114,6 +112,16 @@ class NetworkBuilder:
                            " every 'cells', 'layers' and 'layer' statement")
                 ok = False
         return ok
+
+    def square(self, stmt, state: ChainState) -> bool:
+        """A stem or layer strides its axes alike in all (a conv may stride one of them, so
+        long as another conv strides the other): the stages between give square maps."""
+        if state.stride_done.square:
+            return True
+        self.error(f"the {keyword_of(stmt)} strides by {state.stride_done} in all: a stage gives "
+                   "square feature maps", stmt.at,
+                   "make the strides of its convs multiply alike on both axes")
+        return False
 
     def head_output(self, stmt, state: ChainState, lets: set[str]) -> bool:
         """The head ends in one vector of class scores per image, as many as the data has

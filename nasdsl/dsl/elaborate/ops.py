@@ -5,6 +5,7 @@ from __future__ import annotations
 from nasdsl.dsl import syntax as S
 from nasdsl.dsl.elaborate.chains import ChainExpander
 from nasdsl.dsl.elaborate.scope import Scope
+from nasdsl.dsl.modules import KernelSize, shown_stride
 from nasdsl.dsl.space import Op
 
 NOMINAL_CHANNELS = 16  # channels at which an op no cell uses is checked
@@ -72,7 +73,7 @@ class OpPlacer:
         """The op's chain at an edge of `stride`. The rule: an op whose chain writes no
         `stride=` gives the edge's stride to its first module that can stride (a conv, a pool,
         a zero); an op that writes one strides as written, and its strides must multiply to
-        the edge's."""
+        the edge's on each axis (a conv may stride one axis: 1x2 then 2x1)."""
         state = self.expander.chain_state(channels, out, in_cell=True)
         if not self.expander.expand(form.body, {}, state):
             return None
@@ -80,15 +81,16 @@ class OpPlacer:
         if stride > 1 and not written:
             state = self.expander.chain_state(channels, out, in_cell=True, stride=stride)
             self.expander.expand(form.body, {}, state)
-        if state.stride_done != stride and written:
-            self.error(f"op '{op.name}' writes its strides and they make {state.stride_done}, but "
+        done = shown_stride(state.stride_done)
+        if state.stride_done != KernelSize(stride) and written:
+            self.error(f"op '{op.name}' writes its strides and they make {done}, but "
                        f"its edge has stride {stride}", written[0],
                        f"an op that writes `stride=` strides as written: make its strides "
                        f"multiply to {stride}, leave them out (the first conv, pool or zero then "
                        f"takes the edge's stride), or give the op a 'stride {stride}:' form")
             return None
-        if state.stride_done != stride:
-            self.error(f"op '{op.name}' has stride {state.stride_done} but its edge has stride "
+        if state.stride_done != KernelSize(stride):
+            self.error(f"op '{op.name}' has stride {done} but its edge has stride "
                        f"{stride}", form.at,
                        "an edge's stride goes to the op's first conv, pool or zero; give the op "
                        f"a 'stride {stride}:' form")
