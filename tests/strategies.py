@@ -155,7 +155,8 @@ def _any_cell_statements() -> st.SearchStrategy[S.CellStmt]:
         st.builds(S.NodeOverride, counts, _any_refs()),
         st.builds(S.MaxEdges, counts),
         st.builds(S.Combine, st.builds(S.Ref, identifiers())),
-        st.builds(S.Output, st.builds(S.Ref, identifiers())),
+        st.builds(S.Output, st.builds(S.Ref, identifiers()),
+                  _small_lists(st.builds(S.Number, counts))),
         st.builds(S.Derive, st.none() | counts | st.tuples(counts, counts) | st.tuples(
             counts, counts, counts), _small_lists(st.builds(S.Ref, identifiers()))),
     )
@@ -574,15 +575,21 @@ def cell_kinds(draw, ops: list[DrawnOp], name: str, reduction: bool) -> DrawnKin
     if draw(st.booleans()):
         statements.append(S.Combine(S.Ref("sum")))
     output = draw(st.sampled_from([None, "last", "concat"]))
+    # `output concat` may list the nodes it joins, in any order (NASNet's cells join those no
+    # other node reads).
+    joined = draw(st.permutations(range(inputs, inputs + nodes)).flatmap(
+        lambda order: st.integers(1, nodes).map(lambda count: order[:count]))) \
+        if output == "concat" and draw(st.booleans()) else []
     if output is not None:
-        statements.append(S.Output(S.Ref(output)))
+        statements.append(S.Output(S.Ref(output), tuple(S.Number(node) for node in joined)))
     if draw(st.booleans()):
         statements.append(_derive(draw, pairs, sets, inputs, nodes))
     strided_names = {name for (src, _), names in sets.items() if src < inputs for name in names}
     factorized = reduction and any(op.factorized and op.definition.name in strided_names
                                    for op in ops)
-    return DrawnKind(name, inputs, reduction, nodes if output == "concat" else 1,
-                     inputs == 2 or factorized, tuple(statements))
+    widening = (len(joined) or nodes) if output == "concat" else 1
+    return DrawnKind(name, inputs, reduction, widening, inputs == 2 or factorized,
+                     tuple(statements))
 
 
 # --- valid programs ----------------------------------------------------------------------------

@@ -153,7 +153,7 @@ def to_genotype(arch: Architecture, space: Space) -> str:
     for cell in arch.cells:
         kind = _kind(space, cell.kind)
         pairs[kind.name] = _pairs_text(cell, kind)
-        concat[kind.name] = list(kind.intermediate) if kind.output == "concat" \
+        concat[kind.name] = list(kind.concatenated) if kind.output == "concat" \
             else [kind.intermediate[-1]]
     if not darts_form(space):
         cells = ", ".join(f"{name!r}: [{text}]" for name, text in pairs.items())

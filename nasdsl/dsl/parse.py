@@ -244,7 +244,9 @@ class _ToSyntax(lark.Transformer):
 
     @v_args(meta=True)
     def output_stmt(self, meta, children):
-        return S.Output(self._rule_ref(children[0]), at=self._at(meta))
+        rule, *nodes = children
+        return S.Output(self._rule_ref(rule), tuple(S.Number(self._int(token), at=self._at(token))
+                                                    for token in nodes), at=self._at(meta))
 
     def keep_all(self, children):
         return None

@@ -121,7 +121,8 @@ class _Printer:
         return f"combine {node.rule.name}"
 
     def Output(self, node: S.Output) -> str:
-        return f"output {node.rule.name}"
+        nodes = ", ".join(str(number.value) for number in node.nodes)
+        return f"output {node.rule.name}" + (f" {nodes}" if nodes else "")
 
     def Derive(self, node: S.Derive) -> str:
         tops = (node.top,) if isinstance(node.top, int) else node.top

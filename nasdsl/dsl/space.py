@@ -76,6 +76,10 @@ class CellKind:
     statement that made it: one input, one node, its edges from the input to the node;
     `residual` adds the input to the node (MobileNetV2's shortcut, outside the choice).
 
+    Output "concat": the concatenation of the nodes `concat` lists (NASNet's and AmoebaNet's
+    cells concatenate those no other node reads), or where it lists none of every
+    intermediate node.
+
     Output "vertex": the last node is an output vertex that concatenates what its incoming
     edges bring, and is the cell's output (NAS-Bench-101's output). A `node_ops` kind is a
     cell whose nodes carry the choice (NAS-Bench-101's), written as a plain one: each of its
@@ -99,10 +103,17 @@ class CellKind:
     residual: bool = False
     node_ops: bool = False
     max_edges: int | None = None
+    concat: tuple[int, ...] = ()  # the nodes `output concat` lists (none listed: all)
 
     @property
     def intermediate(self) -> range:
         return range(self.inputs, self.inputs + self.nodes)
+
+    @property
+    def concatenated(self) -> tuple[int, ...]:
+        """The nodes `output concat` joins, in order: those it lists, else every
+        intermediate node."""
+        return self.concat or tuple(self.intermediate)
 
     def incoming(self, node: int) -> tuple[int, ...]:
         """Indices (into `edges`) of the searchable edges into `node`, in edge order."""
@@ -255,7 +266,8 @@ class Cell:
     def out_channels(self) -> int:
         if self.kind.output == "vertex":
             return self.channels * self.kind.wires_into_output()
-        return self.channels * (self.kind.nodes if self.kind.output == "concat" else 1)
+        return self.channels * (len(self.kind.concatenated) if self.kind.output == "concat"
+                                else 1)
 
     @property
     def out_size(self) -> int:

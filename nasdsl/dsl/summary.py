@@ -61,7 +61,7 @@ def _cell_kind(kind: CellKind) -> list[str]:
              f"{kind.inputs} input{'s' if kind.inputs != 1 else ''}, {shape}, "
              f"{len(kind.edges)} {'choices' if kind.node_ops else 'edges'}{_fixed_count(kind)}, "
              f"combine {kind.combine}, "
-             f"output {kind.output}",
+             f"output {kind.output}{_listed(kind.concat)}",
              f"  derive: {derive}; {_count(kind.architecture_count())} architectures"]
     by_set: dict[tuple[str, ...], list[tuple[int, int]]] = {}
     for src, dst, names in kind.edges:
@@ -72,6 +72,10 @@ def _cell_kind(kind: CellKind) -> list[str]:
         lines.append("  fixed: " + ", ".join(f"{kind.in_text(src, dst)} {names[0]}"
                                              for src, dst, names in kind.fixed))
     return lines
+
+
+def _listed(nodes: tuple[int, ...]) -> str:
+    return f" of nodes {', '.join(map(str, nodes))}" if nodes else ""
 
 
 def _fixed_count(kind: CellKind) -> str:

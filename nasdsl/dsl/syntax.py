@@ -240,7 +240,11 @@ class Combine:
 
 @attrs.frozen
 class Output:
+    """How a cell gives its output; `nodes`, the nodes `output concat` joins where it lists
+    them (each a Number, for its location), in order."""
+
     rule: Ref
+    nodes: tuple[Number, ...] = ()
     at: Location | None = _located
 
 

@@ -59,7 +59,7 @@ class CellBase(nn.Module):
                 terms.append(run.node_terms[position])
             states.append(add_all(terms))
         if self.kind.output == "concat":
-            return torch.cat(states[self.kind.inputs:], dim=1)
+            return torch.cat([states[node] for node in self.kind.concatenated], dim=1)
         if self.kind.residual:
             return states[-1] + states[0]
         return states[-1]

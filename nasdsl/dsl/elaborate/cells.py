@@ -60,9 +60,10 @@ class CellBuilder:
         derive = self.derive_rule(get(S.Derive), cell, every, inputs, nodes_written,
                                   tuple(vertex_ops.values()))
         max_edges = self.max_edges(get(S.MaxEdges), cell, every, derive, inputs, nodes_written)
+        concat = self.concat_nodes(get(S.Output), output, cell, inputs, nodes, every)
         kind = CellKind(cell.name, inputs, nodes, (), combine, output,
                         get(S.Reduction) is not None, derive, node_ops=on_nodes,
-                        max_edges=max_edges)
+                        max_edges=max_edges, concat=concat)
         if on_nodes:
             kind = lowered(kind, every, vertex_ops)
             if output == "vertex" and not kind.wires_into_output():
@@ -103,6 +104,39 @@ class CellBuilder:
                        "concatenating the vertices wired to it) or 'output last'")
             return "vertex"  # what a concatenating node_ops cell means: checked as that
         return output
+
+    def concat_nodes(self, stmt, output: str, cell: S.CellDef, inputs: int, nodes: int,
+                     every) -> tuple[int, ...]:
+        """The nodes `output concat 4, 5, 6` lists, checked: intermediate nodes, each once.
+        A node that is neither listed nor read by another node computes nothing the cell
+        gives: a warning."""
+        if stmt is None or not stmt.nodes:
+            return ()
+        if output != "concat":
+            self.error(f"'output {output}' takes no list of nodes", stmt.nodes[0].at,
+                       "only 'output concat' lists the nodes it concatenates")
+            return ()
+        listed: list[int] = []
+        for number in stmt.nodes:
+            node = number.value
+            if not inputs <= node < inputs + nodes:
+                self.error(f"'output concat' lists node {node}, which is not an intermediate "
+                           f"node of cell '{cell.name}' ({inputs}..{inputs + nodes - 1})",
+                           number.at)
+            elif node in listed:
+                self.error(f"'output concat' lists node {node} twice", number.at)
+            else:
+                listed.append(node)
+        read = {src for src, _, _ in every}
+        unused = [node for node in range(inputs, inputs + nodes)
+                  if node not in listed and node not in read]
+        if listed and unused:
+            several = len(unused) > 1
+            self.scope.warning(f"node{'s' * several} {', '.join(map(str, unused))} of cell "
+                               f"'{cell.name}' {'are' if several else 'is'} neither "
+                               "concatenated nor read by another node: computed for nothing",
+                               stmt.at, "list it in 'output concat', or leave its edges out")
+        return tuple(listed)
 
     def vertex_ops(self, cell, stmt, overrides, inputs: int, nodes: int
                    ) -> dict[int, tuple[str, ...]]:
