@@ -536,8 +536,8 @@ def test_missing_file():
         load("no/such/space.nas")
     assert caught.value.message == "no such file or shipped space: no/such/space.nas"
     assert caught.value.hint == ("shipped spaces: darts, darts_large, darts_ops, fbnet, "
-                                 "mbconv_ops, mobilenetv2, nb101, nb201, proxylessnas, rdarts_s1, "
-                                 "rdarts_s2, rdarts_s3, rdarts_s4")
+                                 "mbconv_ops, mobilenetv2, nb101, nb201, proxylessnas, "
+                                 "published_ops, rdarts_s1, rdarts_s2, rdarts_s3, rdarts_s4")
 
 
 # --- many errors, warnings ----------------------------------------------------------------------
