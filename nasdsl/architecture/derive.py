@@ -279,6 +279,12 @@ def derived_program(space: Space, arch: Architecture) -> S.Program:
                    split_layers(item, space.cell_kinds, chosen)
                    if isinstance(item, S.NetworkDef) else item
                    for item in definitions]
+    return standalone(definitions)
+
+
+def standalone(definitions: Sequence) -> S.Program:
+    """A program of the network among `definitions` and the definitions it reaches, in their
+    order: what runs, and loads without "never used" warnings."""
     used = _used(definitions)
     return S.Program(tuple(item for item in definitions
                            if isinstance(item, S.NetworkDef) or (type(item), item.name) in used))
