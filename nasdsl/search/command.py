@@ -144,35 +144,45 @@ def parse_override(item: str) -> tuple[str, int | float]:
 def run_command(args) -> int:
     """Check everything the command line names (settings, device, method, run directory)
     before any work, take the run directory, search, report."""
-    from nasdsl.backends.torch.network import resolve_device
+    return in_run_directory(args, _take_run_directory, _search)
+
+
+def in_run_directory(args, take, work) -> int:
+    """`work(args, config, path, world)` on every process of the run (one, or those torchrun
+    started), in the run directory that `take(args)` takes on the main process, which the
+    others learn (with its configuration) from it; they write nothing. The directory is
+    released afterwards, whatever happens."""
     from nasdsl.search.distributed import from_environment, local_device
     world = from_environment(getattr(args, "device", "cpu"))
-    # Under torchrun the main process takes the run directory; the others learn its path
-    # (and its configuration) from it, and write nothing.
-    taken = _take_run_directory(args) if world.main else None
+    taken = take(args) if world.main else None
     path, config = world.broadcast_object(
         (taken[0].path, taken[1]) if taken else None)
     config = attrs.evolve(config, device=local_device(config.device, world))
     try:
-        resolve_device(config.device)
-        search = Search(config, path, progress=not args.no_progress, world=world)
-        benchmark = None
-        if world.main:
-            for note in (*search.feed.notes, search.net.budget_note):
-                if note:
-                    print(f"note: {note}", file=sys.stderr)
-            benchmark = _benchmark(config, search.space)  # before training: fails now
-        result = search.run()
-        if world.main:  # while the run directory is still this run's
-            print(_summary(result))
-            if benchmark is not None:
-                _report_benchmark(benchmark, result)
-            report(plot_run(result.run_dir))
+        work(args, config, path, world)
     finally:
         if taken:
             taken[0].release()
     world.close()
     return 0
+
+
+def _search(args, config: SearchConfig, path: Path, world) -> None:
+    from nasdsl.backends.torch.network import resolve_device
+    resolve_device(config.device)
+    search = Search(config, path, progress=not args.no_progress, world=world)
+    benchmark = None
+    if world.main:
+        for note in (*search.feed.notes, search.net.budget_note):
+            if note:
+                print(f"note: {note}", file=sys.stderr)
+        benchmark = _benchmark(config, search.space)  # before training: fails now
+    result = search.run()
+    if world.main:  # while the run directory is still this run's
+        print(_summary(result))
+        if benchmark is not None:
+            _report_benchmark(benchmark, result)
+        report(plot_run(result.run_dir))
 
 
 def _take_run_directory(args) -> tuple[RunDirectory, SearchConfig]:

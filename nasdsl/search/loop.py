@@ -26,7 +26,8 @@ from nasdsl.search.build import assemble, nb201_shaped, optimizers, supernet
 from nasdsl.search.config import SearchConfig, flag, options
 from nasdsl.search.distributed import World
 from nasdsl.search.run_dir import (CONFIG, DERIVED, RESULT, config_to_json, load_checkpoint,
-                                   made_by, save_checkpoint, write_log)
+                                   made_by, random_state, restore_random_state,
+                                   save_checkpoint, write_log)
 from nasdsl.search.step import Optimizers, search_step
 
 
@@ -124,12 +125,8 @@ class Search:
         return {"made_by": self.made_by, "epoch": epoch, "net": self.net.state_dict(),
                 "weight_optimizer": self.weight_optimizer.state_dict(),
                 "arch_optimizer": self.arch_optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "rng": torch.get_rng_state(),
-                "stage_mask": self.stage_mask,
-                # sampling methods draw on the device's generator too
-                **({"cuda_rng": torch.cuda.get_rng_state(self.device)}
-                   if self.device.type == "cuda" else {}),
-                "log": self.log}
+                "scheduler": self.scheduler.state_dict(), "stage_mask": self.stage_mask,
+                **random_state(self.device), "log": self.log}
 
     def _restore(self) -> None:
         state = load_checkpoint(self.run_dir, self.made_by)
@@ -142,9 +139,7 @@ class Search:
         self.weight_optimizer.load_state_dict(state["weight_optimizer"])
         self.arch_optimizer.load_state_dict(state["arch_optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        if "cuda_rng" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        restore_random_state(state, self.device)
         self.log = list(state["log"])
         self.start_epoch = state["epoch"] + 1
 

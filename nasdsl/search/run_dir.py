@@ -137,6 +137,19 @@ def made_by(config, space_digest: str) -> dict:
     return {"config": config_to_json(config), "space": space_digest, "nasdsl": __version__}
 
 
+def random_state(device: torch.device) -> dict:
+    """The generators' states a checkpoint keeps: the CPU's, and the device's where random
+    draws happen on a GPU too."""
+    return {"rng": torch.get_rng_state(),
+            **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})}
+
+
+def restore_random_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["rng"])
+    if "cuda_rng" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+
+
 def save_checkpoint(run_dir: Path, state: dict) -> None:
     write_atomically(Path(run_dir) / CHECKPOINT, lambda file: torch.save(state, file))
 

@@ -3,19 +3,16 @@ report."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 
-import attrs
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from nasdsl.arguments import add_set
 from nasdsl.errors import NasError
 from nasdsl.plots import plot_run, report
-from nasdsl.search.command import add_settings, given_settings, parse_override
+from nasdsl.search.command import add_settings, given_settings, in_run_directory, parse_override
 from nasdsl.search.run_dir import RunDirectory
 from nasdsl.train.architecture import ARCH_HINT
 from nasdsl.train.config import TrainConfig, resolve
@@ -49,24 +46,17 @@ def config_from_args(args) -> TrainConfig:
 
 
 def train_command(args) -> int:
-    from nasdsl.search.distributed import from_environment, local_device
     if args.dry_run:
         print(dry_run(config_from_args(args)))
         return 0
-    world = from_environment(getattr(args, "device", "cpu"))
-    taken = _take_run_directory(args) if world.main else None
-    path, config = world.broadcast_object((taken[0].path, taken[1]) if taken else None)
-    config = attrs.evolve(config, device=local_device(config.device, world))
-    try:
-        result = Training(config, path, progress=not args.no_progress, world=world).run()
-        if world.main:
-            print(summary(result))
-            report(plot_run(result.run_dir))
-    finally:
-        if taken:
-            taken[0].release()
-    world.close()
-    return 0
+    return in_run_directory(args, _take_run_directory, _train)
+
+
+def _train(args, config: TrainConfig, path: Path, world) -> None:
+    result = Training(config, path, progress=not args.no_progress, world=world).run()
+    if world.main:  # while the run directory is still this run's
+        print(summary(result))
+        report(plot_run(result.run_dir))
 
 
 def _take_run_directory(args) -> tuple[RunDirectory, TrainConfig]:

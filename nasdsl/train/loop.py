@@ -28,7 +28,8 @@ from nasdsl.errors import NasError
 from nasdsl.files import write_json
 from nasdsl.search.distributed import World
 from nasdsl.search.run_dir import (CONFIG, RESULT, config_to_json, load_checkpoint, made_by,
-                                   save_checkpoint, write_log)
+                                   random_state, restore_random_state, save_checkpoint,
+                                   write_log)
 from nasdsl.train.architecture import evaluation_space, source_of
 from nasdsl.train.config import TrainConfig
 from nasdsl.train.presets import get_preset
@@ -129,10 +130,7 @@ class Training:
         return {"made_by": self.made_by, "epoch": epoch, "net": self.net.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
-                "rng": torch.get_rng_state(),
-                **({"cuda_rng": torch.cuda.get_rng_state(self.device)}
-                   if self.device.type == "cuda" else {}),
-                "log": self.log}
+                **random_state(self.device), "log": self.log}
 
     def _restore(self) -> None:
         state = load_checkpoint(self.run_dir, self.made_by)
@@ -142,9 +140,7 @@ class Training:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"])
-        if "cuda_rng" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        restore_random_state(state, self.device)
         self.log = list(state["log"])
         self.start_epoch = state["epoch"] + 1
 
