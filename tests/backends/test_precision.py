@@ -150,7 +150,7 @@ def test_channels_last_computes_the_same_logits():
 def test_a_failing_compile_falls_back_to_eager_with_a_warning(monkeypatch):
     """Where torch.compile's function fails, the forward warns once, says it runs eagerly,
     and returns the eager logits; later forwards run eagerly without warning."""
-    def broken(function):
+    def broken(function, **options):
         def call(*args, **kwargs):
             raise torch._dynamo.exc.TorchDynamoException("no C++ compiler found\nsecond line")
         return call
