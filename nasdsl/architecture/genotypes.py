@@ -21,7 +21,7 @@ import ast
 import attrs
 
 from nasdsl.dsl.limits import MAX_FILE_BYTES
-from nasdsl.errors import Location, NasCheckError, NasError, NasSyntaxError, did_you_mean
+from nasdsl.errors import Location, NasCheckError, NasSyntaxError, did_you_mean
 
 INPUTS = 2  # nodes 0 and 1: the two previous cells' outputs
 PAIRS_A_NODE = 2  # in a flat list, as DARTS derives them
@@ -182,7 +182,7 @@ class _Reader:
             tables[field] = {self.name(key): (key, item) for key, item in
                              zip(value.keys, value.values)}
         cells = []
-        for name, (key, pairs) in tables["cells"].items():
+        for name, (_, pairs) in tables["cells"].items():
             if name not in tables["concat"]:
                 raise NasCheckError(f"'concat' has no entry for cell '{name}'",
                                     self.at(fields["concat"]))
