@@ -64,9 +64,9 @@ def build_network(config: TrainConfig, image: tuple[int, int] | None = None,
     """The evaluation network of `config.arch` at the preset's sizes, for images of `image`
     = (channels, size) in `classes` classes (None: the network's own), with the auxiliary
     head where its weight is not 0."""
-    source = source_of(config.arch)
-    space = evaluation_space(source, config.overrides, get_preset(config.preset).overrides,
-                             image, classes)
+    preset = get_preset(config.preset)
+    source = source_of(config.arch, "imagenet" if preset.imagenet else "cifar")
+    space = evaluation_space(source, config.overrides, preset.overrides, image, classes)
     net = DerivedNetwork(space, auxiliary=config.auxiliary_weight > 0)
     return Built(net, space, hashlib.sha256(source.text.encode("utf-8")).hexdigest())
 

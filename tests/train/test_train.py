@@ -128,3 +128,24 @@ def test_training_resumes_from_the_command_line(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "run"), "--no-progress"]) == 0
     assert "test accuracy:" in capsys.readouterr().out
     assert (tmp_path / "run" / "plot-curves.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("arch, preset, counts", [
+    ("DARTS_V2", "darts-cifar", "3,349,342 (3,825,768 with the auxiliary head)"),
+    ("nasnet", "darts-cifar", "3,830,950 (4,288,944 with the auxiliary head)"),
+    ("DARTS_V2", "imagenet-mobile", "4,718,752 (5,979,528 with the auxiliary head)"),
+])
+def test_dry_run_of_published_cells_gives_the_reference_counts(capsys, arch, preset, counts):
+    """A published cell by name builds under DARTS's CIFAR and ImageNet presets with the
+    reference code's parameter counts, the ImageNet one at 224x224."""
+    assert main(["train", arch, "--preset", preset, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"parameters: {counts}" in out
+    assert ("3x224x224" in out) == (preset == "imagenet-mobile")
+
+
+def test_a_genotype_string_trains_as_its_published_cell(capsys):
+    """DARTS_V2 written out as a genotype string builds the network its name does."""
+    from nasdsl.architecture.published import published_genotype
+    assert main(["train", published_genotype("DARTS_V2"), "--dry-run"]) == 0
+    assert "parameters: 3,349,342 (3,825,768" in capsys.readouterr().out
