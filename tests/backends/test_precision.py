@@ -175,7 +175,9 @@ def test_a_compiled_supernet_computes_the_eager_logits():
     nets = same_weights(space, compiled=BuildOptions(compile=True, simplify=False))
     x = torch.randn(2, 3, 16, 16)
     run = Run(softmax_weights(nets["reference"].views))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    # Not every warning an error: dynamo itself warns while tracing (a non-leaf's .grad).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         out = nets["compiled"](x, run)
+    assert not [w for w in caught if "torch.compile failed" in str(w.message)]
     torch.testing.assert_close(out, nets["reference"](x, run), rtol=1e-4, atol=1e-5)
