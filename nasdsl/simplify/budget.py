@@ -19,6 +19,7 @@ traces the frontier of memory against time; a budget takes its fastest point tha
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import attrs
@@ -120,19 +121,31 @@ def frontier(costs: Costed) -> list[Choice]:
     return best[::-1]
 
 
+# The part of a budget kept back for the cost model's error on the plans: measured against
+# the model on every shipped space's frontier, the largest excess was 3.4% (rdarts_s4).
+MARGIN = 0.05
+
+
+def needed(modelled: int) -> int:
+    """The budget that admits a configuration of `modelled` bytes."""
+    return math.ceil(modelled / (1 - MARGIN))
+
+
 def fit(costs: Costed, budget: int) -> Choice:
-    """The fastest configuration whose modelled activation bytes are at most `budget`, or a
-    NasError that says the least any configuration needs."""
+    """The fastest configuration whose modelled activation bytes stay within `budget` less
+    the margin for the model's error, or a NasError that says the least budget that any
+    configuration fits."""
     points = frontier(costs)
-    fitting = [choice for choice in points if choice.bytes <= budget]
+    fitting = [choice for choice in points if needed(choice.bytes) <= budget]
     if not fitting:
         least = points[-1]
         raise NasError(
             f"nothing fits a memory budget of {format_bytes(budget)}: the least the cost "
             f"model finds is {format_bytes(least.bytes)} of activations (the smallest plans, "
-            f"{len(least.recomputed)} cells recomputed in backward)",
-            hint=f"raise --memory-budget to at least {format_bytes(least.bytes)}, or lower "
-                 "the batch or the network's channels (--set)")
+            f"{len(least.recomputed)} cells recomputed in backward), "
+            f"{format_bytes(needed(least.bytes))} with the margin for its error",
+            hint=f"raise --memory-budget to at least {format_bytes(needed(least.bytes))}, or "
+                 "lower the batch or the network's channels (--set)")
     return min(fitting, key=lambda choice: choice.seconds)
 
 
