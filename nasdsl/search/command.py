@@ -30,6 +30,13 @@ def add_arguments(parser) -> None:
                         help="a .nas path or a shipped space name (not needed with --resume)")
     add_settings(parser, SearchConfig, method_names())
     add_set(parser)
+    add_run_directory_options(parser)
+    add_method_options(parser)
+    parser.set_defaults(command=run_command)
+
+
+def add_run_directory_options(parser) -> None:
+    """The options of a run directory, a search's or a training's, and its progress bars."""
     parser.add_argument("--out", metavar="DIR", help="the run directory (default runs/NAME)")
     parser.add_argument("--resume", metavar="RUN_DIR",
                         help="continue a run that was stopped, with the settings it started with")
@@ -39,8 +46,6 @@ def add_arguments(parser) -> None:
                         help="clear a lock on the run directory left by a process no longer "
                              "running")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_method_options(parser)
-    parser.set_defaults(command=run_command)
 
 
 def add_settings(parser, cls: type, methods: list[str] = ()) -> None:

@@ -12,7 +12,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from nasdsl.arguments import add_set
 from nasdsl.errors import NasError
 from nasdsl.plots import plot_run, report
-from nasdsl.search.command import add_settings, given_settings, in_run_directory, parse_override
+from nasdsl.search.command import (add_run_directory_options, add_settings, given_settings,
+                                   in_run_directory, parse_override)
 from nasdsl.search.run_dir import RunDirectory
 from nasdsl.train.architecture import ARCH_HINT
 from nasdsl.train.config import TrainConfig, resolve
@@ -27,14 +28,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="build the network, print its parameters (with and without the "
                              "auxiliary head) and FLOPs at the preset's input, and exit")
-    parser.add_argument("--out", metavar="DIR", help="the run directory (default runs/NAME)")
-    parser.add_argument("--resume", metavar="RUN_DIR",
-                        help="continue a training that was stopped, with its own settings")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace the run in --out if it holds another configuration's")
-    parser.add_argument("--break-lock", action="store_true",
-                        help="clear a lock left by a process no longer running")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_run_directory_options(parser)
     parser.set_defaults(command=train_command)
 
 
