@@ -14,7 +14,6 @@ import attrs
 import torch
 
 from nasdsl.arguments import format_bytes
-
 from nasdsl.backends.torch.budget import recomputation_peak
 from nasdsl.backends.torch.measure import flops, parameter_count, saved_bytes
 from nasdsl.dsl.space import Space
